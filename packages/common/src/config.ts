@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs'
+import { Ajv, type ErrorObject } from 'ajv'
+import Type, { type Static, type TObject, type TProperties } from 'typebox'
+import { ConfigInvalidError } from './errors.js'
+
+/**
+ * Variables every service reads. Secrets may also come from a file named by `<NAME>_FILE`
+ * (Docker/Kubernetes secrets), so they need not sit in the environment.
+ */
+export const CommonEnv = {
+  HOST: Type.String({ default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  /** Shared secret between the gateway and the services behind it. */
+  INTERNAL_TOKEN: Type.String({ minLength: 32 }),
+  /** Absent: the embedded in-process implementations are used. */
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** How long shutdown may take before the process is stopped anyway. */
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 })
+} satisfies TProperties
+
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false })
+
+function describe (e: ErrorObject): string {
+  if (e.keyword === 'required') return `${String(e.params.missingProperty)} is required`
+  const name = e.instancePath.replace(/^\//, '')
+  return `${name} ${e.message ?? 'is invalid'}`
+}
+
+/**
+ * Validates the environment against a schema, applies defaults and coerces numbers and booleans.
+ * Throws COMMON_CONFIG_INVALID naming every missing or bad variable, never their values.
+ */
+export function loadConfig<T extends TObject> (schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+  const input: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const key of Object.keys(schema.properties)) {
+    const direct = env[key]
+    const file = env[`${key}_FILE`]
+    if (direct !== undefined && direct !== '') {
+      input[key] = direct
+    } else if (file !== undefined && file !== '') {
+      try {
+        input[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      } catch {
+        problems.push(`${key}_FILE names a file that cannot be read`)
+      }
+    }
+  }
+  const validate = ajv.compile(schema)
+  if (!validate(input)) problems.push(...(validate.errors ?? []).map(describe))
+  if (problems.length > 0) throw new ConfigInvalidError(problems.join('; '))
+  return input as Static<T>
+}

@@ -1,0 +1,55 @@
+import { timingSafeEqual, createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Identity, UserIdentity } from './types.js'
+import { AuthRequiredError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
+import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity } from './identity-header.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the gateway forwarded an authenticated identity. */
+    identity: Identity | null
+  }
+  interface FastifyContextConfig {
+    /** Routes that answer without the internal credential (health checks). */
+    public?: boolean
+  }
+}
+
+export interface InternalAuthOptions {
+  internalToken: string
+}
+
+// Compare digests so that neither the length nor the content leaks through timing.
+function sameSecret (a: string, b: Buffer): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), b)
+}
+
+/**
+ * Every service sits behind the gateway: a request must carry the internal credential, and the
+ * identity header (if any) is trusted only because of it. Routes with `config.public` skip the check.
+ */
+async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
+  if (typeof opts.internalToken !== 'string' || opts.internalToken.length < 32) {
+    throw new Error('internalAuth: internalToken must be a string of at least 32 characters')
+  }
+  const expected = createHash('sha256').update(opts.internalToken).digest()
+  app.decorateRequest('identity', null)
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config?.public === true) return
+    const presented = request.headers[INTERNAL_TOKEN_HEADER]
+    if (typeof presented !== 'string') throw new InternalAuthMissingError()
+    if (!sameSecret(presented, expected)) throw new InternalAuthInvalidError()
+    const forwarded = request.headers[IDENTITY_HEADER]
+    if (typeof forwarded === 'string') request.identity = decodeIdentity(forwarded)
+  })
+}
+
+export const internalAuthPlugin = fp(internalAuth, { name: '@weapp/internal-auth', fastify: '5.x' })
+
+/** The user behind a request, or a 401 naming what is missing. */
+export function requireUser (request: FastifyRequest): UserIdentity {
+  const identity = request.identity
+  if (identity === null || identity.kind !== 'user') throw new AuthRequiredError('a user session is required')
+  return identity
+}

@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyServerOptions } from 'fastify'
+import { loggerOptions } from './logger.js'
+import { REQUEST_ID_HEADER } from './identity-header.js'
+
+export interface ServerOptionsInput {
+  service: string
+  logLevel: string
+  /** Largest accepted request body. */
+  bodyLimit?: number
+}
+
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/
+
+/** Fastify options shared by every service: timeouts set, request ids propagated, logging configured. */
+export function serverOptions ({ service, logLevel, bodyLimit = 64 * 1024 }: ServerOptionsInput): FastifyServerOptions {
+  return {
+    logger: loggerOptions(service, logLevel),
+    bodyLimit,
+    connectionTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    requestIdLogLabel: 'reqId',
+    // Propagate a well-formed upstream id, otherwise mint one: ids end up in logs, keep them tame.
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER]
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID()
+    },
+    disableRequestLogging: logLevel !== 'debug' && logLevel !== 'trace',
+    routerOptions: { ignoreTrailingSlash: true }
+  }
+}

@@ -1,0 +1,30 @@
+import createError from '@fastify/error'
+
+// Every error @weapp/wechat raises. Codes are stable and never reused for another meaning.
+// API errors carry WeChat's own `errcode`/`errmsg` (see WechatApiErrorFields) for logs and metrics.
+
+// ---- crypto and signatures ----
+export const SignatureMismatchError = createError('WECHAT_SIGNATURE_MISMATCH', 'Signature does not match', 401)
+export const AesKeyInvalidError = createError('WECHAT_AES_KEY_INVALID', 'EncodingAESKey must be 43 base64 characters decoding to 32 bytes', 500)
+export const CiphertextInvalidError = createError<[string]>('WECHAT_CIPHERTEXT_INVALID', 'Ciphertext is invalid: %s', 400)
+export const AppIdMismatchError = createError('WECHAT_APPID_MISMATCH', 'AppID inside the message does not match', 400)
+export const OpenDataInvalidError = createError<[string]>('WECHAT_OPEN_DATA_INVALID', 'Open data cannot be decrypted: %s', 400)
+export const WatermarkMismatchError = createError('WECHAT_WATERMARK_MISMATCH', 'Open data watermark AppID does not match', 400)
+
+// ---- API (errcodes become these) ----
+export const CodeInvalidError = createError<[string]>('WECHAT_CODE_INVALID', 'WeChat rejected the code: %s', 401)
+export const RateLimitedError = createError<[string]>('WECHAT_RATE_LIMITED', 'WeChat rate limit reached: %s', 429)
+export const RiskyUserError = createError<[string]>('WECHAT_RISKY_USER', 'WeChat blocked this user: %s', 403)
+export const BusyError = createError<[string]>('WECHAT_BUSY', 'WeChat is busy, retries exhausted: %s', 503)
+export const TokenInvalidError = createError<[string]>('WECHAT_TOKEN_INVALID', 'access_token rejected: %s', 502)
+export const CredentialsInvalidError = createError<[string]>('WECHAT_CREDENTIALS_INVALID', 'AppID/AppSecret rejected by WeChat: %s', 502)
+export const SessionKeyInvalidError = createError<[string]>('WECHAT_SESSION_KEY_INVALID', 'session_key is no longer valid: %s', 401)
+export const ApiError = createError<[number, string]>('WECHAT_API_ERROR', 'WeChat API error %s: %s', 502)
+export const TimeoutError = createError<[string]>('WECHAT_TIMEOUT', 'WeChat did not answer in time: %s', 504)
+export const UnavailableError = createError<[string]>('WECHAT_UNAVAILABLE', 'WeChat cannot be reached: %s', 502)
+
+/** Set on every error made from a WeChat errcode. */
+export interface WechatApiErrorFields {
+  errcode: number
+  errmsg: string
+}

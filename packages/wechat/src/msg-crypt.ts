@@ -1,0 +1,96 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { AesKeyInvalidError, AppIdMismatchError, CiphertextInvalidError, SignatureMismatchError } from './errors.js'
+import { msgSignature, signaturesEqual } from './signatures.js'
+
+const BLOCK = 32
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+export interface MsgCryptOptions {
+  /** The push Token configured in the console. */
+  token: string
+  /** The 43-character EncodingAESKey. */
+  encodingAESKey: string
+  /** Our AppID: the one every ciphertext must end with. */
+  appId: string
+}
+
+export interface EncryptedReply {
+  Encrypt: string
+  MsgSignature: string
+  TimeStamp: number
+  Nonce: string
+}
+
+/**
+ * WXBizMsgCrypt: AES-256-CBC with IV = key[0..16), PKCS#7 to 32-byte blocks, plaintext
+ * random(16) ‖ uint32be(len) ‖ msg ‖ appid. Strict: any malformed input is rejected with a typed error.
+ */
+export class MsgCrypt {
+  readonly #token: string
+  readonly #key: Buffer
+  readonly #iv: Buffer
+  readonly #appId: Buffer
+
+  constructor ({ token, encodingAESKey, appId }: MsgCryptOptions) {
+    if (typeof encodingAESKey !== 'string' || encodingAESKey.length !== 43 || !BASE64.test(encodingAESKey + '=')) throw new AesKeyInvalidError()
+    const key = Buffer.from(encodingAESKey + '=', 'base64')
+    if (key.length !== 32) throw new AesKeyInvalidError()
+    this.#token = token
+    this.#key = key
+    this.#iv = key.subarray(0, 16)
+    this.#appId = Buffer.from(appId, 'utf8')
+  }
+
+  signature (timestamp: string, nonce: string, encrypt: string): string {
+    return msgSignature(this.#token, timestamp, nonce, encrypt)
+  }
+
+  /** Throws WECHAT_SIGNATURE_MISMATCH unless msg_signature covers this ciphertext. */
+  verify (timestamp: string, nonce: string, encrypt: string, presented: unknown): void {
+    if (!signaturesEqual(this.signature(timestamp, nonce, encrypt), presented)) throw new SignatureMismatchError()
+  }
+
+  /** Returns the message text (XML or JSON) inside `Encrypt`, after checking padding, length and AppID. */
+  decrypt (encrypt: string): string {
+    if (typeof encrypt !== 'string' || encrypt.length === 0 || !BASE64.test(encrypt)) throw new CiphertextInvalidError('not base64')
+    const data = Buffer.from(encrypt, 'base64')
+    if (data.length === 0 || data.length % 16 !== 0) throw new CiphertextInvalidError('length is not a multiple of the AES block')
+    const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv)
+    decipher.setAutoPadding(false)
+    const plain = Buffer.concat([decipher.update(data), decipher.final()])
+    const pad = plain[plain.length - 1] ?? 0
+    if (pad < 1 || pad > BLOCK || pad > plain.length) throw new CiphertextInvalidError('bad padding')
+    for (let i = plain.length - pad; i < plain.length; i++) {
+      if (plain[i] !== pad) throw new CiphertextInvalidError('bad padding')
+    }
+    const body = plain.subarray(0, plain.length - pad)
+    if (body.length < 20) throw new CiphertextInvalidError('too short')
+    const msgLen = body.readUInt32BE(16)
+    if (20 + msgLen > body.length) throw new CiphertextInvalidError('message length out of range')
+    const appId = body.subarray(20 + msgLen)
+    if (!appId.equals(this.#appId)) throw new AppIdMismatchError()
+    const msg = body.subarray(20, 20 + msgLen)
+    const text = msg.toString('utf8')
+    if (!Buffer.from(text, 'utf8').equals(msg)) throw new CiphertextInvalidError('message is not UTF-8')
+    return text
+  }
+
+  /** Encrypts a message the way WeChat does; `random` is for reproducing published vectors. */
+  encrypt (message: string, random: Buffer = randomBytes(16)): string {
+    if (random.length !== 16) throw new TypeError('random must be 16 bytes')
+    const msg = Buffer.from(message, 'utf8')
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(msg.length)
+    const full = Buffer.concat([random, len, msg, this.#appId])
+    const pad = BLOCK - (full.length % BLOCK)
+    const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv)
+    cipher.setAutoPadding(false)
+    return Buffer.concat([cipher.update(Buffer.concat([full, Buffer.alloc(pad, pad)])), cipher.final()]).toString('base64')
+  }
+
+  /** A passive reply in safe mode: the Nonce echoes the request's nonce. */
+  encryptReply (reply: string, nonce: string, timestamp: number = Math.floor(Date.now() / 1000), random?: Buffer): EncryptedReply {
+    const encrypt = this.encrypt(reply, random)
+    return { Encrypt: encrypt, MsgSignature: this.signature(String(timestamp), nonce, encrypt), TimeStamp: timestamp, Nonce: nonce }
+  }
+}
