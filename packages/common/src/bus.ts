@@ -20,7 +20,7 @@ export class InProcessBus implements Bus {
 
   async publish (channel: string, event: BusEvent): Promise<void> {
     // Deliver asynchronously, as Redis would: a publisher never runs subscriber code on its own stack.
-    queueMicrotask(() => this.#emitter.emit(channel, event))
+    setImmediate(() => this.#emitter.emit(channel, event))
   }
 
   async subscribe (channel: string, handler: BusHandler): Promise<() => Promise<void>> {

@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface Running {
+  name: string
+  child: ChildProcess
+  url: string
+}
+
+/** Starts a TypeScript entry file in its own Node process and waits until `readyPath` answers 200. */
+export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz'): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
+    try {
+      const res = await fetch(url + readyPath)
+      if (res.ok) return { name, child, url }
+    } catch {}
+    await sleep(100)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${name} did not become ready`)
+}
+
+export async function stopAll (procs: Running[]): Promise<void> {
+  await Promise.all(procs.map(async ({ child }) => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))])
+  }))
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+export function cpuMicros (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15 of stat)
+  return ticks * (1e6 / CLOCK_TICKS)
+}
+const CLOCK_TICKS = 100 // sysconf(_SC_CLK_TCK) on Linux x86_64/arm64

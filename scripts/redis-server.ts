@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/** A free TCP port on loopback, for servers that cannot listen on port 0 themselves. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
+    })
+  })
+}
+
+/** True once a Redis server on this port answers PING. */
+async function pong (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
+    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+export interface LocalRedis {
+  url: string
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts Debian's redis-server on a free loopback port with a throw-away directory and no persistence.
+ * Returns null when the binary is not installed (the caller decides whether that is fatal).
+ */
+export async function startLocalRedis (): Promise<LocalRedis | null> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'weapp-redis-'))
+  let child: ChildProcess
+  try {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+  } catch {
+    return null
+  }
+  const spawned = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false))
+    child.once('spawn', () => resolve(true))
+  })
+  if (!spawned) return null
+  const url = `redis://127.0.0.1:${port}`
+  for (let i = 0; i < 100 && !(await pong(port)); i++) await sleep(50)
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
