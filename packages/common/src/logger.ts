@@ -10,7 +10,7 @@ export const REDACTED_PATHS = [
   'req.headers["x-wx-iv"]',
   'req.headers.cookie',
   '*.session_key', '*.sessionKey', '*.secret', '*.appSecret', '*.access_token', '*.accessToken',
-  '*.token', '*.skey', '*.code', '*.encryptedData', '*.password'
+  '*.token', '*.skey', '*.js_code', '*.jsCode', '*.encryptedData', '*.password', 'body.code'
 ]
 
 /** pino settings shared by every service: JSON to stdout, secrets redacted, service name on every line. */

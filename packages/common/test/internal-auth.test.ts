@@ -17,7 +17,7 @@ async function build () {
 t.test('rejects bad options at registration', async (t) => {
   const app = Fastify()
   void app.register(internalAuthPlugin, { internalToken: 'short' })
-  await t.rejects(app.ready(), /at least 32/)
+  await t.rejects(async () => { await app.ready() }, /at least 32/)
 })
 
 t.test('public routes need no credential', async (t) => {

@@ -22,6 +22,15 @@ export const SessionKeyInvalidError = createError<[string]>('WECHAT_SESSION_KEY_
 export const ApiError = createError<[number, string]>('WECHAT_API_ERROR', 'WeChat API error %s: %s', 502)
 export const TimeoutError = createError<[string]>('WECHAT_TIMEOUT', 'WeChat did not answer in time: %s', 504)
 export const UnavailableError = createError<[string]>('WECHAT_UNAVAILABLE', 'WeChat cannot be reached: %s', 502)
+export const ResponseInvalidError = createError<[string]>('WECHAT_RESPONSE_INVALID', 'WeChat answered with an unexpected body: %s', 502)
+
+// ---- access tokens ----
+export const TokenWaitTimeoutError = createError<[string]>('WECHAT_TOKEN_WAIT_TIMEOUT', 'Gave up waiting for the access_token refresh: %s', 503)
+export const TokenFetchInvalidError = createError<[string]>('WECHAT_TOKEN_FETCH_INVALID', 'access_token fetch returned an unusable value: %s', 502)
+
+// ---- lifecycle and configuration ----
+export const OptionsInvalidError = createError<[string]>('WECHAT_OPTIONS_INVALID', 'Invalid @weapp/wechat options: %s', 500)
+export const ClosedError = createError<[string]>('WECHAT_CLOSED', '%s is closed', 500)
 
 /** Set on every error made from a WeChat errcode. */
 export interface WechatApiErrorFields {

@@ -1,0 +1,6 @@
+export { buildSimulator, DEFAULT_SIM_APP, type SimulatorOptions } from './app.js'
+export { SimControl, type SimControlOptions } from './control-client.js'
+export { SimState, type SimApp, type SimStateOptions } from './state.js'
+export type { Fault, FaultSpec } from './faults.js'
+export type { LoginCodeRequest, LoginCodeResult, PhoneCodeRequest, PhoneCodeResult, SimStats, UserInfoBundle } from './types.js'
+export * from './errors.js'

@@ -1,0 +1,64 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
+import type { SessionConfig } from './config.js'
+import configPlugin from './plugins/config.js'
+import repositoriesPlugin from './plugins/repositories.js'
+import busPlugin from './plugins/bus.js'
+import wechatPlugin, { type WechatPluginOptions } from './plugins/wechat.js'
+import servicesPlugin from './plugins/services.js'
+import healthRoutes from './routes/health.js'
+import apiRoutes from './routes/api/index.js'
+import waferRoutes from './routes/wafer/index.js'
+import internalRoutes from './routes/internal/index.js'
+
+export const SERVICE_NAME = 'session'
+/** Every body this service accepts is a few hundred bytes: anything past this is refused with 413. */
+export const BODY_LIMIT = 16 * 1024
+
+export interface SessionAppOptions {
+  config: SessionConfig
+  /** The current time (tests move it to check expiry). */
+  clock?: () => Date
+  /** WeChat client tuning (tests shorten the retry back-off). */
+  wechat?: WechatPluginOptions['client']
+}
+
+/**
+ * Fastify options for this service: the shared ones, plus body validation that neither coerces types
+ * (a number is not a code) nor silently drops unknown properties (additionalProperties: false rejects).
+ */
+export function sessionServerOptions (config: Pick<SessionConfig, 'LOG_LEVEL'>): FastifyServerOptions {
+  return {
+    ...serverOptions({ service: SERVICE_NAME, logLevel: config.LOG_LEVEL, bodyLimit: BODY_LIMIT }),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } }
+  }
+}
+
+/**
+ * The session service as a plugin: register it (wrapped in fastify-plugin, so the error handler applies
+ * to everything) on an instance made with sessionServerOptions().
+ */
+export default async function sessionApp (app: FastifyInstance, opts: SessionAppOptions): Promise<void> {
+  installErrorHandling(app)
+
+  // An empty JSON body (clients POSTing without data) counts as no body; the routes' schemas decide.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    if (text === '') { done(null, undefined); return }
+    parseJson(request, text, done)
+  })
+
+  await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
+  await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
+  await app.register(repositoriesPlugin)
+  await app.register(busPlugin)
+  await app.register(wechatPlugin, { ...(opts.wechat !== undefined ? { client: opts.wechat } : {}) })
+  await app.register(servicesPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(waferRoutes)
+  await app.register(internalRoutes, { prefix: '/internal' })
+}

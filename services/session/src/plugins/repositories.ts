@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { MongoClient } from 'mongodb'
+import type { SessionsRepository, UsersRepository } from '../repositories/types.js'
+import { MemorySessionsRepository, MemoryUsersRepository } from '../repositories/memory.js'
+import { MongoSessionsRepository, MongoUsersRepository } from '../repositories/mongo.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    usersRepository: UsersRepository
+    sessionsRepository: SessionsRepository
+  }
+}
+
+/** How often the embedded store drops expired sessions (MongoDB's TTL monitor does it every minute). */
+export const MEMORY_SWEEP_INTERVAL_MS = 60_000
+const MONGO_SERVER_SELECTION_TIMEOUT_MS = 10_000
+
+/**
+ * The users and sessions stores: MongoDB when MONGO_URL is set (client created, indexes ensured and the
+ * client closed here), process memory otherwise.
+ */
+async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
+  const { MONGO_URL, MONGO_DB } = app.config
+  if (MONGO_URL === undefined) {
+    const sessions = new MemorySessionsRepository()
+    app.decorate('usersRepository', new MemoryUsersRepository())
+    app.decorate('sessionsRepository', sessions)
+    const sweeper = setInterval(() => { sessions.sweep(app.clock()) }, MEMORY_SWEEP_INTERVAL_MS)
+    sweeper.unref()
+    app.addHook('onClose', async () => { clearInterval(sweeper) })
+    return
+  }
+  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-session' })
+  app.addHook('onClose', async () => { await client.close() })
+  await client.connect()
+  const db = client.db(MONGO_DB)
+  const users = new MongoUsersRepository(db)
+  const sessions = new MongoSessionsRepository(db)
+  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes()])
+  app.decorate('usersRepository', users)
+  app.decorate('sessionsRepository', sessions)
+  app.log.info({ db: MONGO_DB }, 'using MongoDB for users and sessions')
+}
+
+export default fp(repositoriesPlugin, { name: 'session-repositories', fastify: '5.x', dependencies: ['session-config'] })

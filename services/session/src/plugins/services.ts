@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { SessionService } from '../sessions/session-service.js'
+import { LoginService } from '../sessions/login-service.js'
+import { DEFAULT_TOUCH_INTERVAL_MS } from '../sessions/expiry.js'
+import { PhoneService } from '../users/phone-service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessionService: SessionService
+    loginService: LoginService
+    phoneService: PhoneService
+  }
+}
+
+/** The service layer the routes call: built once from the stores, the WeChat client and the bus. */
+async function servicesPlugin (app: FastifyInstance): Promise<void> {
+  const { config, clock } = app
+  const sessions = new SessionService({
+    sessions: app.sessionsRepository,
+    bus: app.bus,
+    policy: {
+      idleTtlMs: config.SESSION_IDLE_TTL_SEC * 1000,
+      maxTtlMs: config.SESSION_MAX_TTL_SEC * 1000,
+      touchIntervalMs: DEFAULT_TOUCH_INTERVAL_MS
+    },
+    now: clock,
+    log: app.log
+  })
+  app.decorate('sessionService', sessions)
+  app.decorate('loginService', new LoginService({ wechat: app.wechat, users: app.usersRepository, sessions, appId: config.APP_ID, now: clock }))
+  app.decorate('phoneService', new PhoneService({ wechat: app.wechat, tokens: app.accessTokens, users: app.usersRepository, appId: config.APP_ID }))
+}
+
+export default fp(servicesPlugin, {
+  name: 'session-services',
+  fastify: '5.x',
+  dependencies: ['session-config', 'session-repositories', 'session-bus', 'session-wechat']
+})

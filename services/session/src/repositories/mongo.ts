@@ -1,0 +1,173 @@
+import type { Collection, Db } from 'mongodb'
+import { MongoServerError } from 'mongodb'
+import type { PhoneInfo, SessionKind, User, WxUserInfo } from '@weapp/common'
+import type { ProfilePatch, SessionRecord, SessionsRepository, UpsertOnLoginInput, UsersRepository } from './types.js'
+
+export const USERS_COLLECTION = 'users'
+export const SESSIONS_COLLECTION = 'sessions'
+
+/** A user as stored in MongoDB: dates are BSON dates, the session_key sits beside the public fields. */
+interface UserDoc {
+  openid: string
+  unionid?: string
+  nickname?: string
+  avatarUrl?: string
+  phone?: PhoneInfo
+  wxUserInfo?: WxUserInfo
+  sessionKey: string
+  firstSeenAt: Date
+  lastSeenAt: Date
+}
+
+/** _id is the session id; TTL index on expiresAt lets MongoDB drop idle sessions by itself. */
+interface SessionDoc {
+  _id: string
+  openid: string
+  unionid?: string
+  kind: SessionKind
+  credentialHashes: string[]
+  createdAt: Date
+  lastSeenAt: Date
+  expiresAt: Date
+  absoluteExpiresAt: Date
+}
+
+/** Never read the session_key (or _id) back unless asked for it explicitly. */
+const USER_PROJECTION = { _id: 0, sessionKey: 0 } as const
+
+function toUser (doc: Omit<UserDoc, 'sessionKey'>): User {
+  const user: User = { openid: doc.openid, firstSeenAt: doc.firstSeenAt.toISOString(), lastSeenAt: doc.lastSeenAt.toISOString() }
+  if (doc.unionid != null) user.unionid = doc.unionid
+  if (doc.nickname != null) user.nickname = doc.nickname
+  if (doc.avatarUrl != null) user.avatarUrl = doc.avatarUrl
+  if (doc.phone != null) user.phone = { phoneNumber: doc.phone.phoneNumber, purePhoneNumber: doc.phone.purePhoneNumber, countryCode: doc.phone.countryCode }
+  if (doc.wxUserInfo != null) user.wxUserInfo = doc.wxUserInfo
+  return user
+}
+
+function toSession (doc: SessionDoc): SessionRecord {
+  const session: SessionRecord = {
+    id: doc._id,
+    openid: doc.openid,
+    kind: doc.kind,
+    credentialHashes: [...doc.credentialHashes],
+    createdAt: doc.createdAt,
+    lastSeenAt: doc.lastSeenAt,
+    expiresAt: doc.expiresAt,
+    absoluteExpiresAt: doc.absoluteExpiresAt
+  }
+  if (doc.unionid != null) session.unionid = doc.unionid
+  return session
+}
+
+const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000
+
+export class MongoUsersRepository implements UsersRepository {
+  readonly #users: Collection<UserDoc>
+
+  constructor (db: Db) {
+    this.#users = db.collection<UserDoc>(USERS_COLLECTION)
+  }
+
+  async ensureIndexes (): Promise<void> {
+    await this.#users.createIndex({ openid: 1 }, { unique: true, name: 'openid_unique' })
+  }
+
+  async upsertOnLogin ({ openid, unionid, sessionKey, wxUserInfo, now }: UpsertOnLoginInput): Promise<User> {
+    const set: Partial<UserDoc> = { sessionKey, lastSeenAt: now }
+    if (unionid !== undefined) set.unionid = unionid
+    if (wxUserInfo !== undefined) set.wxUserInfo = wxUserInfo
+    const run = async (): Promise<User> => {
+      const doc = await this.#users.findOneAndUpdate(
+        { openid },
+        { $set: set, $setOnInsert: { firstSeenAt: now } },
+        { upsert: true, returnDocument: 'after', projection: USER_PROJECTION }
+      )
+      if (doc === null) throw new Error('upsert returned no document')
+      return toUser(doc as unknown as UserDoc)
+    }
+    try {
+      return await run()
+    } catch (err) {
+      // Two first logins of one user at the same moment: one insert wins, the other becomes an update.
+      if (isDuplicateKey(err)) return await run()
+      throw err
+    }
+  }
+
+  async findByOpenid (openid: string): Promise<User | null> {
+    const doc = await this.#users.findOne({ openid }, { projection: USER_PROJECTION })
+    return doc === null ? null : toUser(doc as unknown as UserDoc)
+  }
+
+  async updateProfile (openid: string, patch: ProfilePatch): Promise<User | null> {
+    const set: Partial<UserDoc> = {}
+    if (patch.nickname !== undefined) set.nickname = patch.nickname
+    if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl
+    if (Object.keys(set).length === 0) return await this.findByOpenid(openid)
+    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: set }, { returnDocument: 'after', projection: USER_PROJECTION })
+    return doc === null ? null : toUser(doc as unknown as UserDoc)
+  }
+
+  async setPhone (openid: string, phone: PhoneInfo): Promise<User | null> {
+    const stored: PhoneInfo = { phoneNumber: phone.phoneNumber, purePhoneNumber: phone.purePhoneNumber, countryCode: phone.countryCode }
+    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: { phone: stored } }, { returnDocument: 'after', projection: USER_PROJECTION })
+    return doc === null ? null : toUser(doc as unknown as UserDoc)
+  }
+
+  async getSessionKey (openid: string): Promise<string | null> {
+    const doc = await this.#users.findOne({ openid }, { projection: { _id: 0, sessionKey: 1 } })
+    return doc?.sessionKey ?? null
+  }
+}
+
+export class MongoSessionsRepository implements SessionsRepository {
+  readonly #sessions: Collection<SessionDoc>
+
+  constructor (db: Db) {
+    this.#sessions = db.collection<SessionDoc>(SESSIONS_COLLECTION)
+  }
+
+  async ensureIndexes (): Promise<void> {
+    await Promise.all([
+      this.#sessions.createIndex({ credentialHashes: 1 }, { unique: true, name: 'credential_hashes_unique' }),
+      // Idle expiry never passes the absolute one, so one TTL index removes every expired session.
+      this.#sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' }),
+      this.#sessions.createIndex({ openid: 1 }, { name: 'openid' })
+    ])
+  }
+
+  async create (session: SessionRecord): Promise<void> {
+    const doc: SessionDoc = {
+      _id: session.id,
+      openid: session.openid,
+      kind: session.kind,
+      credentialHashes: [...session.credentialHashes],
+      createdAt: session.createdAt,
+      lastSeenAt: session.lastSeenAt,
+      expiresAt: session.expiresAt,
+      absoluteExpiresAt: session.absoluteExpiresAt
+    }
+    if (session.unionid !== undefined) doc.unionid = session.unionid
+    await this.#sessions.insertOne(doc)
+  }
+
+  async findByCredentialHash (hash: string): Promise<SessionRecord | null> {
+    const doc = await this.#sessions.findOne({ credentialHashes: hash })
+    return doc === null ? null : toSession(doc)
+  }
+
+  async findById (id: string): Promise<SessionRecord | null> {
+    const doc = await this.#sessions.findOne({ _id: id })
+    return doc === null ? null : toSession(doc)
+  }
+
+  async touch (id: string, lastSeenAt: Date, expiresAt: Date): Promise<void> {
+    await this.#sessions.updateOne({ _id: id }, { $set: { lastSeenAt, expiresAt } })
+  }
+
+  async delete (id: string): Promise<SessionRecord | null> {
+    const doc = await this.#sessions.findOneAndDelete({ _id: id })
+    return doc === null ? null : toSession(doc)
+  }
+}

@@ -1,0 +1,60 @@
+import Type from 'typebox'
+
+// Response and body shapes shared by the routes. session_key is in none of them: a response schema
+// also decides what gets serialised, so nothing outside these shapes can leak into a body.
+
+export const ErrorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String()
+})
+
+/** Responses every route may give through the central error handler. */
+export function errorResponses (...statuses: number[]): Record<number, typeof ErrorSchema> {
+  const out: Record<number, typeof ErrorSchema> = {}
+  for (const status of statuses) out[status] = ErrorSchema
+  return out
+}
+
+export const PhoneSchema = Type.Object({
+  phoneNumber: Type.String(),
+  purePhoneNumber: Type.String(),
+  countryCode: Type.String()
+})
+
+/** Decrypted wx.getUserInfo payload, returned to wafer clients as WeChat produced it (extra fields kept). */
+export const WxUserInfoSchema = Type.Object({
+  openId: Type.String(),
+  nickName: Type.String(),
+  gender: Type.Optional(Type.Integer()),
+  language: Type.Optional(Type.String()),
+  city: Type.Optional(Type.String()),
+  province: Type.Optional(Type.String()),
+  country: Type.Optional(Type.String()),
+  avatarUrl: Type.Optional(Type.String()),
+  unionId: Type.Optional(Type.String()),
+  watermark: Type.Optional(Type.Object({ appid: Type.String(), timestamp: Type.Integer() }))
+}, { additionalProperties: true })
+
+export const UserSchema = Type.Object({
+  openid: Type.String(),
+  unionid: Type.Optional(Type.String()),
+  nickname: Type.Optional(Type.String()),
+  avatarUrl: Type.Optional(Type.String()),
+  phone: Type.Optional(PhoneSchema),
+  wxUserInfo: Type.Optional(WxUserInfoSchema),
+  firstSeenAt: Type.String({ format: 'date-time' }),
+  lastSeenAt: Type.String({ format: 'date-time' })
+})
+
+export const UserIdentitySchema = Type.Object({
+  kind: Type.Literal('user'),
+  openid: Type.String(),
+  unionid: Type.Optional(Type.String()),
+  sessionId: Type.String(),
+  via: Type.Union([Type.Literal('bearer'), Type.Literal('wafer1'), Type.Literal('wafer2'), Type.Literal('ticket')])
+})
+
+/** A wx.login / getPhoneNumber code as WeChat hands it out (opaque; WeChat's are 32 characters). */
+export const WxCode = Type.String({ minLength: 1, maxLength: 256 })
