@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { installErrorHandling, loggerOptions, serverOptions } from '@weapp/common'
 import { controlRoutes } from './routes/control.js'
+import { customerServiceControlRoutes } from './routes/control-customer-service.js'
 import { healthRoutes } from './routes/health.js'
 import { SimState, type SimStateOptions } from './state.js'
 import { wechatApi } from './wechat-api.js'
@@ -27,7 +28,7 @@ function resolveLogger (logger: SimulatorOptions['logger']): FastifyServerOption
 }
 
 /**
- * A local stand-in for api.weixin.qq.com (protocol.md §1, §2, §5) plus the /sim control API
+ * A local stand-in for api.weixin.qq.com (protocol.md §1, §2, §4, §5), a message-push sender (§3), plus the /sim control API
  * (docs/internals.md). State lives in memory. Does not listen: server.ts or the caller does.
  */
 export async function buildSimulator (opts: SimulatorOptions = {}): Promise<FastifyInstance> {
@@ -40,6 +41,7 @@ export async function buildSimulator (opts: SimulatorOptions = {}): Promise<Fast
   // Awaited one by one so that every API path is known (for fault validation) when this returns.
   await app.register(wechatApi)
   await app.register(controlRoutes, { prefix: '/sim' })
+  await app.register(customerServiceControlRoutes, { prefix: '/sim' })
   await app.register(healthRoutes)
   return app
 }

@@ -1,6 +1,10 @@
 import { SimControlError } from './errors.js'
 import type { FaultSpec } from './faults.js'
-import type { LoginCodeRequest, LoginCodeResult, PhoneCodeRequest, PhoneCodeResult, SimStats } from './types.js'
+import { PUSH_DELIVERIES, PUSH_TIMEOUT_MS } from './defaults.js'
+import type {
+  LoginCodeRequest, LoginCodeResult, PhoneCodeRequest, PhoneCodeResult, PushConfigRequest, SentResult, SimPushRequest, SimPushResult,
+  SimStats, UserActionRequest, UserActionResult, UserMediaRequest, UserMediaResult, UserRef
+} from './types.js'
 
 export interface SimControlOptions {
   /** Per-call timeout. Default 10 s. */
@@ -55,12 +59,46 @@ export class SimControl {
     return now
   }
 
-  async #call<T> (method: string, path: string, body?: unknown): Promise<T> {
+  /** The user acts in WeChat (sends a message, enters the session): opens or resets the send window. */
+  userAction (req: UserActionRequest): Promise<UserActionResult> {
+    return this.#call('POST', '/sim/user-action', req)
+  }
+
+  /** What a user received from the app's customer service; a string is an openid of the default app. */
+  sent (ref: UserRef | string): Promise<SentResult> {
+    const query = new URLSearchParams()
+    for (const [name, value] of Object.entries(typeof ref === 'string' ? { openid: ref } : ref)) {
+      if (typeof value === 'string') query.set(name, value)
+    }
+    return this.#call('GET', `/sim/sent?${query.toString()}`)
+  }
+
+  /** Sets where an app's pushes go (the console's push configuration). */
+  async pushConfig (req: PushConfigRequest): Promise<void> {
+    await this.#call('POST', '/sim/push-config', req)
+  }
+
+  /**
+   * Pushes a message to the app's URL as WeChat does (retries included) and reports every delivery.
+   * Waits as long as the deliveries can take, whatever this client's timeout.
+   */
+  push (req: SimPushRequest): Promise<SimPushResult> {
+    const worst = (req.deliveries ?? PUSH_DELIVERIES) * ((req.timeoutMs ?? PUSH_TIMEOUT_MS) + (req.retryDelayMs ?? 0))
+    return this.#call('POST', '/sim/push', req, Math.max(this.#timeoutMs, worst + 5_000))
+  }
+
+  /** Stores a picture a user sent (temporary media, for media/get); `data` may be a Buffer. */
+  userMedia (req: Omit<UserMediaRequest, 'data'> & { data: string | Buffer }): Promise<UserMediaResult> {
+    const data = typeof req.data === 'string' ? req.data : req.data.toString('base64')
+    return this.#call('POST', '/sim/media', { ...req, data })
+  }
+
+  async #call<T> (method: string, path: string, body?: unknown, timeoutMs = this.#timeoutMs): Promise<T> {
     const res = await fetch(this.baseUrl + path, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.#timeoutMs)
+      signal: AbortSignal.timeout(timeoutMs)
     })
     const text = await res.text()
     let parsed: unknown = text

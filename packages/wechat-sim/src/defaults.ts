@@ -21,3 +21,26 @@ export const TOKEN_GRACE_MS = 5 * 60_000
 export const STABLE_ROLLOVER_MS = 5 * 60_000
 export const FORCE_REFRESH_PER_DAY = 20
 export const FORCE_REFRESH_SPACING_MS = 30_000
+
+// ---- customer service (protocol.md §4, §6) ----
+/** A user message opens a window of this many messages (protocol.md §4.1). */
+export const DEFAULT_USER_MESSAGE_ALLOWANCE = 5
+export const USER_MESSAGE_WINDOW_MS = 48 * 3_600_000
+/** Entering the session: 2 in the current docs, 1 in older ones (protocol.md §7.1); configurable. */
+export const DEFAULT_ENTER_SESSION_ALLOWANCE = 2
+export const ENTER_SESSION_WINDOW_MS = 60_000
+/** Typing needs a message exchanged within this long, and lasts this long (protocol.md §4.2). */
+export const TYPING_EXCHANGE_MS = 30_000
+export const TYPING_DURATION_MS = 15_000
+/** media_ids live three days (protocol.md §4.3). */
+export const MEDIA_TTL_MS = 3 * 86_400_000
+/** The mini-program page gives no size limit (protocol.md §7.9); the Official-Account page's 10 MB is our pick. */
+export const DEFAULT_MEDIA_MAX_BYTES = 10 * 1024 * 1024
+/** Messages remembered per user for GET /sim/sent (the oldest go first). */
+export const SENT_LOG_PER_USER = 1000
+
+// ---- message push (protocol.md §3) ----
+/** WeChat waits this long for an answer, then drops the connection and delivers again. */
+export const PUSH_TIMEOUT_MS = 5_000
+/** Deliveries in total, the first included (protocol.md §3.5, §7.3). */
+export const PUSH_DELIVERIES = 3

@@ -29,6 +29,18 @@ export class SimOptionsInvalidError extends SimError {
   constructor (why: string) { super('SIM_OPTIONS_INVALID', 500, `Invalid simulator options: ${why}`) }
 }
 
+export class UnknownUserError extends SimError {
+  constructor (openid: string, appId: string) { super('SIM_UNKNOWN_USER', 400, `No simulated user of ${appId} has the openid ${openid}`) }
+}
+
+export class PushNotConfiguredError extends SimError {
+  constructor (appId: string) { super('SIM_PUSH_NOT_CONFIGURED', 400, `No push URL/token for ${appId}: give them in the request or through /sim/push-config`) }
+}
+
+export class PushInvalidError extends SimError {
+  constructor (why: string) { super('SIM_PUSH_INVALID', 400, `Invalid push: ${why}`) }
+}
+
 /** Raised by SimControl when the control API answers with a non-2xx status. */
 export class SimControlError extends SimError {
   readonly body: unknown

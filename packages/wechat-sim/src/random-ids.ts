@@ -20,3 +20,10 @@ export function rid (): string {
 export function accessTokenString (): string {
   return '86_' + randomBytes(100).toString('base64url').slice(0, 133)
 }
+
+/** A MsgId like WeChat's: a 64-bit integer beyond 2^53 (19 digits), as a decimal string. */
+export function msgId (): string {
+  const value = randomBytes(8).readBigUInt64BE(0)
+  // Keep it in [2^62, 2^63): always 19 digits, always past what a JS number holds exactly.
+  return String((value >> 2n) | (1n << 62n))
+}

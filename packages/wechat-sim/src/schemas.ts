@@ -1,3 +1,5 @@
+import { MultipartBody } from './multipart.js'
+
 // JSON schemas shared by the simulated WeChat API routes. Their inputs are never rejected with a 400
 // (WeChat answers errcodes instead), so routes use attachValidation and read fields through `field()`.
 
@@ -22,6 +24,12 @@ export function field (source: unknown, name: string): string | undefined {
   if (typeof source !== 'object' || source === null) return undefined
   const value = (source as Record<string, unknown>)[name]
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/** The request body when it was a JSON object, else null (not JSON, or multipart form data). */
+export function jsonBody (body: unknown): Record<string, unknown> | null {
+  if (typeof body !== 'object' || body === null || body instanceof MultipartBody || Array.isArray(body)) return null
+  return body as Record<string, unknown>
 }
 
 export const tokenSuccessSchema = {

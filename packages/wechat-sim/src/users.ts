@@ -50,3 +50,8 @@ export function defaultPhoneOf (user: string): string {
   const n = digest('phone', user).readUInt32BE(0) % 1_000_000_000
   return '13' + String(n).padStart(9, '0')
 }
+
+/** The mini-program's original id (gh_ + 12 hex), the ToUserName of its pushes; stable per appId. */
+export function originalIdOf (appId: string): string {
+  return 'gh_' + digest('original_id', appId).toString('hex').slice(0, 12)
+}

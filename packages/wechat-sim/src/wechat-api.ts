@@ -1,10 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import { parseMultipart } from './multipart.js'
 import { checksessionRoutes } from './routes/checksession.js'
+import { customSendRoutes } from './routes/custom-send.js'
 import { jscode2sessionRoutes } from './routes/jscode2session.js'
+import { mediaGetRoutes } from './routes/media-get.js'
+import { mediaUploadRoutes } from './routes/media-upload.js'
 import { phoneRoutes } from './routes/phone.js'
 import { stableTokenRoutes } from './routes/stable-token.js'
 import { tokenRoutes } from './routes/token.js'
+import { typingRoutes } from './routes/typing.js'
 import { wxError } from './wx-errors.js'
 
 /** A JSON object, or null for anything else (form data, text, arrays, broken JSON). */
@@ -30,6 +35,10 @@ export async function wechatApi (app: FastifyInstance): Promise<void> {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     done(null, parseJsonObject(body as string))
   })
+  // media/upload's file: a MultipartBody, or null when the form cannot be parsed (the route answers 41005).
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (request, body, done) => {
+    parseMultipart(request, body as Buffer).then((parsed) => done(null, parsed), done)
+  })
   app.decorateRequest('simAppId', '')
 
   app.addHook('onRoute', (route) => { state.apiPaths.add(route.url) })
@@ -49,4 +58,8 @@ export async function wechatApi (app: FastifyInstance): Promise<void> {
   await app.register(stableTokenRoutes)
   await app.register(checksessionRoutes)
   await app.register(phoneRoutes)
+  await app.register(customSendRoutes)
+  await app.register(typingRoutes)
+  await app.register(mediaUploadRoutes)
+  await app.register(mediaGetRoutes)
 }

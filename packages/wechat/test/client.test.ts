@@ -180,21 +180,21 @@ t.test('errcodes become typed errors carrying errcode and errmsg', async (t) => 
     40243: 'WECHAT_CREDENTIALS_INVALID',
     40164: 'WECHAT_CREDENTIALS_INVALID',
     87009: 'WECHAT_SESSION_KEY_INVALID',
-    48001: 'WECHAT_API_ERROR',
+    48001: 'WECHAT_API_UNAUTHORIZED',
     41008: 'WECHAT_API_ERROR',
     40001: 'WECHAT_TOKEN_INVALID',
     40014: 'WECHAT_TOKEN_INVALID',
     42001: 'WECHAT_TOKEN_INVALID',
-    40003: 'WECHAT_API_ERROR',
-    45015: 'WECHAT_API_ERROR'
+    40003: 'WECHAT_OPENID_INVALID',
+    45015: 'WECHAT_SEND_WINDOW_CLOSED'
   }
   for (const [name, code, , run] of cases) {
     const err = await thrown(t, run)
     t.match(err, { code: expected[code], errcode: code, errmsg: `message ${code} rid: abc` }, name)
     t.ok(err instanceof Error, `${name} is an Error`)
   }
-  const api = await thrown(t, () => c.code2Session('48001'))
-  t.match(api.message, /48001/, 'ApiError names the errcode')
+  const api = await thrown(t, () => c.code2Session('41008'))
+  t.match(api.message, /41008/, 'ApiError names the errcode')
   t.equal(api.statusCode, 502)
 })
 

@@ -180,7 +180,7 @@ t.test('withToken: other errors are not retried', async (t) => {
   const p = new MemoryAccessTokenProvider({ fetch: f.fetch })
   t.teardown(() => p.close())
   let calls = 0
-  await t.rejects(p.withToken(async () => { calls++; throw errorFromErrcode(45015, 'response out of time limit', '/cgi-bin/message/custom/send') }), { code: 'WECHAT_API_ERROR', errcode: 45015 })
+  await t.rejects(p.withToken(async () => { calls++; throw errorFromErrcode(45015, 'response out of time limit', '/cgi-bin/message/custom/send') }), { code: 'WECHAT_SEND_WINDOW_CLOSED', errcode: 45015 })
   // A 40001 from the token endpoint is a wrong AppSecret: refreshing cannot help.
   await t.rejects(p.withToken(async () => { calls++; throw errorFromErrcode(40001, 'invalid credential', '/cgi-bin/stable_token') }), { code: 'WECHAT_CREDENTIALS_INVALID' })
   await t.rejects(p.withToken(async () => { calls++; throw new Error('plain') }), { message: 'plain' })
