@@ -40,6 +40,9 @@ export class RedisBus implements Bus {
   constructor (url: string) {
     this.#pub = createRedis(url)
     this.#sub = createRedis(url, { enableAutoPipelining: false })
+    // ioredis reconnects on its own; without listeners a lost connection would crash the process.
+    this.#pub.on('error', () => {})
+    this.#sub.on('error', () => {})
     this.#sub.on('message', (channel: string, payload: string) => {
       const handlers = this.#handlers.get(channel)
       if (handlers === undefined) return
@@ -74,8 +77,17 @@ export class RedisBus implements Bus {
 
   async close (): Promise<void> {
     this.#handlers.clear()
-    await Promise.allSettled([this.#pub.quit(), this.#sub.quit()])
+    await Promise.all([quitOrDisconnect(this.#pub), quitOrDisconnect(this.#sub)])
   }
+}
+
+/** QUIT politely, but never let a Redis that stopped answering hold up a shutdown. */
+async function quitOrDisconnect (redis: Redis, timeoutMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+  await Promise.race([redis.quit().catch(() => {}), timedOut])
+  clearTimeout(timer)
+  redis.disconnect()
 }
 
 export function createBus (redisUrl: string | undefined): Bus {

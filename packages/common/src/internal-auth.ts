@@ -1,8 +1,8 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Identity, UserIdentity } from './types.js'
-import { AuthRequiredError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
+import type { AdminIdentity, Identity, UserIdentity } from './types.js'
+import { AuthRequiredError, ForbiddenError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
 import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity } from './identity-header.js'
 
 declare module 'fastify' {
@@ -51,5 +51,13 @@ export const internalAuthPlugin = fp(internalAuth, { name: '@weapp/internal-auth
 export function requireUser (request: FastifyRequest): UserIdentity {
   const identity = request.identity
   if (identity === null || identity.kind !== 'user') throw new AuthRequiredError('a user session is required')
+  return identity
+}
+
+/** The admin behind a request (the gateway checked the admin key), or 401/403. */
+export function requireAdmin (request: FastifyRequest): AdminIdentity {
+  const identity = request.identity
+  if (identity === null) throw new AuthRequiredError('an admin key is required')
+  if (identity.kind !== 'admin') throw new ForbiddenError('this route is for admin keys only')
   return identity
 }

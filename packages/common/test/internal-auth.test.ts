@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { encodeIdentity, installErrorHandling, internalAuthPlugin, requireUser, type Identity } from '@weapp/common'
+import { encodeIdentity, installErrorHandling, internalAuthPlugin, requireAdmin, requireUser, type Identity } from '@weapp/common'
 
 const internalToken = 'i'.repeat(40)
 
@@ -54,4 +54,19 @@ t.test('the forwarded identity is decoded only behind the credential', async (t)
   t.equal(garbage.json().code, 'COMMON_IDENTITY_MALFORMED')
   const incomplete = await app.inject({ url: '/who', headers: { 'x-internal-token': internalToken, 'x-weapp-identity': encodeIdentity({ kind: 'user' } as unknown as Identity) } })
   t.equal(incomplete.json().code, 'COMMON_IDENTITY_MALFORMED')
+})
+
+t.test('requireAdmin: 401 without identity, 403 for users, the admin otherwise', async (t) => {
+  const app = Fastify()
+  installErrorHandling(app)
+  await app.register(internalAuthPlugin, { internalToken })
+  app.get('/admin', async (request) => requireAdmin(request))
+  t.teardown(() => app.close())
+  const headers = (identity?: Identity) => ({ 'x-internal-token': internalToken, ...(identity === undefined ? {} : { 'x-weapp-identity': encodeIdentity(identity) }) })
+  t.equal((await app.inject({ url: '/admin', headers: headers() })).statusCode, 401)
+  const user = await app.inject({ url: '/admin', headers: headers({ kind: 'user', openid: 'o', sessionId: 's', via: 'bearer' }) })
+  t.equal(user.statusCode, 403)
+  t.equal(user.json().code, 'COMMON_FORBIDDEN')
+  const admin = await app.inject({ url: '/admin', headers: headers({ kind: 'admin', keyId: 'ops' }) })
+  t.same(admin.json(), { kind: 'admin', keyId: 'ops' })
 })

@@ -1,0 +1,89 @@
+import Type, { type Static } from 'typebox'
+import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
+import { parseRules, type AutoReplyRule } from './auto-reply/rules.js'
+
+export const DEFAULT_PORT = 8082
+export const DEFAULT_MONGO_DB = 'weapp'
+export const DEFAULT_WECHAT_API_BASE = 'https://api.weixin.qq.com'
+export const DEFAULT_WECHAT_TIMEOUT_MS = 5000
+/** protocol.md §3: reject pushes whose URL timestamp is further than this from our clock (replays, skew). */
+export const DEFAULT_PUSH_TIMESTAMP_WINDOW_SEC = 300
+export const DEFAULT_PUSH_BODY_LIMIT = 64 * 1024
+/** WeChat gives up after 5 s: the recording step must have answered well before that. */
+export const DEFAULT_PUSH_ACK_TIMEOUT_MS = 3000
+/** WeChat's retries land within ~20 s (protocol.md §3.6); a day covers late duplicates with a wide margin. */
+export const DEFAULT_DEDUP_TTL_SEC = 24 * 3600
+export const DEFAULT_WORKER_CONCURRENCY = 4
+export const DEFAULT_WORKER_MAX_ATTEMPTS = 5
+export const DEFAULT_WORKER_RETRY_BASE_MS = 1000
+export const DEFAULT_WORKER_RETRY_MAX_MS = 5 * 60_000
+/** A delivery unacknowledged this long belongs to a dead worker and is claimed by a live one. */
+export const DEFAULT_WORKER_CLAIM_IDLE_MS = 60_000
+
+/** Everything the cs-messaging service reads from its environment, validated at boot. */
+export const CsEnv = Type.Object({
+  ...CommonEnv,
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORT }),
+  /** The mini-program's AppID: every ciphertext must end with it. */
+  APP_ID: Type.String({ pattern: '^wx[0-9a-f]{16}$' }),
+  /** The push Token configured in the console (消息推送配置): a secret, may come from WECHAT_TOKEN_FILE. */
+  WECHAT_TOKEN: Type.String({ pattern: '^[A-Za-z0-9]{3,32}$' }),
+  /** The 43-character EncodingAESKey. Absent: plaintext mode only (encrypt_type=aes pushes are refused). */
+  WECHAT_ENCODING_AES_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}$' })),
+  /** false: only encrypted pushes are accepted (safe mode), a leaked Token alone cannot forge one. */
+  PUSH_ALLOW_PLAINTEXT: Type.Boolean({ default: true }),
+  PUSH_TIMESTAMP_WINDOW_SEC: Type.Integer({ minimum: 1, maximum: 86400, default: DEFAULT_PUSH_TIMESTAMP_WINDOW_SEC }),
+  /** Largest accepted push body (bytes); larger ones get 413. */
+  PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),
+  /** How long recording a push may take before it is answered 503 (WeChat retries); below WeChat's 5 s. */
+  PUSH_ACK_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 4500, default: DEFAULT_PUSH_ACK_TIMEOUT_MS }),
+  /** How long a delivered MsgId (or event key) is remembered as a duplicate. */
+  DEDUP_TTL_SEC: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: DEFAULT_DEDUP_TTL_SEC }),
+  /** Absent: the message log lives in process memory (embedded mode). */
+  MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://' })),
+  MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),
+  /** false: this instance only receives (answers pushes, serves the API); other instances process. */
+  WORKER_ENABLED: Type.Boolean({ default: true }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: DEFAULT_WORKER_CONCURRENCY }),
+  /** Processing attempts before a message is parked in the dead-letter stream. */
+  WORKER_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_WORKER_MAX_ATTEMPTS }),
+  /** First retry delay; doubles per attempt (with jitter) up to WORKER_RETRY_MAX_MS. */
+  WORKER_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: DEFAULT_WORKER_RETRY_BASE_MS }),
+  WORKER_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: DEFAULT_WORKER_RETRY_MAX_MS }),
+  /** Deliveries left unacknowledged this long (a worker that died) are taken over by another worker. */
+  WORKER_CLAIM_IDLE_MS: Type.Integer({ minimum: 50, default: DEFAULT_WORKER_CLAIM_IDLE_MS }),
+  /** Sent when a user enters the customer-service session (within its 2-messages/1-minute window). */
+  WELCOME_TEXT: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  /** Keyword rules, a JSON array (see auto-reply/rules.ts and .env.example). */
+  AUTO_REPLY_RULES: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
+  /** Hand every user message over to the web customer-service tool (passive transfer_customer_service reply). */
+  TRANSFER_TO_CS: Type.Boolean({ default: false }),
+  /** Needed to send (auto-replies, later the send API): absent, nothing is sent and auto-replies are skipped. */
+  APP_SECRET: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
+  WECHAT_API_BASE: Type.String({ pattern: '^https?://', default: DEFAULT_WECHAT_API_BASE }),
+  WECHAT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_WECHAT_TIMEOUT_MS }),
+  TOKEN_SOURCE: Type.Union([Type.Literal('stable'), Type.Literal('classic')], { default: 'stable' })
+})
+
+export type CsEnvConfig = Static<typeof CsEnv>
+
+/** The validated configuration, with the keyword rules parsed. */
+export type CsConfig = CsEnvConfig & { autoReplyRules: AutoReplyRule[] }
+
+/** Validates the environment; throws COMMON_CONFIG_INVALID naming every bad variable (never its value). */
+export function loadCsConfig (env: NodeJS.ProcessEnv = process.env): CsConfig {
+  const config = loadConfig(CsEnv, env)
+  if (!config.PUSH_ALLOW_PLAINTEXT && config.WECHAT_ENCODING_AES_KEY === undefined) {
+    throw new ConfigInvalidError('PUSH_ALLOW_PLAINTEXT=false needs WECHAT_ENCODING_AES_KEY (encrypted pushes)')
+  }
+  if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_BASE_MS) {
+    throw new ConfigInvalidError('WORKER_RETRY_MAX_MS must not be smaller than WORKER_RETRY_BASE_MS')
+  }
+  let autoReplyRules: AutoReplyRule[]
+  try {
+    autoReplyRules = parseRules(config.AUTO_REPLY_RULES)
+  } catch (err) {
+    throw new ConfigInvalidError((err as Error).message)
+  }
+  return { ...config, autoReplyRules }
+}

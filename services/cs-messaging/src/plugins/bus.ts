@@ -1,0 +1,18 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { createBus, type Bus } from '@weapp/common'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Redis pub/sub when REDIS_URL is set, in-process otherwise. */
+    bus: Bus
+  }
+}
+
+async function busPlugin (app: FastifyInstance): Promise<void> {
+  const bus = createBus(app.csConfig.REDIS_URL)
+  app.decorate('bus', bus)
+  app.addHook('onClose', async () => { await bus.close() })
+}
+
+export default fp(busPlugin, { name: 'cs-bus', fastify: '5.x', dependencies: ['cs-config'] })

@@ -1,0 +1,32 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { MongoClient } from 'mongodb'
+import type { MessagesRepository } from '../messages/types.js'
+import { MemoryMessagesRepository } from '../messages/memory.js'
+import { MongoMessagesRepository } from '../messages/mongo.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    messagesRepository: MessagesRepository
+  }
+}
+
+const MONGO_SERVER_SELECTION_TIMEOUT_MS = 10_000
+
+/** The message log: MongoDB when MONGO_URL is set (client created, indexes ensured, closed here), memory otherwise. */
+async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
+  const { MONGO_URL, MONGO_DB } = app.csConfig
+  if (MONGO_URL === undefined) {
+    app.decorate('messagesRepository', new MemoryMessagesRepository())
+    return
+  }
+  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-cs-messaging' })
+  app.addHook('onClose', async () => { await client.close() })
+  await client.connect()
+  const messages = new MongoMessagesRepository(client.db(MONGO_DB))
+  await messages.ensureIndexes()
+  app.decorate('messagesRepository', messages)
+  app.log.info({ db: MONGO_DB }, 'using MongoDB for the message log')
+}
+
+export default fp(repositoriesPlugin, { name: 'cs-repositories', fastify: '5.x', dependencies: ['cs-config'] })

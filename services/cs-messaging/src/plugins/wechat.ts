@@ -1,0 +1,44 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import {
+  MemoryAccessTokenProvider, RedisAccessTokenProvider, WechatClient,
+  type AccessTokenProvider, type FetchAccessToken, type WechatClientOptions
+} from '@weapp/wechat'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The WeChat API client, when APP_SECRET is configured (needed to send); null otherwise. */
+    csWechat: WechatClient | null
+    /** access_token cache (Redis `wx:token:<appid>`, shared with every service), when APP_SECRET is set. */
+    csAccessTokens: AccessTokenProvider | null
+  }
+}
+
+export interface WechatPluginOptions {
+  /** Tuning the tests need (short retry back-off); production uses the client's defaults. */
+  client?: Partial<Pick<WechatClientOptions, 'retries' | 'retryBaseDelayMs'>>
+}
+
+async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): Promise<void> {
+  const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE } = app.csConfig
+  if (APP_SECRET === undefined) {
+    app.decorate('csWechat', null)
+    app.decorate('csAccessTokens', null)
+    return
+  }
+  const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
+  const fetch: FetchAccessToken = TOKEN_SOURCE === 'classic'
+    ? async () => await client.getAccessToken()
+    : async () => await client.getStableAccessToken()
+  const tokens: AccessTokenProvider = app.csRedis === null
+    ? new MemoryAccessTokenProvider({ fetch, onRefreshError: (err) => { app.log.warn({ err }, 'access_token refresh failed') } })
+    : new RedisAccessTokenProvider({ redis: app.csRedis, appId: APP_ID, fetch })
+  app.decorate('csWechat', client)
+  app.decorate('csAccessTokens', tokens)
+  app.addHook('onClose', async () => {
+    await tokens.close()
+    await client.close()
+  })
+}
+
+export default fp(wechatPlugin, { name: 'cs-wechat', fastify: '5.x', dependencies: ['cs-config', 'cs-redis'] })

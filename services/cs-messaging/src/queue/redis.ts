@@ -1,0 +1,248 @@
+import type { Redis } from 'ioredis'
+import type { InboundMessage } from '@weapp/common'
+import { OptionsInvalidError } from '../errors.js'
+import { ACK, DEAD_LETTER, ENQUEUE_ONCE, PARK_MALFORMED, PROMOTE_DUE, REPLAY, RETRY, runScript } from './scripts.js'
+import type { DeadLetter, Delivery, EnqueueResult, InboundQueue, QueueStats } from './types.js'
+
+export const CONSUMER_GROUP = 'workers'
+/** How many due retries one promotion moves (the rest follow on the next tick). */
+const PROMOTE_BATCH = 100
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/
+
+/** The Redis keys of one app's queue. The {hash tag} keeps them in one cluster slot, as the scripts need. */
+export function queueKeys (appId: string): { prefix: string, stream: string, retry: string, dead: string, dedup: (key: string) => string } {
+  const prefix = `cs:{${appId}}`
+  return {
+    prefix,
+    stream: `${prefix}:inbound`,
+    retry: `${prefix}:retry`,
+    dead: `${prefix}:dead`,
+    dedup: (key) => `${prefix}:dedup:${key}`
+  }
+}
+
+export interface RedisInboundQueueOptions {
+  /** Commands (shared, auto-pipelined). Closed by its owner, not by the queue. */
+  redis: Redis
+  appId: string
+  dedupTtlSec: number
+  now?: () => number
+}
+
+type Fields = Record<string, string>
+
+function toFields (flat: unknown): Fields | null {
+  if (!Array.isArray(flat)) return null
+  const out: Fields = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = String(flat[i + 1])
+  return out
+}
+
+/** A queue entry as the worker sees it; null when it cannot be one (written by something else than us). */
+function toDelivery (id: string, f: Fields): Delivery | null {
+  let message: unknown
+  try { message = JSON.parse(f.msg ?? '') } catch { return null }
+  if (typeof message !== 'object' || message === null || typeof f.key !== 'string' || f.key === '') return null
+  return { id, key: f.key, message: message as InboundMessage, receivedAt: f.at ?? '', attempt: Number(f.n ?? 0) }
+}
+
+/** Dead letters are listed even when unreadable (they are what an operator must look at). */
+function toDeadLetter (id: string, f: Fields): DeadLetter {
+  const d = toDelivery(id, f)
+  const message = d?.message ?? { ToUserName: '', FromUserName: '', CreateTime: 0, MsgType: 'malformed', raw: f.msg ?? '' }
+  return { id, key: f.key ?? '', message, receivedAt: f.at ?? '', attempt: Number(f.n ?? 0), error: f.err ?? '', failedAt: f.failedAt ?? '' }
+}
+
+/**
+ * The production queue: a Redis Stream with one consumer group (at-least-once delivery, pending entries
+ * of a dead consumer taken over with XAUTOCLAIM), a sorted set of delayed retries and a dead-letter
+ * stream. Acknowledged entries are deleted, so the stream's length is the work still to do.
+ */
+export class RedisInboundQueue implements InboundQueue {
+  readonly #redis: Redis
+  readonly #keys: ReturnType<typeof queueKeys>
+  readonly #ttlSec: number
+  readonly #now: () => number
+  /** Blocking reads hold a connection: they get their own, created on the first read. */
+  #blocking: Redis | null = null
+  #groupReady = false
+  #closed = false
+
+  constructor ({ redis, appId, dedupTtlSec, now = Date.now }: RedisInboundQueueOptions) {
+    if (typeof redis?.evalsha !== 'function') throw new OptionsInvalidError('redis must be an ioredis client')
+    if (!Number.isInteger(dedupTtlSec) || dedupTtlSec < 1) throw new OptionsInvalidError('dedupTtlSec must be a positive integer')
+    this.#redis = redis
+    this.#keys = queueKeys(appId)
+    this.#ttlSec = dedupTtlSec
+    this.#now = now
+  }
+
+  get keys (): ReturnType<typeof queueKeys> { return this.#keys }
+
+  async enqueueOnce (key: string, message: InboundMessage, receivedAt: Date): Promise<EnqueueResult> {
+    const id = await runScript(this.#redis, ENQUEUE_ONCE, [this.#keys.dedup(key), this.#keys.stream],
+      [this.#ttlSec, key, JSON.stringify(message), receivedAt.toISOString()])
+    return id === null ? 'duplicate' : 'queued'
+  }
+
+  async read (consumer: string, count: number, blockMs: number): Promise<Delivery[]> {
+    await this.#ensureGroup()
+    const conn = this.#blockingConnection()
+    const args: Array<string | number> = ['GROUP', CONSUMER_GROUP, consumer, 'COUNT', count]
+    if (blockMs > 0) args.push('BLOCK', blockMs)
+    args.push('STREAMS', this.#keys.stream, '>')
+    const reply = await this.#withGroup(async () => await conn.call('XREADGROUP', ...args)) as Array<[string, Array<[string, unknown]>]> | null
+    if (reply === null) return []
+    const out: Delivery[] = []
+    for (const [, entries] of reply) {
+      for (const [id, flat] of entries) {
+        const fields = toFields(flat)
+        if (fields === null) continue
+        const delivery = toDelivery(id, fields)
+        if (delivery === null) await this.#parkMalformed(id, fields)
+        else out.push(delivery)
+      }
+    }
+    return out
+  }
+
+  async claimStale (consumer: string, minIdleMs: number, count: number): Promise<Delivery[]> {
+    await this.#ensureGroup()
+    const out: Delivery[] = []
+    let cursor = '0-0'
+    // Walk the pending list once; entries deleted meanwhile come back without fields (Redis 6.2) or
+    // in the third element (7.x) and are simply dropped from the pending list by XAUTOCLAIM itself.
+    for (let pages = 0; pages < 10 && out.length < count; pages++) {
+      const reply = await this.#withGroup(async () => await this.#redis.call('XAUTOCLAIM', this.#keys.stream, CONSUMER_GROUP, consumer, minIdleMs, cursor, 'COUNT', count - out.length)) as [string, Array<[string, unknown] | null>]
+      const [next, entries] = reply
+      for (const entry of entries) {
+        if (entry === null) continue
+        const fields = toFields(entry[1])
+        if (fields === null) {
+          await runScript(this.#redis, ACK, [this.#keys.stream], [CONSUMER_GROUP, entry[0]])
+          continue
+        }
+        const delivery = toDelivery(entry[0], fields)
+        if (delivery === null) await this.#parkMalformed(entry[0], fields)
+        else out.push(delivery)
+      }
+      if (next === '0-0') break
+      cursor = next
+    }
+    return out
+  }
+
+  async ack (delivery: Delivery): Promise<void> {
+    await runScript(this.#redis, ACK, [this.#keys.stream], [CONSUMER_GROUP, delivery.id])
+  }
+
+  async retry (delivery: Delivery, error: string, delayMs: number): Promise<void> {
+    const member = JSON.stringify({ id: delivery.id, key: delivery.key, msg: JSON.stringify(delivery.message), at: delivery.receivedAt, n: delivery.attempt + 1, err: error.slice(0, 500) })
+    await runScript(this.#redis, RETRY, [this.#keys.stream, this.#keys.retry], [CONSUMER_GROUP, delivery.id, this.#now() + delayMs, member])
+  }
+
+  async promoteDue (): Promise<number> {
+    return Number(await runScript(this.#redis, PROMOTE_DUE, [this.#keys.retry, this.#keys.stream, this.#keys.dead], [this.#now(), PROMOTE_BATCH, new Date(this.#now()).toISOString()]))
+  }
+
+  async deadLetter (delivery: Delivery, error: string): Promise<void> {
+    await runScript(this.#redis, DEAD_LETTER, [this.#keys.stream, this.#keys.dead], [
+      CONSUMER_GROUP, delivery.id, delivery.key, JSON.stringify(delivery.message), delivery.receivedAt,
+      delivery.attempt + 1, error.slice(0, 2000), new Date(this.#now()).toISOString()
+    ])
+  }
+
+  async listDeadLetters ({ limit, before }: { limit: number, before?: string | undefined }): Promise<DeadLetter[]> {
+    if (before !== undefined && !STREAM_ID.test(before)) return []
+    const end = before === undefined ? '+' : `(${before}`
+    const reply = await this.#redis.xrevrange(this.#keys.dead, end, '-', 'COUNT', limit)
+    return reply.map(([id, flat]) => toDeadLetter(id, toFields(flat) ?? {}))
+  }
+
+  async replay (id: string): Promise<string | null> {
+    if (!STREAM_ID.test(id)) return null
+    const newId = await runScript(this.#redis, REPLAY, [this.#keys.dead, this.#keys.stream], [id])
+    return typeof newId === 'string' ? newId : null
+  }
+
+  async stats (): Promise<QueueStats> {
+    const [length, pendingSummary, delayed, dead, oldest] = await Promise.all([
+      this.#redis.xlen(this.#keys.stream),
+      this.#redis.call('XPENDING', this.#keys.stream, CONSUMER_GROUP).catch(() => null) as Promise<[number] | null>,
+      this.#redis.zcard(this.#keys.retry),
+      this.#redis.xlen(this.#keys.dead),
+      this.#redis.xrange(this.#keys.stream, '-', '+', 'COUNT', 1)
+    ])
+    const first = oldest[0]
+    const at = first === undefined ? NaN : Date.parse(toFields(first[1])?.at ?? '')
+    return {
+      length,
+      pending: Number(pendingSummary?.[0] ?? 0),
+      delayed,
+      deadLetters: dead,
+      oldestAgeMs: Number.isNaN(at) ? 0 : Math.max(0, this.#now() - at)
+    }
+  }
+
+  async pruneConsumers (idleMs: number): Promise<number> {
+    const consumers = await this.#redis.call('XINFO', 'CONSUMERS', this.#keys.stream, CONSUMER_GROUP) as unknown[][]
+    let removed = 0
+    for (const flat of consumers) {
+      const info = toFields(flat) ?? {}
+      if (Number(info.pending) === 0 && Number(info.idle) > idleMs && info.name !== undefined) {
+        await this.#redis.xgroup('DELCONSUMER', this.#keys.stream, CONSUMER_GROUP, info.name)
+        removed++
+      }
+    }
+    return removed
+  }
+
+  interrupt (): void {
+    // A blocked XREADGROUP ends with its connection; the next read opens a new one.
+    const conn = this.#blocking
+    this.#blocking = null
+    if (conn !== null) conn.disconnect()
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    // The shared client belongs to whoever made it; the blocking one is ours.
+    this.interrupt()
+  }
+
+  /** An entry no worker can process is moved to the dead-letter stream as it is, so it blocks nothing. */
+  async #parkMalformed (id: string, fields: Fields): Promise<void> {
+    await runScript(this.#redis, PARK_MALFORMED, [this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString()])
+  }
+
+  #blockingConnection (): Redis {
+    if (this.#closed) throw new Error('queue is closed')
+    if (this.#blocking === null) {
+      this.#blocking = this.#redis.duplicate({ enableAutoPipelining: false, commandTimeout: undefined, enableOfflineQueue: true, lazyConnect: false })
+      this.#blocking.on('error', () => {})
+    }
+    return this.#blocking
+  }
+
+  async #ensureGroup (): Promise<void> {
+    if (this.#groupReady) return
+    try {
+      await this.#redis.xgroup('CREATE', this.#keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('BUSYGROUP')) throw err
+    }
+    this.#groupReady = true
+  }
+
+  /** Re-creates the group once if it vanished (a flushed or restored Redis). */
+  async #withGroup<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOGROUP')) throw err
+      this.#groupReady = false
+      await this.#ensureGroup()
+      return await fn()
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
+
+// Lua scripts of the Redis queue. Each runs atomically inside Redis. Scripts are not rolled back when a
+// command fails halfway, so every script reads first, then performs the one write that can be refused
+// for memory (XADD, SET, ZADD: "deny-oom"), and only then the writes that cannot be refused (XACK,
+// XDEL, ZREM): a script either does everything or nothing.
+
+export interface RedisScript {
+  readonly source: string
+  readonly sha: string
+}
+
+function script (source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+/**
+ * De-duplicate and enqueue in one step. KEYS[1] dedup key, KEYS[2] stream; ARGV[1] ttl s, ARGV[2] key,
+ * ARGV[3] message JSON, ARGV[4] receivedAt. Returns the new entry id, or nil when the key is known.
+ * If the dedup SET is refused after the XADD, the entry is deleted again and the error returned.
+ */
+export const ENQUEUE_ONCE = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[2], '*', 'key', ARGV[2], 'msg', ARGV[3], 'at', ARGV[4], 'n', '0')
+local ok = redis.pcall('SET', KEYS[1], id, 'EX', ARGV[1])
+if type(ok) == 'table' and ok.err then
+  redis.call('XDEL', KEYS[2], id)
+  return redis.error_reply(ok.err)
+end
+return id`)
+
+/** KEYS[1] stream; ARGV[1] group, ARGV[2] id. Acknowledge and delete: the stream holds only unfinished work. */
+export const ACK = script(`
+local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return n`)
+
+/**
+ * KEYS[1] stream, KEYS[2] retry zset; ARGV[1] group, ARGV[2] id, ARGV[3] due ms, ARGV[4] member JSON.
+ * Only while the entry is still pending in the group (a second worker that also held it does nothing).
+ */
+export const RETRY = script(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1`)
+
+/**
+ * KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] id, ARGV[3] key, ARGV[4] message,
+ * ARGV[5] receivedAt, ARGV[6] attempts, ARGV[7] error, ARGV[8] failedAt. Returns the dead-letter id or nil.
+ */
+export const DEAD_LETTER = script(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 then return false end
+local id = redis.call('XADD', KEYS[2], '*', 'key', ARGV[3], 'msg', ARGV[4], 'at', ARGV[5], 'n', ARGV[6], 'err', ARGV[7], 'failedAt', ARGV[8])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return id`)
+
+/**
+ * KEYS[1] retry zset, KEYS[2] stream, KEYS[3] dead-letter stream; ARGV[1] now ms, ARGV[2] limit, ARGV[3]
+ * failedAt. Moves due retries into the stream; a member that cannot be read is parked as a dead letter
+ * instead of blocking every later promotion.
+ */
+export const PROMOTE_DUE = script(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  local ok, e = pcall(cjson.decode, member)
+  if ok and type(e) == 'table' and type(e.key) == 'string' and type(e.msg) == 'string' and type(e.at) == 'string' and tonumber(e.n) then
+    redis.call('XADD', KEYS[2], '*', 'key', e.key, 'msg', e.msg, 'at', e.at, 'n', tostring(e.n))
+  else
+    redis.call('XADD', KEYS[3], '*', 'key', '', 'msg', member, 'at', '', 'n', '0', 'err', 'malformed retry entry', 'failedAt', ARGV[3])
+  end
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due`)
+
+/** KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] id, ARGV[3] raw fields JSON, ARGV[4] failedAt. */
+export const PARK_MALFORMED = script(`
+redis.call('XADD', KEYS[2], '*', 'key', '', 'msg', ARGV[3], 'at', '', 'n', '0', 'err', 'malformed queue entry', 'failedAt', ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1`)
+
+/** KEYS[1] dead-letter stream, KEYS[2] stream; ARGV[1] dead-letter id. Returns the new entry id or nil. */
+export const REPLAY = script(`
+local r = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #r == 0 then return false end
+local f = r[1][2]
+local h = {}
+for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
+local id = redis.call('XADD', KEYS[2], '*', 'key', h.key, 'msg', h.msg, 'at', h.at, 'n', '0')
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id`)
+
+/** EVALSHA, loading the script with EVAL when the server does not know it yet (restart, failover). */
+export async function runScript (redis: Redis, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args)
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+    return await redis.eval(source, keys.length, ...keys, ...args)
+  }
+}

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import Type from 'typebox'
+import { PushQuerySchema, errorResponses } from '../schemas.js'
+import { dedupKey, typeLabel } from '../push/message.js'
+import { SUCCESS_REPLY, transferReply, type PassiveReply } from '../push/reply.js'
+import { QueueUnavailableError } from '../errors.js'
+import type { EnqueueResult } from '../queue/types.js'
+
+/** The two paths WeChat may be configured with (design.md: /wechat/callback, and the seed's /weapp/message). */
+export const PUSH_PATHS = ['/wechat/callback', '/weapp/message'] as const
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** How a push ended, for the ack-latency histogram. */
+    pushOutcome: string | null
+  }
+}
+
+async function withDeadline<T> (work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`no answer within ${ms} ms`)) }, ms)
+  })
+  try {
+    return await Promise.race([work, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function send (reply: FastifyReply, answer: PassiveReply): FastifyReply {
+  return reply.code(200).type(answer.contentType).header('x-content-type-options', 'nosniff').send(answer.body)
+}
+
+/**
+ * The WeChat message-push URL. Public (WeChat's servers carry no internal credential; the gateway may add
+ * it, which changes nothing): the WeChat signatures are the authentication. Bodies are taken raw, whatever
+ * their Content-Type, and told apart by their first character.
+ */
+const push: FastifyPluginAsyncTypebox = async (app) => {
+  const { PUSH_BODY_LIMIT, PUSH_ACK_TIMEOUT_MS } = app.csConfig
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: PUSH_BODY_LIMIT }, (_request, body, done) => { done(null, body) })
+  app.decorateRequest('pushOutcome', null)
+
+  app.addHook('onError', async (request, _reply, err) => {
+    const code = (err as { code?: unknown }).code
+    const status = (err as { statusCode?: number }).statusCode ?? 500
+    request.pushOutcome = status >= 500 ? 'unavailable' : 'rejected'
+    app.csMetrics.pushesRejected.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' })
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST') return
+    app.csMetrics.pushAckSeconds.observe({ outcome: request.pushOutcome ?? (reply.statusCode >= 500 ? 'unavailable' : 'rejected') }, reply.elapsedTime / 1000)
+  })
+
+  for (const path of PUSH_PATHS) {
+    app.get(path, {
+      config: { public: true },
+      schema: { querystring: PushQuerySchema, response: { 200: Type.String(), ...errorResponses(400, 401, 500) } }
+    }, async (request, reply) => {
+      const echostr = app.pushDecoder.verifyEcho(request.query)
+      return send(reply, { contentType: 'text/plain; charset=utf-8', body: echostr })
+    })
+
+    app.post(path, {
+      config: { public: true },
+      schema: { querystring: PushQuerySchema, response: { 200: Type.String(), ...errorResponses(400, 401, 413, 500, 503) } }
+    }, async (request, reply) => {
+      const decoded = app.pushDecoder.decode(request.query, request.body)
+      if (decoded.kind === 'probe') {
+        request.pushOutcome = 'probe'
+        return send(reply, SUCCESS_REPLY)
+      }
+      const { message, format, mode, nonce } = decoded
+      const key = dedupKey(message)
+      let result: EnqueueResult
+      try {
+        result = await withDeadline(app.inboundQueue.enqueueOnce(key, message, app.clock()), PUSH_ACK_TIMEOUT_MS)
+      } catch (err) {
+        request.log.error({ err, key }, 'push not recorded')
+        throw new QueueUnavailableError('queue unavailable')
+      }
+      request.pushOutcome = result
+      if (result === 'duplicate') app.csMetrics.dedupHits.inc()
+      else app.csMetrics.pushes.inc({ mode, format, type: typeLabel(message) })
+      // A retried push gets the same answer as the first (whose answer WeChat may never have seen).
+      if (app.autoReplyRules.decide(message).transfer) {
+        return send(reply, transferReply({ message, format, mode, nonce, now: Math.floor(app.clock().getTime() / 1000), decoder: app.pushDecoder }))
+      }
+      return send(reply, SUCCESS_REPLY)
+    })
+  }
+}
+
+export default push

@@ -1,0 +1,197 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import { OptionsInvalidError } from '../errors.js'
+import type { CsMetrics } from '../metrics.js'
+import type { Delivery, InboundQueue } from '../queue/types.js'
+
+export const DEFAULT_BLOCK_MS = 1000
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000
+/** Pause after the queue itself failed (Redis down), doubling up to this. */
+const MAX_ERROR_PAUSE_MS = 5000
+/** Due retries are moved back at this granularity (retry delays are much longer). */
+const PROMOTE_EVERY_MS = 200
+/** Consumers of workers that are gone (nothing pending, idle for an hour) are removed from the group. */
+const PRUNE_EVERY_MS = 10 * 60_000
+const PRUNE_IDLE_MS = 3600_000
+
+export interface Processor {
+  process (delivery: Delivery): Promise<void>
+}
+
+export interface WorkerOptions {
+  queue: InboundQueue
+  processor: Processor
+  /** This worker's name in the consumer group: unique per process. */
+  consumer: string
+  concurrency: number
+  /** Attempts before the message is dead-lettered. */
+  maxAttempts: number
+  retryBaseMs: number
+  retryMaxMs: number
+  /** Deliveries of other consumers unacknowledged this long are taken over. */
+  claimIdleMs: number
+  /** How long one read waits for new messages (also bounds how long stop() waits for the loop). */
+  blockMs?: number
+  /** How long stop() waits for in-flight messages; unfinished ones stay pending for another worker. */
+  stopTimeoutMs?: number
+  log: FastifyBaseLogger
+  metrics: CsMetrics
+}
+
+function describe (err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return `${typeof code === 'string' ? code + ': ' : ''}${err.message}`.slice(0, 500)
+  }
+  return String(err).slice(0, 500)
+}
+
+/**
+ * The queue consumer: reads new entries (at most `concurrency` in flight), takes over entries a dead
+ * worker left pending, moves due retries back, and settles every delivery: ack on success, retry with
+ * exponential back-off on failure, dead-letter after maxAttempts.
+ */
+export class InboundWorker {
+  readonly #o: Required<WorkerOptions>
+  readonly #inflight = new Set<Promise<void>>()
+  readonly #byUser = new Map<string, Promise<void>>()
+  readonly #abort = new AbortController()
+  #loop: Promise<void> | null = null
+  #stopping = false
+
+  constructor (options: WorkerOptions) {
+    for (const name of ['concurrency', 'maxAttempts', 'retryBaseMs', 'retryMaxMs', 'claimIdleMs'] as const) {
+      if (!Number.isInteger(options[name]) || options[name] < 1) throw new OptionsInvalidError(`worker ${name} must be a positive integer`)
+    }
+    this.#o = { blockMs: DEFAULT_BLOCK_MS, stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS, ...options }
+  }
+
+  get running (): boolean { return this.#loop !== null && !this.#stopping }
+
+  start (): void {
+    if (this.#loop !== null) return
+    this.#loop = this.#run()
+  }
+
+  /** Stops reading, waits for in-flight messages (up to stopTimeoutMs) and returns. */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    this.#abort.abort()
+    this.#o.queue.interrupt?.()
+    await this.#loop
+    if (this.#inflight.size > 0) {
+      const ac = new AbortController()
+      const settled = Promise.allSettled([...this.#inflight])
+      const timedOut = await Promise.race([settled.then(() => false), sleep(this.#o.stopTimeoutMs, true, { signal: ac.signal }).catch(() => false)])
+      ac.abort()
+      if (timedOut) this.#o.log.warn({ inflight: this.#inflight.size }, 'worker stopped with messages in flight: another worker will take them over')
+    }
+  }
+
+  /** Delay before attempt n + 1 (n failed attempts so far): exponential, with jitter, capped. */
+  backoffMs (failures: number): number {
+    const ceiling = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.max(0, failures - 1))
+    return Math.round(ceiling / 2 + Math.random() * ceiling / 2)
+  }
+
+  async #run (): Promise<void> {
+    const { queue, consumer, concurrency, claimIdleMs, blockMs, log } = this.#o
+    // Look for abandoned deliveries at least this often (and at once on start: a restart picks them up).
+    const claimEveryMs = Math.max(50, Math.min(Math.floor(claimIdleMs / 2), 5000))
+    let lastClaim = 0
+    let lastPromote = 0
+    let lastPrune = Date.now()
+    let errorPause = 100
+    while (!this.#stopping) {
+      // Housekeeping failures are logged and never hold up reading new messages.
+      try {
+        if (Date.now() - lastPromote >= PROMOTE_EVERY_MS) {
+          lastPromote = Date.now()
+          await queue.promoteDue()
+        }
+        if (queue.pruneConsumers !== undefined && Date.now() - lastPrune >= PRUNE_EVERY_MS) {
+          lastPrune = Date.now()
+          await queue.pruneConsumers(PRUNE_IDLE_MS)
+        }
+        if (Date.now() - lastClaim >= claimEveryMs) {
+          lastClaim = Date.now()
+          const free = concurrency - this.#inflight.size
+          if (free > 0) for (const d of await queue.claimStale(consumer, claimIdleMs, free)) this.#dispatch(d)
+        }
+      } catch (err) {
+        if (this.#stopping) break
+        log.warn({ err }, 'queue housekeeping failed')
+      }
+      try {
+        const free = concurrency - this.#inflight.size
+        if (free <= 0) {
+          await Promise.race([...this.#inflight, this.#pause(blockMs)])
+          continue
+        }
+        const wait = Math.max(1, Math.min(blockMs, claimEveryMs - (Date.now() - lastClaim)))
+        for (const d of await queue.read(consumer, free, wait)) this.#dispatch(d)
+        errorPause = 100
+      } catch (err) {
+        if (this.#stopping) break
+        log.error({ err }, 'queue read failed; pausing')
+        await this.#pause(errorPause)
+        errorPause = Math.min(errorPause * 2, MAX_ERROR_PAUSE_MS)
+      }
+    }
+  }
+
+  /** A sleep that stop() cuts short. */
+  async #pause (ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.#abort.signal }).catch(() => {})
+  }
+
+  #dispatch (delivery: Delivery): void {
+    // One user's messages are processed one after another, in queue order (replies come in the order
+    // the user acted); different users in parallel.
+    const user = delivery.message.FromUserName
+    const previous = this.#byUser.get(user) ?? Promise.resolve()
+    const p: Promise<void> = previous.then(async () => { await this.#settle(delivery) }).finally(() => {
+      this.#inflight.delete(p)
+      if (this.#byUser.get(user) === p) this.#byUser.delete(user)
+    })
+    this.#byUser.set(user, p)
+    this.#inflight.add(p)
+  }
+
+  async #settle (delivery: Delivery): Promise<void> {
+    const { queue, processor, maxAttempts, log, metrics } = this.#o
+    const stopTimer = metrics.workerSeconds.startTimer()
+    try {
+      await processor.process(delivery)
+    } catch (err) {
+      stopTimer()
+      const failures = delivery.attempt + 1
+      const reason = describe(err)
+      try {
+        if (failures >= maxAttempts) {
+          await queue.deadLetter(delivery, reason)
+          metrics.workerFailed.inc({ next: 'dead_letter' })
+          metrics.deadLettered.inc()
+          log.error({ err, key: delivery.key, attempts: failures }, 'message dead-lettered')
+        } else {
+          const delayMs = this.backoffMs(failures)
+          await queue.retry(delivery, reason, delayMs)
+          metrics.workerFailed.inc({ next: 'retry' })
+          log.warn({ err, key: delivery.key, attempts: failures, delayMs }, 'message processing failed; will retry')
+        }
+      } catch (settleErr) {
+        // Still pending: claimed again after claimIdleMs, so nothing is lost.
+        log.error({ err: settleErr, key: delivery.key }, 'could not schedule the retry')
+      }
+      return
+    }
+    stopTimer()
+    try {
+      await queue.ack(delivery)
+      metrics.workerProcessed.inc()
+    } catch (err) {
+      // Processed but still pending: it comes back after claimIdleMs and every step is idempotent.
+      log.error({ err, key: delivery.key }, 'could not acknowledge a processed message')
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { createRedis } from '@weapp/common'
+import { MemoryInboundQueue } from '../src/queue/memory.js'
+import { RedisInboundQueue } from '../src/queue/redis.js'
+import { ENQUEUE_ONCE, runScript } from '../src/queue/scripts.js'
+import { queueContract } from './fixtures/queue-contract.js'
+
+t.test('memory queue', async (t) => {
+  queueContract(t, async () => {
+    let offset = 0
+    const queue = new MemoryInboundQueue({ dedupTtlMs: 60_000, now: () => Date.now() + offset })
+    t.teardown(() => queue.close())
+    return { queue, advance: (ms) => { offset += ms } }
+  })
+})
+
+const redisUrl = process.env.REDIS_URL
+t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
+  const redis = createRedis(redisUrl!)
+  const appIds: string[] = []
+  t.teardown(async () => {
+    for (const appId of appIds) {
+      const keys = await redis.keys(`cs:{${appId}}:*`)
+      if (keys.length > 0) await redis.del(...keys)
+    }
+    await redis.quit()
+  })
+  queueContract(t, async () => {
+    // Keys of their own per subtest; Redis' TTLs run on its own clock, so the dedup TTL is checked
+    // by letting a 1-second key expire for real in the test below, not by moving our clock.
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    let offset = 0
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, now: () => Date.now() + offset })
+    t.teardown(() => queue.close())
+    return {
+      queue,
+      advance: async (ms) => {
+        offset += ms
+        // Expire the dedup keys as if the TTL had passed (Redis keeps its own time).
+        if (ms >= 60_000) {
+          const keys = await redis.keys(`cs:{${appId}}:dedup:*`)
+          if (keys.length > 0) await redis.del(...keys)
+        }
+      }
+    }
+  })
+
+  t.test('the dedup key really expires (Redis TTL)', async (t) => {
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 1 })
+    t.teardown(() => queue.close())
+    const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
+    t.equal(await queue.enqueueOnce('msg:1', m, new Date()), 'queued')
+    const ttl = await redis.ttl(`cs:{${appId}}:dedup:msg:1`)
+    t.ok(ttl > 0 && ttl <= 1)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    t.equal(await queue.enqueueOnce('msg:1', m, new Date()), 'queued')
+  })
+
+  t.test('a failed dedup SET leaves no stream entry behind (all or nothing)', async (t) => {
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60 })
+    t.teardown(() => queue.close())
+    const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
+    // SET fails for real with an invalid TTL: the script must then delete the entry it had added.
+    await t.rejects(runScript(redis, ENQUEUE_ONCE, [`cs:{${appId}}:dedup:msg:x`, `cs:{${appId}}:inbound`], [-5, 'msg:x', JSON.stringify(m), new Date().toISOString()]), /invalid expire/)
+    t.equal(await redis.xlen(`cs:{${appId}}:inbound`), 0, 'the XADD was undone')
+    t.equal(await redis.exists(`cs:{${appId}}:dedup:msg:x`), 0)
+    t.equal(await queue.enqueueOnce('msg:x', m, new Date()), 'queued', 'and the message can still be recorded')
+  })
+
+  t.test('entries no worker can read are parked as dead letters, never blocking the queue', async (t) => {
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60 })
+    t.teardown(() => queue.close())
+    const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '7' }
+    await queue.read('w', 1, 0) // creates the group
+    await redis.xadd(`cs:{${appId}}:inbound`, '*', 'key', 'msg:bad', 'msg', '{not json', 'at', '', 'n', '0')
+    await redis.zadd(`cs:{${appId}}:retry`, 0, 'not a json member')
+    t.equal(await queue.enqueueOnce('msg:7', m, new Date()), 'queued')
+    t.equal(await queue.promoteDue(), 1)
+    const got = await queue.read('w', 10, 0)
+    t.same(got.map((d) => d.key), ['msg:7'], 'the good entry is delivered')
+    const dead = await queue.listDeadLetters({ limit: 10 })
+    t.same(dead.map((d) => d.error).sort(), ['malformed queue entry', 'malformed retry entry'])
+    t.ok(dead.every((d) => d.message.MsgType === 'malformed'))
+    t.equal((await queue.stats()).length, 1, 'only the good entry is left in the stream')
+  })
+})

@@ -1,0 +1,96 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { DEFAULT_SIM_APP, SimControl, buildSimulator } from '@weapp/wechat-sim'
+import { AES_KEY, PUSH_TOKEN, TestClock, buildCs, testConfig, waitFor } from './fixtures/harness.js'
+
+// End to end with the WeChat simulator: it pushes to the app over HTTP as WeChat does (with its retries
+// and tampered variants), and the worker's auto-replies go out through the real WechatClient to the
+// simulator's message/custom/send, which enforces the send windows.
+
+async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return `http://127.0.0.1:${address.port}`
+}
+
+const RULES = JSON.stringify([{ match: 'contains', keyword: 'price', reply: 'Prices: see the menu' }])
+
+t.test('simulated WeChat: pushes in every mode, auto-replies through message/custom/send', async (t) => {
+  const sim = await buildSimulator()
+  t.teardown(() => sim.close())
+  const simUrl = await listen(sim)
+  const control = new SimControl(simUrl)
+  const clock = new TestClock()
+  const app = await buildCs(t, {
+    config: testConfig({ APP_ID: DEFAULT_SIM_APP.appId, APP_SECRET: DEFAULT_SIM_APP.appSecret, WECHAT_API_BASE: simUrl, WELCOME_TEXT: 'Welcome!', AUTO_REPLY_RULES: RULES }),
+    clock
+  })
+  const appUrl = await listen(app)
+
+  let n = 0
+  for (const mode of ['plaintext', 'compatible', 'safe'] as const) {
+    for (const format of ['xml', 'json'] as const) {
+      await control.pushConfig({ url: `${appUrl}/wechat/callback`, token: PUSH_TOKEN, encodingAESKey: AES_KEY, mode, format })
+      const user = `user-${mode}-${format}`
+      const entered = await control.push({ user, message: { MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'menu' } })
+      t.ok(entered.acceptable, `${mode} ${format}: session entry acknowledged`)
+      const asked = await control.push({ user, message: { MsgType: 'text', Content: `what is the price? ${n++}` } })
+      t.ok(asked.acceptable, `${mode} ${format}: message acknowledged`)
+      const openid = String(asked.message.FromUserName)
+      await waitFor(async () => (await control.sent({ openid })).messages.length === 2, 5000, `${mode} ${format}: two replies`)
+      const sent = await control.sent({ openid })
+      t.same(sent.messages.map((m) => (m as { text?: { content?: string } }).text?.content), ['Welcome!', 'Prices: see the menu'], 'in the order the user acted')
+      const stored = await app.messagesRepository.listConversation(openid, { limit: 10 })
+      t.equal(stored.length, 2)
+      t.ok(stored.some((r) => (r.message as { MsgId?: string }).MsgId === (asked.message as { MsgId?: string }).MsgId), 'the MsgId WeChat sent, exactly')
+    }
+  }
+
+  // WeChat's retries: the simulator delivers three times, re-signing each; one message, one reply.
+  await control.pushConfig({ url: `${appUrl}/weapp/message`, token: PUSH_TOKEN, encodingAESKey: AES_KEY, mode: 'safe', format: 'json' })
+  const retried = await control.push({ user: 'retry-user', message: { MsgType: 'text', Content: 'price please' }, deliveries: 3, retryDelayMs: 10, resignRetries: true })
+  const openid = String(retried.message.FromUserName)
+  await waitFor(async () => (await control.sent({ openid })).messages.length >= 1, 5000, 'reply')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal((await control.sent({ openid })).messages.length, 1, 'one reply for any number of deliveries')
+  t.equal((await app.messagesRepository.listConversation(openid, { limit: 10 })).length, 1)
+})
+
+t.test('simulated WeChat: every tampered push is refused and leaves nothing behind', async (t) => {
+  const sim = await buildSimulator()
+  t.teardown(() => sim.close())
+  const simUrl = await listen(sim)
+  const control = new SimControl(simUrl)
+  const app = await buildCs(t, { config: testConfig({ APP_ID: DEFAULT_SIM_APP.appId }), clock: new TestClock() })
+  const appUrl = await listen(app)
+  const { PUSH_TAMPERS } = await import('@weapp/wechat-sim')
+  const encryptedOnly = ['wrong-msg-signature', 'truncated-ciphertext', 'wrong-appid', 'wrong-aes-key']
+  for (const mode of ['plaintext', 'compatible', 'safe'] as const) {
+    await control.pushConfig({ url: `${appUrl}/wechat/callback`, token: PUSH_TOKEN, encodingAESKey: AES_KEY, mode, format: mode === 'safe' ? 'json' : 'xml' })
+    for (const tamper of PUSH_TAMPERS) {
+      if (mode === 'plaintext' && encryptedOnly.includes(tamper)) continue
+      if (tamper === 'mismatched-plaintext') {
+        if (mode !== 'compatible') continue
+        // Only the ciphertext is signed: the forged plaintext copy is ignored, the genuine message recorded.
+        const res = await control.push({ user: 'genuine', message: { MsgType: 'text', Content: 'genuine text' }, tamper, deliveries: 1 })
+        t.ok(res.acceptable, 'compatible mode: answered from the verified ciphertext')
+        const openid = String(res.message.FromUserName)
+        await waitFor(async () => (await app.messagesRepository.listConversation(openid, { limit: 5 })).length === 1, 3000, 'genuine stored')
+        const [stored] = await app.messagesRepository.listConversation(openid, { limit: 5 })
+        t.equal((stored?.message as { Content?: string }).Content, 'genuine text', 'the forged plaintext copy was ignored')
+        continue
+      }
+      const res = await control.push({ user: `tamper-${mode}`, message: { MsgType: 'text', Content: 'x' }, tamper, deliveries: 1 })
+      t.notOk(res.acceptable, `${mode} ${tamper}: refused`)
+      const status = res.attempts[0]?.status ?? 0
+      t.ok(status >= 400 && status < 500, `${mode} ${tamper}: a 4xx (${status})`)
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await app.inboundQueue.stats()).length, 0, 'nothing queued')
+  for (const mode of ['plaintext', 'compatible', 'safe']) {
+    const openid = String((await control.userAction({ user: `tamper-${mode}`, kind: 'message' })).openid)
+    t.same(await app.messagesRepository.listConversation(openid, { limit: 5 }), [], `${mode}: no tampered push recorded`)
+  }
+})

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { MongoClient } from 'mongodb'
+import { createRedis } from '@weapp/common'
+import { MemorySendWindows, RedisSendWindows } from '../src/windows/send-windows.js'
+import { MemoryMessagesRepository } from '../src/messages/memory.js'
+import { MongoMessagesRepository } from '../src/messages/mongo.js'
+import { windowsContract } from './fixtures/windows-contract.js'
+import { messagesContract } from './fixtures/messages-contract.js'
+
+t.test('memory send windows', async (t) => {
+  windowsContract(t, async () => new MemorySendWindows())
+})
+
+t.test('memory message log', async (t) => {
+  messagesContract(t, async () => new MemoryMessagesRepository())
+})
+
+const redisUrl = process.env.REDIS_URL
+t.test('Redis send windows', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
+  const redis = createRedis(redisUrl!)
+  const appIds: string[] = []
+  t.teardown(async () => {
+    for (const appId of appIds) {
+      const keys = await redis.keys(`cs:{${appId}}:*`)
+      if (keys.length > 0) await redis.del(...keys)
+    }
+    await redis.quit()
+  })
+  windowsContract(t, async () => {
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    return new RedisSendWindows({ redis, appId })
+  })
+
+  t.test('the Redis key expires with the window', async (t) => {
+    const appId = `wx${randomBytes(8).toString('hex')}`
+    appIds.push(appId)
+    const w = new RedisSendWindows({ redis, appId })
+    const now = new Date()
+    await w.open('o1', 'session', now)
+    const ttl = await redis.pttl(`cs:{${appId}}:window:o1`)
+    t.ok(ttl > 55_000 && ttl <= 60_000, `pttl ${ttl}`)
+  })
+})
+
+const mongoUrl = process.env.MONGO_URL
+t.test('MongoDB message log', { skip: mongoUrl === undefined ? 'MONGO_URL is not set' : false }, async (t) => {
+  const client = new MongoClient(mongoUrl!, { serverSelectionTimeoutMS: 5000 })
+  await client.connect()
+  const dbs: string[] = []
+  t.teardown(async () => {
+    for (const name of dbs) await client.db(name).dropDatabase()
+    await client.close()
+  })
+  messagesContract(t, async () => {
+    const name = `weapp_test_${randomBytes(6).toString('hex')}`
+    dbs.push(name)
+    const repo = new MongoMessagesRepository(client.db(name))
+    await repo.ensureIndexes()
+    return repo
+  })
+
+  t.test('indexes: _id is the dedup key, openid + createdAt for conversations', async (t) => {
+    const name = `weapp_test_${randomBytes(6).toString('hex')}`
+    dbs.push(name)
+    await new MongoMessagesRepository(client.db(name)).ensureIndexes()
+    const idx = await client.db(name).collection('messages').indexes()
+    t.ok(idx.some((i) => i.key.openid === 1 && i.key.createdAt === -1))
+  })
+})
