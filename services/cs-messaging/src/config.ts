@@ -19,6 +19,10 @@ export const DEFAULT_WORKER_RETRY_BASE_MS = 1000
 export const DEFAULT_WORKER_RETRY_MAX_MS = 5 * 60_000
 /** A delivery unacknowledged this long belongs to a dead worker and is claimed by a live one. */
 export const DEFAULT_WORKER_CLAIM_IDLE_MS = 60_000
+/** protocol.md §7.9: WeChat documents no limit for mini-program images; 2 MiB is the Official-Account figure. */
+export const DEFAULT_MEDIA_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+/** Largest file GET /api/cs/media/:mediaId fetches from WeChat (users' pictures included). */
+export const DEFAULT_MEDIA_DOWNLOAD_MAX_BYTES = 10 * 1024 * 1024
 
 /** Everything the cs-messaging service reads from its environment, validated at boot. */
 export const CsEnv = Type.Object({
@@ -58,11 +62,15 @@ export const CsEnv = Type.Object({
   AUTO_REPLY_RULES: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
   /** Hand every user message over to the web customer-service tool (passive transfer_customer_service reply). */
   TRANSFER_TO_CS: Type.Boolean({ default: false }),
-  /** Needed to send (auto-replies, later the send API): absent, nothing is sent and auto-replies are skipped. */
+  /** Needed to send (auto-replies, the admin send/typing/media API): absent, auto-replies are skipped and the API answers 501. */
   APP_SECRET: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
   WECHAT_API_BASE: Type.String({ pattern: '^https?://', default: DEFAULT_WECHAT_API_BASE }),
   WECHAT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_WECHAT_TIMEOUT_MS }),
-  TOKEN_SOURCE: Type.Union([Type.Literal('stable'), Type.Literal('classic')], { default: 'stable' })
+  TOKEN_SOURCE: Type.Union([Type.Literal('stable'), Type.Literal('classic')], { default: 'stable' }),
+  /** Largest image POST /api/cs/media accepts (413 beyond). */
+  MEDIA_UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: DEFAULT_MEDIA_UPLOAD_MAX_BYTES }),
+  /** Largest file GET /api/cs/media/:mediaId relays from WeChat (502 WECHAT_RESPONSE_INVALID beyond). */
+  MEDIA_DOWNLOAD_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: DEFAULT_MEDIA_DOWNLOAD_MAX_BYTES })
 })
 
 export type CsEnvConfig = Static<typeof CsEnv>

@@ -35,12 +35,29 @@ export const QueueUnavailableError = createError<[string]>('CS_QUEUE_UNAVAILABLE
 
 // ---- admin API ----
 export const DeadLetterNotFoundError = createError<[string]>('CS_DEAD_LETTER_NOT_FOUND', 'Dead letter %s not found', 404)
+/** A `before` cursor that this service did not hand out (or that was altered). */
+export const CursorInvalidError = createError<[string]>('CS_CURSOR_INVALID', 'The before cursor is invalid: %s', 400)
+/** GET /api/cs/media/:mediaId for a media_id WeChat does not know (errcode 40007): unknown, another app's, or expired. */
+export const MediaNotFoundError = createError<[string]>('CS_MEDIA_NOT_FOUND', 'Media %s not found: unknown, another app\'s, or past its 3 days', 404)
+/** POST /api/cs/media without a file in the form field `media`. */
+export const MediaMissingError = createError<[string]>('CS_MEDIA_MISSING', 'No image to upload: %s', 400)
+/** POST /api/cs/media whose body is not multipart/form-data. */
+export const MediaNotMultipartError = createError('CS_MEDIA_NOT_MULTIPART', 'Upload the image as multipart/form-data with the file in the field "media"', 415)
+/** The uploaded file is larger than MEDIA_UPLOAD_MAX_BYTES. */
+export const MediaTooLargeError = createError<[number]>('CS_MEDIA_TOO_LARGE', 'The image is larger than %s bytes (MEDIA_UPLOAD_MAX_BYTES)', 413)
+/** The uploaded file is not a JPEG, PNG or GIF image (checked by its bytes), or its declared type disagrees. */
+export const MediaTypeUnsupportedError = createError<[string]>('CS_MEDIA_TYPE_UNSUPPORTED', 'Only JPEG, PNG and GIF images can be uploaded: %s', 415)
+/** A multipart body that cannot be parsed, or with more parts than an upload needs. */
+export const MediaUploadInvalidError = createError<[string]>('CS_MEDIA_UPLOAD_INVALID', 'The upload is malformed: %s', 400)
 
-// ---- sending (used by the worker's auto-replies now, and by the admin send API) ----
+// ---- sending (the worker's auto-replies and the admin send API) ----
+// CS_SEND_* come from our own window check, before WeChat is called (nothing was sent, no quota burned);
+// WeChat's own answers pass through as the @weapp/wechat errors (WECHAT_SEND_WINDOW_CLOSED 409 for 45015,
+// WECHAT_SEND_QUOTA_EXCEEDED 429 for 45047, WECHAT_OPENID_INVALID 400 for 40003, ...).
 /** No open send window for the user (WeChat would answer 45015). */
-export const SendWindowClosedError = createError<[string]>('CS_SEND_WINDOW_CLOSED', 'No open send window for this user: %s', 409)
+export const SendWindowClosedError = createError<[string]>('CS_SEND_WINDOW_CLOSED', 'Not sent: no customer-service send window is open for %s (WeChat allows sends only within 48 h of a user message, 5 messages, or 1 min of entering the session, 2 messages); send with force: true to let WeChat decide', 409)
 /** The window is open but its message quota is used up (WeChat would answer 45047). */
-export const SendWindowExhaustedError = createError<[string]>('CS_SEND_WINDOW_EXHAUSTED', 'Send window quota used up for this user: %s', 409)
+export const SendQuotaExceededError = createError<[string]>('CS_SEND_QUOTA_EXCEEDED', 'Not sent: the send window of %s is used up (5 messages per user message, 2 per session entry) until the user acts again; send with force: true to let WeChat decide', 429)
 /** No OutboundSender is wired (no APP_SECRET, or the WeChat client lacks sendCustomMessage). */
 export const OutboundNotWiredError = createError<[string]>('CS_OUTBOUND_NOT_WIRED', 'Outbound sending is not available: %s', 501)
 

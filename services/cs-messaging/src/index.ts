@@ -11,5 +11,11 @@ export { RedisInboundQueue, queueKeys } from './queue/redis.js'
 export { MemorySendWindows, RedisSendWindows, WINDOW_RULES, type SendWindows, type WindowKind, type ConsumeResult } from './windows/send-windows.js'
 export { WechatOutboundSender, UnwiredOutboundSender, hasCustomMessageApi, type OutboundSender, type CustomMessageApi } from './outbound/sender.js'
 export { AutoReplyRules, parseRules, type AutoReplyRule } from './auto-reply/rules.js'
-export type { MessagesRepository, InboundRecord } from './messages/types.js'
+export { OutboundService, attemptIdOf, failedOutcome, type SendRequest, type UploadedMedia } from './outbound/service.js'
+export { MeteredAccessTokenProvider } from './outbound/metered-tokens.js'
+export type {
+  MessagesRepository, MessageRecord, InboundRecord, OutboundRecord, OutboundOutcome, MessageCursor, ConversationCursor, ConversationSummary
+} from './messages/types.js'
+export { MemoryMessagesRepository } from './messages/memory.js'
+export { MongoMessagesRepository } from './messages/mongo.js'
 export * from './errors.js'

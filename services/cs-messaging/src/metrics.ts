@@ -23,6 +23,18 @@ export class CsMetrics {
   readonly deadLettered: Counter
   /** Auto-replies by result: sent, window_closed, window_exhausted, not_wired, rejected, failed. */
   readonly autoReplies: Counter<'result'>
+  /** access_token fetches from WeChat (stable_token or token), by result: ok, error. One per refresh, across callers. */
+  readonly tokenFetches: Counter<'result'>
+  /** Stale-token errcodes (40001, 40014, 42001) WeChat answered; each invalidates the token, the first per call is retried once. */
+  readonly staleTokens: Counter<'errcode'>
+  /** Admin API sends by outcome (sent, refused, rejected, failed, unknown) and WeChat errcode ('none' without one). */
+  readonly sends: Counter<'outcome' | 'errcode'>
+  /** Sends refused by our send-window check before WeChat was called, by reason: closed, exhausted. */
+  readonly windowRefusals: Counter<'reason'>
+  /** Typing calls by command and result (ok, or the WeChat errcode, or error). */
+  readonly typing: Counter<'command' | 'result'>
+  /** Temporary media calls by operation (upload, download) and result (ok, refused, or the WeChat errcode, or error). */
+  readonly media: Counter<'op' | 'result'>
   #stats: { at: number, value: Promise<QueueStats> } | null = null
 
   constructor (readStats: () => Promise<QueueStats>) {
@@ -60,6 +72,12 @@ export class CsMetrics {
     this.workerSeconds = new Histogram({ name: 'cs_worker_processing_seconds', help: 'Time to process one message', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15], registers })
     this.deadLettered = new Counter({ name: 'cs_dead_lettered_total', help: 'Messages parked in the dead-letter list', registers })
     this.autoReplies = new Counter({ name: 'cs_auto_replies_total', help: 'Auto-replies, by result', labelNames: ['result'], registers })
+    this.tokenFetches = new Counter({ name: 'cs_wechat_token_fetches_total', help: 'access_token fetches from WeChat, by result', labelNames: ['result'], registers })
+    this.staleTokens = new Counter({ name: 'cs_wechat_stale_token_total', help: 'Stale-token errcodes (40001/40014/42001) answered by WeChat', labelNames: ['errcode'], registers })
+    this.sends = new Counter({ name: 'cs_sends_total', help: 'Admin API customer-service sends, by outcome and WeChat errcode', labelNames: ['outcome', 'errcode'], registers })
+    this.windowRefusals = new Counter({ name: 'cs_send_window_refusals_total', help: 'Sends refused by the send-window check before calling WeChat, by reason', labelNames: ['reason'], registers })
+    this.typing = new Counter({ name: 'cs_typing_total', help: 'Typing indicator calls, by command and result', labelNames: ['command', 'result'], registers })
+    this.media = new Counter({ name: 'cs_media_total', help: 'Temporary media uploads and downloads, by result', labelNames: ['op', 'result'], registers })
     gauge('cs_queue_length', 'Messages recorded and not yet processed', (s) => s.length)
     gauge('cs_queue_pending', 'Messages handed to a worker and not yet acknowledged', (s) => s.pending)
     gauge('cs_queue_delayed', 'Messages waiting for a retry', (s) => s.delayed)

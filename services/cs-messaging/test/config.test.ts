@@ -33,6 +33,15 @@ t.test('defaults', async (t) => {
   t.equal(c.TRANSFER_TO_CS, false)
   t.equal(c.APP_SECRET, undefined)
   t.equal(c.WECHAT_API_BASE, 'https://api.weixin.qq.com')
+  t.equal(c.TOKEN_SOURCE, 'stable')
+  t.equal(c.MEDIA_UPLOAD_MAX_BYTES, 2 * 1024 * 1024)
+  t.equal(c.MEDIA_DOWNLOAD_MAX_BYTES, 10 * 1024 * 1024)
+})
+
+t.test('media limits are bounded', async (t) => {
+  t.equal(loadCsConfig({ ...base, MEDIA_UPLOAD_MAX_BYTES: '1048576' }).MEDIA_UPLOAD_MAX_BYTES, 1048576)
+  t.throws(() => loadCsConfig({ ...base, MEDIA_UPLOAD_MAX_BYTES: String(11 * 1024 * 1024) }), /MEDIA_UPLOAD_MAX_BYTES/)
+  t.throws(() => loadCsConfig({ ...base, MEDIA_DOWNLOAD_MAX_BYTES: '10' }), /MEDIA_DOWNLOAD_MAX_BYTES/)
 })
 
 t.test('values are coerced from the environment; secrets may come from files', async (t) => {

@@ -4,7 +4,7 @@ import { MongoClient } from 'mongodb'
 import { createRedis } from '@weapp/common'
 import { MemorySendWindows, RedisSendWindows } from '../src/windows/send-windows.js'
 import { MemoryMessagesRepository } from '../src/messages/memory.js'
-import { MongoMessagesRepository } from '../src/messages/mongo.js'
+import { CONVERSATION_INDEX, MongoMessagesRepository } from '../src/messages/mongo.js'
 import { windowsContract } from './fixtures/windows-contract.js'
 import { messagesContract } from './fixtures/messages-contract.js'
 
@@ -61,11 +61,13 @@ t.test('MongoDB message log', { skip: mongoUrl === undefined ? 'MONGO_URL is not
     return repo
   })
 
-  t.test('indexes: _id is the dedup key, openid + createdAt for conversations', async (t) => {
+  t.test('indexes: _id is the dedup key, openid + createdAt + _id for conversations and their pages', async (t) => {
     const name = `weapp_test_${randomBytes(6).toString('hex')}`
     dbs.push(name)
     await new MongoMessagesRepository(client.db(name)).ensureIndexes()
+    await new MongoMessagesRepository(client.db(name)).ensureIndexes()
     const idx = await client.db(name).collection('messages').indexes()
-    t.ok(idx.some((i) => i.key.openid === 1 && i.key.createdAt === -1))
+    const conversation = idx.find((i) => i.name === CONVERSATION_INDEX)
+    t.same(conversation?.key, { openid: 1, createdAt: -1, _id: -1 })
   })
 })

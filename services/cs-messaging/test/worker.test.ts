@@ -6,6 +6,7 @@ import { FORMATS, MODES, buildPush, enterSession, textMessage, type Fields } fro
 import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
 import { parsePushXml } from '../src/push/xml.js'
+import type { InboundRecord } from '../src/messages/types.js'
 
 const RULES = JSON.stringify([
   { match: 'contains', keyword: 'price', ignoreCase: true, reply: 'Our prices: https://example.com/prices' },
@@ -194,7 +195,7 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   await push(app, textMessage('o_x', 'price', clock.seconds), clock)
   await waitFor(async () => await drained(app), 5000, 'drained')
   t.equal(sender.calls, 1, 'not retried')
-  const [record] = await app.messagesRepository.listConversation('o_x', { limit: 1 })
+  const [record] = await app.messagesRepository.listConversation('o_x', { limit: 1 }) as InboundRecord[]
   t.equal(record?.steps.autoReply?.status, 'skipped')
   t.match(record?.steps.autoReply?.detail, /40003/)
   t.equal((await app.inboundQueue.stats()).deadLetters, 0)
@@ -203,7 +204,7 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   const unwired = await buildCs(t, { config: testConfig({ AUTO_REPLY_RULES: RULES }), clock })
   await push(unwired, textMessage('o_y', 'price', clock.seconds), clock)
   await waitFor(async () => await drained(unwired), 5000, 'drained')
-  const [y] = await unwired.messagesRepository.listConversation('o_y', { limit: 1 })
+  const [y] = await unwired.messagesRepository.listConversation('o_y', { limit: 1 }) as InboundRecord[]
   t.equal(y?.steps.autoReply?.status, 'skipped')
   t.equal(y?.steps.autoReply?.detail, 'no outbound sender')
   t.match((await call(unwired, { url: '/metrics', internal: true })).body, /cs_auto_replies_total\{result="not_wired"\} 1/)

@@ -1,10 +1,26 @@
-import type { InboundRecord, MessagesRepository, NewInboundRecord, StepName, StepState } from './types.js'
+import type {
+  ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
+  NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
+} from './types.js'
 
 const copy = <T>(value: T): T => structuredClone(value)
 
+/** Newest first: createdAt descending, then key descending (the MongoDB sort). */
+function newestFirst (a: MessageRecord, b: MessageRecord): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0)
+}
+
+function olderThan (r: MessageRecord, before: MessageCursor | Date | undefined): boolean {
+  if (before === undefined) return true
+  if (before instanceof Date) return r.createdAt < before
+  const t = r.createdAt.getTime()
+  const c = before.createdAt.getTime()
+  return t < c || (t === c && r.key < before.key)
+}
+
 /** The message log in process memory: the embedded default when MONGO_URL is unset. */
 export class MemoryMessagesRepository implements MessagesRepository {
-  readonly #byKey = new Map<string, InboundRecord>()
+  readonly #byKey = new Map<string, MessageRecord>()
 
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
     if (this.#byKey.has(record.key)) return 'exists'
@@ -13,12 +29,12 @@ export class MemoryMessagesRepository implements MessagesRepository {
   }
 
   async findByKey (key: string): Promise<InboundRecord | null> {
-    const record = this.#byKey.get(key)
+    const record = this.#inbound(key)
     return record === undefined ? null : copy(record)
   }
 
   async claimStep (key: string, step: StepName, at: Date, staleBefore?: Date): Promise<boolean> {
-    const record = this.#byKey.get(key)
+    const record = this.#inbound(key)
     if (record === undefined) return false
     const current = record.steps[step]
     const stale = current?.status === 'claimed' && staleBefore !== undefined && current.at < staleBefore
@@ -28,23 +44,65 @@ export class MemoryMessagesRepository implements MessagesRepository {
   }
 
   async completeStep (key: string, step: StepName, state: StepState): Promise<void> {
-    const record = this.#byKey.get(key)
+    const record = this.#inbound(key)
     if (record !== undefined) record.steps[step] = copy(state)
   }
 
   async releaseStep (key: string, step: StepName): Promise<void> {
-    const record = this.#byKey.get(key)
+    const record = this.#inbound(key)
     if (record !== undefined) delete record.steps[step]
   }
 
-  async listConversation (openid: string, { limit, before }: { limit: number, before?: Date | undefined }): Promise<InboundRecord[]> {
+  async insertOutbound (record: NewOutboundRecord): Promise<void> {
+    if (this.#byKey.has(record.key)) throw new Error(`message ${record.key} exists already`)
+    this.#byKey.set(record.key, { ...copy(record), direction: 'out' })
+  }
+
+  async completeOutbound (key: string, completion: OutboundCompletion): Promise<void> {
+    const record = this.#byKey.get(key)
+    if (record?.direction !== 'out') return
+    record.outcome = completion.outcome
+    record.completedAt = new Date(completion.at)
+    if (completion.errcode !== undefined) record.errcode = completion.errcode
+    if (completion.errorCode !== undefined) record.errorCode = completion.errorCode
+  }
+
+  async findOutbound (key: string): Promise<OutboundRecord | null> {
+    const record = this.#byKey.get(key)
+    return record?.direction === 'out' ? copy(record) : null
+  }
+
+  async listConversation (openid: string, { limit, before }: { limit: number, before?: MessageCursor | Date | undefined }): Promise<MessageRecord[]> {
     return [...this.#byKey.values()]
-      .filter((r) => r.openid === openid && (before === undefined || r.createdAt < before))
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.key < b.key ? 1 : -1))
+      .filter((r) => r.openid === openid && olderThan(r, before))
+      .sort(newestFirst)
       .slice(0, limit)
       .map(copy)
   }
 
+  async listConversations ({ limit, before }: { limit: number, before?: ConversationCursor | undefined }): Promise<ConversationSummary[]> {
+    const last = new Map<string, MessageRecord>()
+    for (const r of this.#byKey.values()) {
+      const current = last.get(r.openid)
+      if (current === undefined || newestFirst(r, current) < 0) last.set(r.openid, r)
+    }
+    return [...last.values()]
+      .filter((r) => {
+        if (before === undefined) return true
+        const t = r.createdAt.getTime()
+        const c = before.lastAt.getTime()
+        return t < c || (t === c && r.openid < before.openid)
+      })
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.openid < b.openid ? 1 : a.openid > b.openid ? -1 : 0))
+      .slice(0, limit)
+      .map((r) => ({ openid: r.openid, last: copy(r) }))
+  }
+
   /** How many messages are held (tests). */
   get size (): number { return this.#byKey.size }
+
+  #inbound (key: string): InboundRecord | undefined {
+    const record = this.#byKey.get(key)
+    return record?.direction === 'in' ? record : undefined
+  }
 }

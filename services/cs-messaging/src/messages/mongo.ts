@@ -1,11 +1,16 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb'
-import type { InboundMessage } from '@weapp/common'
-import type { InboundRecord, MessagesRepository, NewInboundRecord, StepName, StepState } from './types.js'
+import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
+import type { InboundMessage, OutboundMessage } from '@weapp/common'
+import type {
+  ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
+  NewOutboundRecord, OutboundCompletion, OutboundOutcome, OutboundRecord, StepName, StepState
+} from './types.js'
 
 export const MESSAGES_COLLECTION = 'messages'
+/** Conversations, newest first: the only sort the log is read with (and the per-user grouping of the list). */
+export const CONVERSATION_INDEX = 'openid_created_at_id'
 
 /** _id is the de-duplication key (unique by construction): a redelivered message is never stored twice. */
-interface MessageDoc {
+interface InboundDoc {
   _id: string
   direction: 'in'
   openid: string
@@ -18,12 +23,30 @@ interface MessageDoc {
   steps: Partial<Record<StepName, StepState>>
 }
 
+/** _id is `out:<uuid>`. */
+interface OutboundDoc {
+  _id: string
+  direction: 'out'
+  openid: string
+  msgType: OutboundMessage['msgtype']
+  message: OutboundMessage
+  createdAt: Date
+  sentBy: string
+  forced: boolean
+  outcome: OutboundOutcome
+  errcode?: number
+  errorCode?: string
+  completedAt?: Date
+}
+
+type MessageDoc = InboundDoc | OutboundDoc
+
 const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000
 
-function toRecord (doc: MessageDoc): InboundRecord {
+function toInbound (doc: InboundDoc): InboundRecord {
   const record: InboundRecord = {
     key: doc._id,
-    direction: doc.direction,
+    direction: 'in',
     openid: doc.openid,
     msgType: doc.msgType,
     message: doc.message,
@@ -36,6 +59,35 @@ function toRecord (doc: MessageDoc): InboundRecord {
   return record
 }
 
+function toOutbound (doc: OutboundDoc): OutboundRecord {
+  const record: OutboundRecord = {
+    key: doc._id,
+    direction: 'out',
+    openid: doc.openid,
+    msgType: doc.msgType,
+    message: doc.message,
+    createdAt: doc.createdAt,
+    sentBy: doc.sentBy,
+    forced: doc.forced === true,
+    outcome: doc.outcome
+  }
+  if (doc.errcode != null) record.errcode = doc.errcode
+  if (doc.errorCode != null) record.errorCode = doc.errorCode
+  if (doc.completedAt != null) record.completedAt = doc.completedAt
+  return record
+}
+
+function toRecord (doc: MessageDoc): MessageRecord {
+  return doc.direction === 'out' ? toOutbound(doc) : toInbound(doc)
+}
+
+/** Documents older than the cursor in the (createdAt desc, _id desc) order. */
+function olderThan (before: MessageCursor | Date | undefined): Filter<MessageDoc> {
+  if (before === undefined) return {}
+  if (before instanceof Date) return { createdAt: { $lt: before } }
+  return { $or: [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.key } }] }
+}
+
 export class MongoMessagesRepository implements MessagesRepository {
   readonly #messages: Collection<MessageDoc>
 
@@ -44,11 +96,12 @@ export class MongoMessagesRepository implements MessagesRepository {
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.#messages.createIndex({ openid: 1, createdAt: -1 }, { name: 'openid_created_at' })
+    // Serves a conversation's pages, and the conversation list's per-user "latest first" grouping.
+    await this.#messages.createIndex({ openid: 1, createdAt: -1, _id: -1 }, { name: CONVERSATION_INDEX })
   }
 
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
-    const doc: MessageDoc = {
+    const doc: InboundDoc = {
       _id: record.key,
       direction: 'in',
       openid: record.openid,
@@ -70,15 +123,15 @@ export class MongoMessagesRepository implements MessagesRepository {
   }
 
   async findByKey (key: string): Promise<InboundRecord | null> {
-    const doc = await this.#messages.findOne({ _id: key })
-    return doc === null ? null : toRecord(doc)
+    const doc = await this.#messages.findOne({ _id: key, direction: 'in' })
+    return doc === null || doc.direction !== 'in' ? null : toInbound(doc)
   }
 
   async claimStep (key: string, step: StepName, at: Date, staleBefore?: Date): Promise<boolean> {
     const free: Array<Record<string, unknown>> = [{ [`steps.${step}`]: { $exists: false } }]
     if (staleBefore !== undefined) free.push({ [`steps.${step}.status`]: 'claimed', [`steps.${step}.at`]: { $lt: staleBefore } })
     const res = await this.#messages.updateOne(
-      { _id: key, $or: free },
+      { _id: key, direction: 'in', $or: free },
       { $set: { [`steps.${step}`]: { status: 'claimed', at } } }
     )
     return res.modifiedCount === 1
@@ -87,16 +140,59 @@ export class MongoMessagesRepository implements MessagesRepository {
   async completeStep (key: string, step: StepName, state: StepState): Promise<void> {
     const stored: StepState = { status: state.status, at: state.at }
     if (state.detail !== undefined) stored.detail = state.detail
-    await this.#messages.updateOne({ _id: key }, { $set: { [`steps.${step}`]: stored } })
+    await this.#messages.updateOne({ _id: key, direction: 'in' }, { $set: { [`steps.${step}`]: stored } })
   }
 
   async releaseStep (key: string, step: StepName): Promise<void> {
-    await this.#messages.updateOne({ _id: key }, { $unset: { [`steps.${step}`]: '' } })
+    await this.#messages.updateOne({ _id: key, direction: 'in' }, { $unset: { [`steps.${step}`]: '' } })
   }
 
-  async listConversation (openid: string, { limit, before }: { limit: number, before?: Date | undefined }): Promise<InboundRecord[]> {
-    const filter = before === undefined ? { openid } : { openid, createdAt: { $lt: before } }
-    const docs = await this.#messages.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray()
+  async insertOutbound (record: NewOutboundRecord): Promise<void> {
+    const doc: OutboundDoc = {
+      _id: record.key,
+      direction: 'out',
+      openid: record.openid,
+      msgType: record.msgType,
+      message: record.message,
+      createdAt: record.createdAt,
+      sentBy: record.sentBy,
+      forced: record.forced,
+      outcome: record.outcome
+    }
+    if (record.errcode !== undefined) doc.errcode = record.errcode
+    if (record.errorCode !== undefined) doc.errorCode = record.errorCode
+    if (record.completedAt !== undefined) doc.completedAt = record.completedAt
+    await this.#messages.insertOne(doc)
+  }
+
+  async completeOutbound (key: string, completion: OutboundCompletion): Promise<void> {
+    const set: Record<string, unknown> = { outcome: completion.outcome, completedAt: completion.at }
+    if (completion.errcode !== undefined) set.errcode = completion.errcode
+    if (completion.errorCode !== undefined) set.errorCode = completion.errorCode
+    await this.#messages.updateOne({ _id: key, direction: 'out' }, { $set: set })
+  }
+
+  async findOutbound (key: string): Promise<OutboundRecord | null> {
+    const doc = await this.#messages.findOne({ _id: key, direction: 'out' })
+    return doc === null || doc.direction !== 'out' ? null : toOutbound(doc)
+  }
+
+  async listConversation (openid: string, { limit, before }: { limit: number, before?: MessageCursor | Date | undefined }): Promise<MessageRecord[]> {
+    const docs = await this.#messages.find({ openid, ...olderThan(before) }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray()
     return docs.map(toRecord)
+  }
+
+  async listConversations ({ limit, before }: { limit: number, before?: ConversationCursor | undefined }): Promise<ConversationSummary[]> {
+    const pipeline: Document[] = [
+      // In index order, so each user's first document is their latest message.
+      { $sort: { openid: 1, createdAt: -1, _id: -1 } },
+      { $group: { _id: '$openid', last: { $first: '$$ROOT' } } }
+    ]
+    if (before !== undefined) {
+      pipeline.push({ $match: { $or: [{ 'last.createdAt': { $lt: before.lastAt } }, { 'last.createdAt': before.lastAt, _id: { $lt: before.openid } }] } })
+    }
+    pipeline.push({ $sort: { 'last.createdAt': -1, _id: -1 } }, { $limit: limit })
+    const groups = await this.#messages.aggregate<{ _id: string, last: MessageDoc }>(pipeline, { allowDiskUse: true }).toArray()
+    return groups.map((g) => ({ openid: g._id, last: toRecord(g.last) }))
   }
 }

@@ -2,11 +2,14 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { UnwiredOutboundSender, WechatOutboundSender, hasCustomMessageApi, type OutboundSender } from '../outbound/sender.js'
 import { OptionsInvalidError } from '../errors.js'
+import { OutboundService } from '../outbound/service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Sends customer-service messages (auto-replies now, the admin send API later). */
+    /** Sends customer-service messages (the worker's auto-replies, and the admin API through outboundService). */
     outboundSender: OutboundSender
+    /** The admin API's WeChat side: checked and recorded sends, typing, temporary media. */
+    outboundService: OutboundService
   }
 }
 
@@ -17,13 +20,29 @@ export interface OutboundPluginOptions {
 
 /**
  * The sender: given one, that; otherwise WeChat's message/custom/send when APP_SECRET is set and the
- * client offers sendCustomMessage; otherwise a sender that refuses (auto-replies are then skipped).
+ * client offers sendCustomMessage; otherwise a sender that refuses (auto-replies are then skipped). The
+ * admin API's service sends through the same sender.
  */
 async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions): Promise<void> {
+  app.decorate('outboundSender', pickSender(app, opts))
+  app.decorate('outboundService', new OutboundService({
+    sender: app.outboundSender,
+    api: app.csWechat,
+    tokens: app.csAccessTokens,
+    windows: app.sendWindows,
+    messages: app.messagesRepository,
+    bus: app.bus,
+    metrics: app.csMetrics,
+    now: app.clock,
+    log: app.log.child({ component: 'outbound' }),
+    mediaDownloadMaxBytes: app.csConfig.MEDIA_DOWNLOAD_MAX_BYTES
+  }))
+}
+
+function pickSender (app: FastifyInstance, opts: OutboundPluginOptions): OutboundSender {
   if (opts.sender !== undefined) {
     if (typeof opts.sender?.send !== 'function') throw new OptionsInvalidError('sender must have a send method')
-    app.decorate('outboundSender', opts.sender)
-    return
+    return opts.sender
   }
   const { csWechat: wechat, csAccessTokens: accessTokens } = app
   let sender: OutboundSender
@@ -34,8 +53,12 @@ async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions
   } else {
     sender = new UnwiredOutboundSender('the WeChat client has no sendCustomMessage')
   }
-  if (sender instanceof UnwiredOutboundSender) app.log.warn({ reason: sender.reason }, 'no outbound sender: auto-replies will be skipped')
-  app.decorate('outboundSender', sender)
+  if (sender instanceof UnwiredOutboundSender) app.log.warn({ reason: sender.reason }, 'no outbound sender: auto-replies are skipped, the send API answers 501')
+  return sender
 }
 
-export default fp(outboundPlugin, { name: 'cs-outbound', fastify: '5.x', dependencies: ['cs-config', 'cs-wechat'] })
+export default fp(outboundPlugin, {
+  name: 'cs-outbound',
+  fastify: '5.x',
+  dependencies: ['cs-config', 'cs-wechat', 'cs-queue', 'cs-repositories', 'cs-bus', 'cs-metrics']
+})

@@ -4,6 +4,7 @@ import {
   MemoryAccessTokenProvider, RedisAccessTokenProvider, WechatClient,
   type AccessTokenProvider, type FetchAccessToken, type WechatClientOptions
 } from '@weapp/wechat'
+import { MeteredAccessTokenProvider } from '../outbound/metered-tokens.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,12 +28,26 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
     return
   }
   const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
-  const fetch: FetchAccessToken = TOKEN_SOURCE === 'classic'
+  // stable_token by default: normal mode hands every caller the same token, so it never supersedes one in use.
+  const fetchToken: FetchAccessToken = TOKEN_SOURCE === 'classic'
     ? async () => await client.getAccessToken()
     : async () => await client.getStableAccessToken()
-  const tokens: AccessTokenProvider = app.csRedis === null
-    ? new MemoryAccessTokenProvider({ fetch, onRefreshError: (err) => { app.log.warn({ err }, 'access_token refresh failed') } })
-    : new RedisAccessTokenProvider({ redis: app.csRedis, appId: APP_ID, fetch })
+  const fetch: FetchAccessToken = async () => {
+    try {
+      const fetched = await fetchToken()
+      app.csMetrics.tokenFetches.inc({ result: 'ok' })
+      return fetched
+    } catch (err) {
+      app.csMetrics.tokenFetches.inc({ result: 'error' })
+      throw err
+    }
+  }
+  const onRefreshError = (err: unknown): void => { app.log.warn({ err }, 'access_token refresh failed') }
+  // Single flight either way: in process (memory), or across every instance under a Redis lock.
+  const inner: AccessTokenProvider = app.csRedis === null
+    ? new MemoryAccessTokenProvider({ fetch, onRefreshError })
+    : new RedisAccessTokenProvider({ redis: app.csRedis, appId: APP_ID, fetch, onRefreshError })
+  const tokens = new MeteredAccessTokenProvider({ inner, metrics: app.csMetrics })
   app.decorate('csWechat', client)
   app.decorate('csAccessTokens', tokens)
   app.addHook('onClose', async () => {
@@ -41,4 +56,4 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
   })
 }
 
-export default fp(wechatPlugin, { name: 'cs-wechat', fastify: '5.x', dependencies: ['cs-config', 'cs-redis'] })
+export default fp(wechatPlugin, { name: 'cs-wechat', fastify: '5.x', dependencies: ['cs-config', 'cs-redis', 'cs-metrics'] })

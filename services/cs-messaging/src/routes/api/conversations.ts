@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type, { type Static } from 'typebox'
+import { requireAdmin } from '@weapp/common'
+import { CursorSchema, MessageItemSchema, OpenidSchema, errorResponses } from '../../schemas.js'
+import {
+  decodeConversationCursor, decodeMessageCursor, encodeConversationCursor, encodeMessageCursor
+} from '../../messages/cursor.js'
+import type { MessageRecord } from '../../messages/types.js'
+
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 200
+
+const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }),
+  /** `next` of the previous page. */
+  before: Type.Optional(CursorSchema)
+})
+
+const Next = Type.Union([Type.String(), Type.Null()], { description: 'Pass as before= for the next (older) page; null on the last page' })
+
+/** A log record as the API shows it: dates as ISO strings, the direction's own fields. */
+export function messageItem (r: MessageRecord): Static<typeof MessageItemSchema> {
+  const item: Static<typeof MessageItemSchema> = {
+    id: r.key,
+    direction: r.direction,
+    openid: r.openid,
+    msgType: r.msgType,
+    createdAt: r.createdAt.toISOString(),
+    message: r.message as unknown as Record<string, unknown>
+  }
+  if (r.direction === 'in') {
+    if (r.event !== undefined) item.event = r.event
+    item.receivedAt = r.receivedAt.toISOString()
+  } else {
+    item.outcome = r.outcome
+    item.forced = r.forced
+    item.sentBy = r.sentBy
+    if (r.errcode !== undefined) item.errcode = r.errcode
+    if (r.errorCode !== undefined) item.errorCode = r.errorCode
+    if (r.completedAt !== undefined) item.completedAt = r.completedAt.toISOString()
+  }
+  return item
+}
+
+/** Conversation history from the message log (inbound pushes and admin sends), newest first, cursor-paged. */
+const conversations: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/conversations', {
+    schema: {
+      querystring: PageQuery,
+      response: {
+        200: Type.Object({
+          items: Type.Array(Type.Object({ openid: Type.String(), lastAt: Type.String({ format: 'date-time' }), last: MessageItemSchema })),
+          next: Next
+        }),
+        ...errorResponses(400, 401, 403, 500)
+      }
+    }
+  }, async (request) => {
+    requireAdmin(request)
+    const { limit, before } = request.query
+    const page = await app.messagesRepository.listConversations({ limit, before: before === undefined ? undefined : decodeConversationCursor(before) })
+    const last = page.at(-1)
+    return {
+      items: page.map((c) => ({ openid: c.openid, lastAt: c.last.createdAt.toISOString(), last: messageItem(c.last) })),
+      next: page.length === limit && last !== undefined ? encodeConversationCursor({ lastAt: last.last.createdAt, openid: last.openid }) : null
+    }
+  })
+
+  app.get('/conversations/:openid/messages', {
+    schema: {
+      params: Type.Object({ openid: OpenidSchema }),
+      querystring: PageQuery,
+      response: {
+        200: Type.Object({ items: Type.Array(MessageItemSchema), next: Next }),
+        ...errorResponses(400, 401, 403, 500)
+      }
+    }
+  }, async (request) => {
+    requireAdmin(request)
+    const { limit, before } = request.query
+    const page = await app.messagesRepository.listConversation(request.params.openid, { limit, before: before === undefined ? undefined : decodeMessageCursor(before) })
+    const last = page.at(-1)
+    return {
+      items: page.map(messageItem),
+      next: page.length === limit && last !== undefined ? encodeMessageCursor({ createdAt: last.createdAt, key: last.key }) : null
+    }
+  })
+}
+
+export default conversations
