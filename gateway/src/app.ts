@@ -1,0 +1,86 @@
+import { once } from 'node:events'
+import { REQUEST_ID_HEADER, createRedis, installErrorHandling, serverOptions, type Bus } from '@weapp/common'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
+import { trustProxyList, type GatewayConfig } from './config.js'
+import { lazyChildLoggerFactory } from './lazy-logger.js'
+import authPlugin from './plugins/auth.js'
+import metricsPlugin from './plugins/metrics.js'
+import upstreamsPlugin from './plugins/upstreams.js'
+import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
+import proxyRoutes from './routes/proxy.js'
+
+export interface GatewayOptions {
+  config: GatewayConfig
+  /** Bus for `session.revoked` events; default createBus(REDIS_URL), closed with the app. */
+  bus?: Bus
+}
+
+/** How long boot waits for Redis (login rate limit) before going on; meanwhile the limit fails open. */
+export const REDIS_READY_WAIT_MS = 5_000
+
+async function connectRateLimitRedis (app: FastifyInstance, url: string): Promise<Redis> {
+  // No offline queue: while Redis is away the limiter fails open at once instead of holding logins.
+  const redis = createRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 })
+  redis.on('error', (err: Error) => { app.log.warn({ err }, 'rate limit redis error') })
+  app.addHook('onClose', async () => { await redis.quit().catch(() => { redis.disconnect() }) })
+  const timeout = AbortSignal.timeout(REDIS_READY_WAIT_MS)
+  try {
+    await once(redis, 'ready', { signal: timeout })
+  } catch {
+    app.log.warn('rate limit redis not ready yet; login rate limit fails open until it is')
+  }
+  return redis
+}
+
+/**
+ * The gateway as a plugin: the only public HTTP entry. Routes come from routes-table.ts; every
+ * response carries `x-request-id`; errors use the common JSON shape with GATEWAY_* codes.
+ */
+async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  const { config } = opts
+  const trustProxy = trustProxyList(config.TRUST_PROXY) !== false
+  let closing = false
+  const isClosing = (): boolean => closing
+  app.addHook('preClose', (done) => { closing = true; done() })
+
+  installErrorHandling(app)
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id)
+    done()
+  })
+
+  await app.register(metricsPlugin)
+  await app.register(upstreamsPlugin, { config })
+  await app.register(authPlugin, opts.bus === undefined ? { config } : { config, bus: opts.bus })
+  const redis = config.REDIS_URL === undefined ? null : await connectRateLimitRedis(app, config.REDIS_URL)
+
+  await app.register(healthRoutes, { config, isClosing })
+  await app.register(metricsRoutes, { token: config.METRICS_TOKEN })
+  await app.register(proxyRoutes, { config, trustProxy, redis, isClosing })
+}
+
+export const gatewayApp = fp(gateway, { name: 'weapp-gateway', fastify: '5.x' })
+
+/**
+ * Server options: the common ones (timeouts, request ids, logging with per-request logs off unless
+ * LOG_LEVEL is debug), BODY_LIMIT, the trusted proxies, request loggers made only when used, and no
+ * built-in 503 while closing: the gateway answers that itself with GATEWAY_CLOSING.
+ */
+export function gatewayServerOptions (config: GatewayConfig): FastifyServerOptions {
+  return {
+    ...serverOptions({ service: 'gateway', logLevel: config.LOG_LEVEL, bodyLimit: config.BODY_LIMIT }),
+    trustProxy: trustProxyList(config.TRUST_PROXY),
+    childLoggerFactory: lazyChildLoggerFactory,
+    return503OnClosing: false
+  }
+}
+
+/** Builds a ready-to-listen gateway from a config object (server.ts and tests). */
+export async function buildGateway (config: GatewayConfig, options: Omit<GatewayOptions, 'config'> = {}): Promise<FastifyInstance> {
+  const app = Fastify(gatewayServerOptions(config))
+  await app.register(gatewayApp, { config, ...options })
+  return app
+}

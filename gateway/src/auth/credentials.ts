@@ -1,0 +1,117 @@
+import { hash } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** A credential as presented by a client, with its credentialHash (docs/internals.md). */
+export type Credential =
+  | { readonly kind: 'bearer', readonly token: string, readonly hash: string }
+  | { readonly kind: 'wafer1', readonly id: string, readonly skey: string, readonly hash: string }
+  | { readonly kind: 'wafer2', readonly skey: string, readonly hash: string }
+
+export type CredentialKind = Credential['kind']
+
+/** Longest credential value looked at; anything longer is garbage and is not hashed or forwarded. */
+export const MAX_CREDENTIAL_LENGTH = 512
+
+/**
+ * sha256 hex of `"bearer:" + token`, `"wafer1:" + id + ":" + skey` or `"wafer2:" + skey`: the key the
+ * session service stores sessions by, the key of the gateway's cache, and what `session.revoked` names.
+ */
+export function credentialHash (credential: { kind: 'bearer', token: string } | { kind: 'wafer1', id: string, skey: string } | { kind: 'wafer2', skey: string }): string {
+  switch (credential.kind) {
+    case 'bearer': return hash('sha256', 'bearer:' + credential.token, 'hex')
+    case 'wafer1': return hash('sha256', 'wafer1:' + credential.id + ':' + credential.skey, 'hex')
+    case 'wafer2': return hash('sha256', 'wafer2:' + credential.skey, 'hex')
+  }
+}
+
+function usable (value: string | undefined): value is string {
+  return value !== undefined && value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH
+}
+
+function header (headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/** The token of `Authorization: Bearer <token>` (scheme case-insensitive), or undefined. */
+export function bearerToken (headers: IncomingHttpHeaders): string | undefined {
+  const value = headers.authorization
+  if (value === undefined || value.length < 8) return undefined
+  // "Bearer " compared without allocating; the scheme is case-insensitive (RFC 9110 11.1).
+  if ((value.charCodeAt(0) | 0x20) !== 0x62 || value.slice(1, 7).toLowerCase() !== 'earer ') return undefined
+  const token = value.slice(7).trim()
+  return token.length === 0 || token.includes(' ') ? undefined : token
+}
+
+export function bearerCredential (token: string): Credential {
+  return { kind: 'bearer', token, hash: credentialHash({ kind: 'bearer', token }) }
+}
+
+export function wafer1Credential (id: string, skey: string): Credential {
+  return { kind: 'wafer1', id, skey, hash: credentialHash({ kind: 'wafer1', id, skey }) }
+}
+
+export function wafer2Credential (skey: string): Credential {
+  return { kind: 'wafer2', skey, hash: credentialHash({ kind: 'wafer2', skey }) }
+}
+
+function decode (value: string): string | undefined {
+  if (!value.includes('%') && !value.includes('+')) return value
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '))
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `X-WX-Id` / `X-WX-Skey` from the query string, names case-insensitive (how wafer gen 1 clients
+ * authenticated WebSocket upgrades, and what wafer-node-session accepted on every route).
+ */
+export function waferQueryCredentials (url: string): { id?: string, skey?: string } {
+  const q = url.indexOf('?')
+  const found: { id?: string, skey?: string } = {}
+  if (q === -1) return found
+  for (const pair of url.slice(q + 1).split('&')) {
+    const eq = pair.indexOf('=')
+    if (eq === -1) continue
+    const name = pair.slice(0, eq).toLowerCase()
+    if (name !== 'x-wx-id' && name !== 'x-wx-skey') continue
+    const value = decode(pair.slice(eq + 1))
+    if (value === undefined) continue
+    if (name === 'x-wx-id') found.id ??= value
+    else found.skey ??= value
+  }
+  return found
+}
+
+/** A credential was presented but cannot be one (empty or absurdly long): refused like a bad one. */
+export const MALFORMED = 'malformed'
+
+/**
+ * The credential a request presents, null when it presents none, or MALFORMED. For `user` routes:
+ * Bearer, else wafer headers (id+skey is generation 1, skey alone generation 2). For `wafer1` routes:
+ * id+skey from headers, else from the query. For `wafer2` routes: the skey header.
+ */
+export function extractCredential (policy: 'user' | 'wafer1' | 'wafer2', headers: IncomingHttpHeaders, url: string): Credential | null | typeof MALFORMED {
+  if (policy === 'user' && headers.authorization !== undefined) {
+    const token = bearerToken(headers)
+    if (token !== undefined) return usable(token) ? bearerCredential(token) : MALFORMED
+  }
+  const skey = header(headers, 'x-wx-skey')
+  if (policy === 'wafer2') {
+    if (skey === undefined) return null
+    return usable(skey) ? wafer2Credential(skey) : MALFORMED
+  }
+  const id = header(headers, 'x-wx-id')
+  if (id !== undefined && skey !== undefined) return usable(id) && usable(skey) ? wafer1Credential(id, skey) : MALFORMED
+  if (policy === 'user') {
+    if (skey === undefined) return null
+    return usable(skey) ? wafer2Credential(skey) : MALFORMED
+  }
+  // wafer1: the client sends both or neither; without both headers, look at the query.
+  if (id !== undefined || skey !== undefined) return null
+  const fromQuery = waferQueryCredentials(url)
+  if (fromQuery.id === undefined || fromQuery.skey === undefined) return null
+  return usable(fromQuery.id) && usable(fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED
+}

@@ -1,0 +1,29 @@
+import type { FastifyReply } from 'fastify'
+import { AuthRequiredError, SessionInvalidError } from '../errors.js'
+
+/** The magic key of wafer responses (shared/wechat/wafer-compat.md). */
+export const WAFER_MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A'
+
+export type RefusingPolicy = 'user' | 'wafer1' | 'wafer2'
+
+/**
+ * Refuses a request in the shape its client understands:
+ * - `/api/*` (`user`): 401 JSON, GATEWAY_AUTH_REQUIRED (nothing presented) or GATEWAY_SESSION_INVALID;
+ * - wafer generation 1: HTTP 200 with the magic key and ERR_INVALID_SESSION, which makes the client
+ *   clear its session, log in again once and retry (it ignores the status code);
+ * - wafer generation 2: HTTP 200 `{"code":-1,"data":{}}`, the quickstart's answer for an expired
+ *   session, which makes the client run loginWithCode and retry.
+ * `reason` is null when no credential was presented.
+ */
+export function refuse (reply: FastifyReply, policy: RefusingPolicy, reason: string | null): void {
+  switch (policy) {
+    case 'user':
+      reply.send(reason === null ? new AuthRequiredError() : new SessionInvalidError(reason))
+      return
+    case 'wafer1':
+      reply.code(200).send({ [WAFER_MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: `会话已失效，请重新登录：${reason ?? 'no session'}` })
+      return
+    case 'wafer2':
+      reply.code(200).send({ code: -1, data: {} })
+  }
+}

@@ -1,0 +1,176 @@
+import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, encodeIdentity, type UserIdentity } from '@weapp/common'
+import type { Pool } from 'undici'
+import { UpstreamBadResponseError } from '../errors.js'
+import type { GatewayMetrics } from '../metrics.js'
+import { classifyUpstreamError, upstreamError } from '../proxy/upstream-errors.js'
+import { TtlLru } from './cache.js'
+import type { Credential } from './credentials.js'
+
+/** A credential the session service vouched for, ready to forward. */
+export interface ResolvedSession {
+  readonly identity: UserIdentity
+  /** `x-weapp-identity` value, encoded once per resolve rather than once per request. */
+  readonly identityHeader: string
+}
+
+/** The session service's verdict: a session, or why there is none (unknown, expired...). */
+export type ResolveResult = { ok: true, session: ResolvedSession } | { ok: false, reason: string }
+
+interface InFlight {
+  promise: Promise<ResolveResult>
+  /** Set when the credential was revoked while its resolve was under way: do not cache the answer. */
+  revoked: boolean
+}
+
+export interface SessionResolverOptions {
+  pool: Pool
+  upstreamName: string
+  internalToken: string
+  timeoutMs: number
+  /** 0 disables the cache (every request is resolved; concurrent ones still share one call). */
+  cacheTtlMs: number
+  cacheMax: number
+  metrics: GatewayMetrics
+}
+
+const VIA = new Set(['bearer', 'wafer1', 'wafer2', 'ticket'])
+
+function isUserIdentity (value: unknown): value is UserIdentity {
+  if (typeof value !== 'object' || value === null) return false
+  const id = value as Record<string, unknown>
+  return id.kind === 'user' && typeof id.openid === 'string' && typeof id.sessionId === 'string' &&
+    typeof id.via === 'string' && VIA.has(id.via) && (id.unionid === undefined || typeof id.unionid === 'string')
+}
+
+function resolveBody (credential: Credential): string {
+  switch (credential.kind) {
+    case 'bearer': return JSON.stringify({ bearer: credential.token })
+    case 'wafer1': return JSON.stringify({ waferId: credential.id, waferSkey: credential.skey })
+    case 'wafer2': return JSON.stringify({ skey: credential.skey })
+  }
+}
+
+/**
+ * Resolves credentials through the session service's `POST /internal/resolve`, once: positive
+ * answers are cached (bounded LRU, AUTH_CACHE_TTL_MS, never past the session's own expiry) under
+ * the credentialHash, and concurrent requests with the same credential share one call. Revocations
+ * (logout here, or `session.revoked` from another gateway) evict at once.
+ */
+export class SessionResolver {
+  readonly #options: SessionResolverOptions
+  readonly #cache: TtlLru<ResolvedSession>
+  readonly #inFlight = new Map<string, InFlight>()
+
+  constructor (options: SessionResolverOptions) {
+    this.#options = options
+    this.#cache = new TtlLru(options.cacheMax)
+  }
+
+  get cacheSize (): number { return this.#cache.size }
+
+  /** Hot path: a cached session or undefined, synchronously. */
+  cached (hash: string): ResolvedSession | undefined {
+    if (this.#options.cacheTtlMs === 0) return undefined
+    const session = this.#cache.get(hash, Date.now())
+    if (session !== undefined) this.#options.metrics.authCacheHit()
+    return session
+  }
+
+  /**
+   * Asks the session service (or joins the call already under way for this credential). Rejects
+   * with GATEWAY_UPSTREAM_* when the session service cannot answer: that is never a 401.
+   */
+  resolve (credential: Credential, requestId: string): Promise<ResolveResult> {
+    const running = this.#inFlight.get(credential.hash)
+    if (running !== undefined) return running.promise
+    this.#options.metrics.authCacheMiss()
+    const entry: InFlight = { promise: undefined as unknown as Promise<ResolveResult>, revoked: false }
+    entry.promise = this.#call(credential, requestId).then((result) => {
+      if (this.#inFlight.get(credential.hash) === entry) this.#inFlight.delete(credential.hash)
+      if (result.ok && !entry.revoked) this.#remember(credential.hash, result.session, result.expiresAt)
+      return result.ok ? { ok: true, session: result.session } : result
+    }, (err: unknown) => {
+      if (this.#inFlight.get(credential.hash) === entry) this.#inFlight.delete(credential.hash)
+      throw err
+    })
+    this.#inFlight.set(credential.hash, entry)
+    return entry.promise
+  }
+
+  /** Forget a credential now (it was logged out); an answer still on its way is not cached. */
+  evict (hash: string): void {
+    this.#cache.delete(hash)
+    const running = this.#inFlight.get(hash)
+    if (running !== undefined) {
+      running.revoked = true
+      this.#inFlight.delete(hash)
+    }
+  }
+
+  clear (): void {
+    this.#cache.clear()
+    for (const entry of this.#inFlight.values()) entry.revoked = true
+    this.#inFlight.clear()
+  }
+
+  #remember (hash: string, session: ResolvedSession, expiresAt: number): void {
+    const ttl = this.#options.cacheTtlMs
+    if (ttl === 0) return
+    const deadline = Math.min(Date.now() + ttl, expiresAt)
+    if (deadline > Date.now()) this.#cache.set(hash, session, deadline)
+  }
+
+  async #call (credential: Credential, requestId: string): Promise<{ ok: true, session: ResolvedSession, expiresAt: number } | { ok: false, reason: string }> {
+    const { pool, upstreamName, internalToken, timeoutMs, metrics } = this.#options
+    const started = performance.now()
+    let statusCode: number
+    let text: string
+    try {
+      const response = await pool.request({
+        path: '/internal/resolve',
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [INTERNAL_TOKEN_HEADER]: internalToken,
+          [REQUEST_ID_HEADER]: requestId
+        },
+        body: resolveBody(credential),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs
+      })
+      statusCode = response.statusCode
+      text = await response.body.text()
+    } catch (err) {
+      const kind = classifyUpstreamError(err)
+      metrics.upstreamError(upstreamName, kind)
+      metrics.resolveObserved((performance.now() - started) / 1000, 'error')
+      throw upstreamError(kind, upstreamName)
+    }
+    const seconds = (performance.now() - started) / 1000
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      parsed = undefined
+    }
+    const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
+    if (statusCode === 200 && isUserIdentity(body.identity)) {
+      const expiresAt = typeof body.expiresAt === 'string' ? Date.parse(body.expiresAt) : Number.NaN
+      metrics.resolveObserved(seconds, 'ok')
+      return {
+        ok: true,
+        session: { identity: body.identity, identityHeader: encodeIdentity(body.identity) },
+        expiresAt: Number.isNaN(expiresAt) ? Number.POSITIVE_INFINITY : expiresAt
+      }
+    }
+    if (statusCode === 400 || statusCode === 401 || statusCode === 403) {
+      metrics.resolveObserved(seconds, 'invalid')
+      // The session service says "Session invalid: <reason>"; the gateway's own errors add their prefix.
+      const reason = typeof body.message === 'string' && body.message !== '' ? body.message.replace(/^Session invalid: /, '') : 'unknown session'
+      return { ok: false, reason }
+    }
+    metrics.resolveObserved(seconds, 'error')
+    metrics.upstreamError(upstreamName, 'bad_response')
+    throw new UpstreamBadResponseError(upstreamName)
+  }
+}

@@ -1,0 +1,82 @@
+import { isIP } from 'node:net'
+import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
+import Type, { type Static, type TString } from 'typebox'
+import { UPSTREAMS, type UpstreamUrlEnv } from './routes-table.js'
+
+export const DEFAULT_PORT = 8080
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000
+export const DEFAULT_AUTH_CACHE_TTL_MS = 5_000
+export const DEFAULT_AUTH_CACHE_MAX = 100_000
+export const DEFAULT_LOGIN_RATE_LIMIT_MAX = 30
+export const DEFAULT_LOGIN_RATE_LIMIT_WINDOW_MS = 60_000
+export const DEFAULT_BODY_LIMIT = 64 * 1024
+export const DEFAULT_UPSTREAM_CONNECTIONS = 64
+export const DEFAULT_UPSTREAM_PIPELINING = 8
+
+const GatewayOwnEnv = {
+  ...CommonEnv,
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORT }),
+  /** Headers and body timeout for every upstream request (also the /internal/resolve call). */
+  UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, default: DEFAULT_UPSTREAM_TIMEOUT_MS }),
+  /** Most keep-alive connections per upstream (one undici Pool each; opened only when needed). */
+  UPSTREAM_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1024, default: DEFAULT_UPSTREAM_CONNECTIONS }),
+  /** Requests of `pipeline` routes in flight per upstream connection; 1 turns pipelining off. */
+  UPSTREAM_PIPELINING: Type.Integer({ minimum: 1, maximum: 64, default: DEFAULT_UPSTREAM_PIPELINING }),
+  /** How long a resolved credential is trusted without asking the session service; 0 disables the cache. */
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: DEFAULT_AUTH_CACHE_TTL_MS }),
+  AUTH_CACHE_MAX: Type.Integer({ minimum: 1, default: DEFAULT_AUTH_CACHE_MAX }),
+  LOGIN_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: DEFAULT_LOGIN_RATE_LIMIT_MAX }),
+  LOGIN_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, default: DEFAULT_LOGIN_RATE_LIMIT_WINDOW_MS }),
+  /**
+   * Comma-separated addresses or CIDRs of the proxies in front of the gateway (e.g. nginx) whose
+   * X-Forwarded-For/-Proto/-Host are believed. Unset: nothing is trusted; the peer address is the client.
+   */
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT })
+}
+
+type UpstreamUrlProperties = { [K in UpstreamUrlEnv]: TString }
+
+const upstreamUrlEnv = Object.fromEntries(
+  Object.values(UPSTREAMS).map((u) => [u.urlEnv, Type.String({ pattern: '^https?://[^/]+/?$', default: u.defaultUrl })])
+) as UpstreamUrlProperties
+
+export const GatewayEnv = Type.Object({ ...GatewayOwnEnv, ...upstreamUrlEnv })
+
+export type GatewayConfig = Static<typeof GatewayEnv>
+
+// proxy-addr's named ranges; everything else must be an IP address or a CIDR.
+const TRUST_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * TRUST_PROXY as the list Fastify's `trustProxy` takes, or false. A blanket `true` (or `*`) is
+ * refused: it would let any client choose its own IP and walk around the login rate limit.
+ */
+export function trustProxyList (value: string | undefined): string[] | false {
+  if (value === undefined) return false
+  const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const bad = entries.filter((entry) => {
+    if (TRUST_KEYWORDS.has(entry)) return false
+    const slash = entry.indexOf('/')
+    const ip = slash === -1 ? entry : entry.slice(0, slash)
+    const version = isIP(ip)
+    if (version === 0) return true
+    if (slash === -1) return false
+    const bits = entry.slice(slash + 1)
+    if (!/^\d{1,3}$/.test(bits)) return true
+    return Number(bits) > (version === 4 ? 32 : 128)
+  })
+  if (entries.length === 0 || bad.length > 0) {
+    throw new ConfigInvalidError('TRUST_PROXY must be a comma-separated list of IP addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16)')
+  }
+  return entries
+}
+
+/** Validates the environment (throws COMMON_CONFIG_INVALID naming every problem). */
+export function loadGatewayConfig (env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const config = loadConfig(GatewayEnv, env)
+  trustProxyList(config.TRUST_PROXY)
+  return config
+}

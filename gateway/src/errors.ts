@@ -1,0 +1,16 @@
+import createError from '@fastify/error'
+
+// Every error the gateway itself answers with. Codes are stable: never reuse one for another meaning.
+// Expected, frequent errors (bad credentials, upstream down) skip the stack trace: it costs time and
+// says nothing the code does not.
+
+export const UpstreamUnavailableError = createError<[string]>('GATEWAY_UPSTREAM_UNAVAILABLE', 'Upstream %s is unavailable', 502, Error, false)
+export const UpstreamTimeoutError = createError<[string]>('GATEWAY_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504, Error, false)
+export const UpstreamBadResponseError = createError<[string]>('GATEWAY_UPSTREAM_BAD_RESPONSE', 'Upstream %s sent an invalid response', 502)
+export const GatewayClosingError = createError('GATEWAY_CLOSING', 'The gateway is shutting down', 503, Error, false)
+export const AuthRequiredError = createError('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <token>', 401, Error, false)
+export const SessionInvalidError = createError<[string]>('GATEWAY_SESSION_INVALID', 'Session invalid: %s', 401, Error, false)
+export const RateLimitedError = createError<[string]>('GATEWAY_RATE_LIMITED', 'Too many requests, retry in %s', 429, Error, false)
+export const MetricsUnauthorizedError = createError('GATEWAY_METRICS_UNAUTHORIZED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', 401, Error, false)
+export const BadPathError = createError('GATEWAY_BAD_PATH', 'Request path is not allowed', 400, Error, false)
+export const BodyTooLargeError = createError<[number]>('GATEWAY_BODY_TOO_LARGE', 'Request body is larger than %d bytes', 413, Error, false)

@@ -1,0 +1,5 @@
+export { buildGateway, gatewayApp, gatewayServerOptions, type GatewayOptions } from './app.js'
+export { GatewayEnv, loadGatewayConfig, trustProxyList, type GatewayConfig } from './config.js'
+export { UPSTREAMS, UPSTREAM_NAMES, ALL_METHODS, type AuthPolicy, type RouteSpec, type UpstreamSpec, type UpstreamName } from './routes-table.js'
+export { credentialHash } from './auth/credentials.js'
+export * from './errors.js'

@@ -1,0 +1,66 @@
+import { BusChannels, createBus, type Bus, type BusEvent } from '@weapp/common'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { SessionResolver } from '../auth/resolver.js'
+import type { GatewayConfig } from '../config.js'
+import { SESSION_UPSTREAM } from '../routes-table.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessionResolver: SessionResolver
+  }
+}
+
+export interface AuthPluginOptions {
+  config: GatewayConfig
+  /** A bus handed in (tests, or shared with other plugins) is not closed by the gateway. */
+  bus?: Bus
+}
+
+/** How long boot waits for the revocation subscription before going on without it (it completes later). */
+export const BUS_SUBSCRIBE_WAIT_MS = 5_000
+
+async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+  const { config } = opts
+  const session = app.upstreams.get(SESSION_UPSTREAM)
+  if (session === undefined) throw new Error(`gateway-auth: the route table has no "${SESSION_UPSTREAM}" upstream`)
+  const resolver = new SessionResolver({
+    pool: session.pool,
+    upstreamName: session.name,
+    internalToken: config.INTERNAL_TOKEN,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    cacheTtlMs: config.AUTH_CACHE_TTL_MS,
+    cacheMax: config.AUTH_CACHE_MAX,
+    metrics: app.metrics
+  })
+  app.decorate('sessionResolver', resolver)
+  app.metrics.authCacheSize = () => resolver.cacheSize
+
+  // Logouts on any gateway (or expiry sweeps in the session service) evict here too.
+  const ownBus = opts.bus === undefined
+  const bus = opts.bus ?? createBus(config.REDIS_URL)
+  const onEvent = (event: BusEvent): void => {
+    if (event.type !== 'session.revoked' || !Array.isArray(event.credentialHashes)) return
+    for (const hash of event.credentialHashes) {
+      if (typeof hash === 'string') resolver.evict(hash)
+    }
+  }
+  let unsubscribe: (() => Promise<void>) | undefined
+  const subscribed = bus.subscribe(BusChannels.sessions, onEvent).then((fn) => { unsubscribe = fn })
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<'late'>((resolve) => { timer = setTimeout(() => { resolve('late') }, BUS_SUBSCRIBE_WAIT_MS) })
+  const outcome = await Promise.race([subscribed.then(() => 'ok' as const), waited])
+  clearTimeout(timer)
+  if (outcome === 'late') {
+    app.log.warn('session revocations not subscribed yet (bus unreachable); cached credentials expire after AUTH_CACHE_TTL_MS meanwhile')
+    subscribed.catch((err: unknown) => { app.log.error({ err }, 'subscribing to session revocations failed') })
+  }
+
+  app.addHook('onClose', async () => {
+    if (unsubscribe !== undefined) await unsubscribe().catch(() => {})
+    if (ownBus) await bus.close()
+    resolver.clear()
+  })
+}
+
+export default fp(authPlugin, { name: 'gateway-auth', fastify: '5.x', dependencies: ['gateway-upstreams', 'gateway-metrics'] })

@@ -1,0 +1,80 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { RateLimitedError } from '../errors.js'
+import { TtlLru } from '../auth/cache.js'
+
+export const LOGIN_RATE_LIMIT_KEY_PREFIX = 'weapp:gateway:login:'
+/** Distinct client addresses the in-memory store remembers (oldest forgotten first). */
+export const MEMORY_STORE_MAX_KEYS = 100_000
+
+type IncrCallback = (error: Error | null, result?: { current: number, ttl: number }) => void
+
+interface LoginStore {
+  incr (key: string, callback: IncrCallback, timeWindow: number, max: number): void
+  child (): LoginStore
+}
+
+// INCR, start the window on the first hit, report what is left of it: one round trip, atomic.
+const INCR_LUA = `
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return { current, ttl }`
+
+/**
+ * One budget per client address shared by every login route (@fastify/rate-limit's own stores keep
+ * one per route, which would give a client three budgets for the three login protocols). Redis when
+ * configured, so every gateway instance counts together; memory otherwise.
+ */
+function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => LoginStore {
+  if (redis !== null) {
+    return class RedisLoginStore implements LoginStore {
+      incr (key: string, callback: IncrCallback, timeWindow: number): void {
+        redis.eval(INCR_LUA, 1, LOGIN_RATE_LIMIT_KEY_PREFIX + key, String(timeWindow)).then((result) => {
+          const [current, ttl] = result as [number, number]
+          callback(null, { current, ttl })
+        }, (err: Error) => {
+          log.warn({ err }, 'login rate limit store failed; request let through')
+          callback(err)
+        })
+      }
+
+      child (): LoginStore { return this }
+    }
+  }
+  const windows = new TtlLru<{ current: number, resetAt: number }>(MEMORY_STORE_MAX_KEYS)
+  return class MemoryLoginStore implements LoginStore {
+    incr (key: string, callback: IncrCallback, timeWindow: number): void {
+      const now = Date.now()
+      let window = windows.get(key, now)
+      if (window === undefined) {
+        window = { current: 0, resetAt: now + timeWindow }
+        windows.set(key, window, window.resetAt)
+      }
+      window.current++
+      callback(null, { current: window.current, ttl: window.resetAt - now })
+    }
+
+    child (): LoginStore { return this }
+  }
+}
+
+export interface LoginRateLimitOptions {
+  redis: Redis | null
+}
+
+/**
+ * Registers @fastify/rate-limit for routes that opt in with `config.rateLimit` (never globally).
+ * Keys are the client IP as Fastify resolves it (X-Forwarded-For only from TRUST_PROXY peers).
+ * When Redis fails the request is let through (logged): a Redis outage must not stop all logins.
+ */
+export async function registerLoginRateLimit (app: FastifyInstance, { redis }: LoginRateLimitOptions): Promise<void> {
+  await app.register(rateLimit, {
+    global: false,
+    store: loginStore(redis, app.log) as never,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after)
+  })
+}

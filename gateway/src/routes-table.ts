@@ -1,0 +1,80 @@
+/**
+ * What the gateway exposes: every public path, the upstream it goes to and how callers authenticate.
+ * Adding an upstream is one entry here (its URL variable becomes part of the config schema, its
+ * routes are registered, its /healthz joins /readyz). Paths are forwarded unchanged. Nothing under
+ * `/internal/` is ever listed: services' internal routes are unreachable from outside (404).
+ */
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
+
+export const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/**
+ * How a route authenticates its callers (credentials are resolved once, here, through the session
+ * service; the upstream receives `x-weapp-identity`).
+ * - `none`: credentials are not looked at; no identity is forwarded.
+ * - `user`: a user session is required: `Authorization: Bearer <token>` (wafer headers are accepted
+ *   too). Missing → 401 GATEWAY_AUTH_REQUIRED, bad or expired → 401 GATEWAY_SESSION_INVALID.
+ * - `wafer1`: wafer generation 1, optional: `X-WX-Id` + `X-WX-Skey` as headers or as query parameters
+ *   (names case-insensitive). Bad or expired → HTTP 200 `{"<M>":1,"error":"ERR_INVALID_SESSION",...}`;
+ *   no credentials → forwarded unauthenticated (the route decides).
+ * - `wafer2`: wafer generation 2, required: `X-WX-Skey`. Missing, bad or expired → HTTP 200
+ *   `{"code":-1,"data":{}}`, which makes the wafer2 client log in again and retry.
+ */
+export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2'
+
+export interface RouteSpec {
+  /** Public path in find-my-way syntax (`/api/me`, `/api/me/*`). */
+  readonly path: string
+  /** Default: every method in ALL_METHODS; the upstream answers what it does not serve. */
+  readonly methods?: readonly HttpMethod[]
+  readonly auth: AuthPolicy
+  /** Counted against the per-IP login budget (LOGIN_RATE_LIMIT_MAX per LOGIN_RATE_LIMIT_WINDOW_MS). */
+  readonly rateLimit?: 'login'
+  /** When the upstream answers 2xx, drop the caller's credential from the auth cache at once (logout). */
+  readonly evictCredentialOnSuccess?: boolean
+  /**
+   * GET/HEAD requests of this route may be pipelined on a kept-alive upstream connection behind
+   * other requests (UPSTREAM_PIPELINING): far fewer socket reads and wake-ups per request under
+   * load. Only for routes that always answer quickly: a slow answer holds up those queued behind it.
+   * Other requests are never queued behind anything on their connection.
+   */
+  readonly pipeline?: boolean
+  /** Largest request body for this route (bytes); default BODY_LIMIT. */
+  readonly bodyLimit?: number
+}
+
+export interface UpstreamSpec {
+  /** Environment variable holding the upstream's base URL (`http://host:port`). */
+  readonly urlEnv: string
+  readonly defaultUrl: string
+  readonly routes: readonly RouteSpec[]
+}
+
+export const UPSTREAMS = {
+  session: {
+    urlEnv: 'SESSION_URL',
+    defaultUrl: 'http://127.0.0.1:8081',
+    routes: [
+      { path: '/api/login', methods: ['POST'], auth: 'none', rateLimit: 'login' },
+      { path: '/api/logout', methods: ['POST'], auth: 'user', evictCredentialOnSuccess: true },
+      { path: '/api/me', auth: 'user', pipeline: true },
+      { path: '/api/me/*', auth: 'user', pipeline: true },
+      // wafer generation 1 (the seed's client code). Its login is a GET (method configurable in the
+      // client) that calls WeChat: never pipelined.
+      { path: '/login', auth: 'wafer1', rateLimit: 'login' },
+      { path: '/me', auth: 'wafer1', pipeline: true },
+      // wafer generation 2 (wafer2 quickstart)
+      { path: '/weapp/login', auth: 'none', rateLimit: 'login' },
+      { path: '/weapp/user', auth: 'wafer2', pipeline: true }
+    ]
+  }
+} as const satisfies Record<string, UpstreamSpec>
+
+export type UpstreamName = keyof typeof UPSTREAMS
+export type UpstreamUrlEnv = (typeof UPSTREAMS)[UpstreamName]['urlEnv']
+
+/** The upstream that resolves credentials (`POST /internal/resolve`). */
+export const SESSION_UPSTREAM: UpstreamName = 'session'
+
+export const UPSTREAM_NAMES = Object.keys(UPSTREAMS) as UpstreamName[]

@@ -1,0 +1,86 @@
+import t from 'tap'
+import { bearer, startHarness } from './fixtures/gateway.js'
+
+t.test('/healthz answers for the gateway itself', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const res = await h.call('/healthz')
+  t.equal(res.status, 200)
+  t.same(res.json(), { status: 'ok' })
+  await h.upstream.close()
+  t.equal((await h.call('/healthz')).status, 200, 'whatever the upstreams do')
+})
+
+t.test('/readyz checks every upstream\'s /healthz', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const up = await h.call('/readyz')
+  t.equal(up.status, 200)
+  t.same(up.json(), { status: 'ok', upstreams: { session: 'up' } })
+
+  h.upstream.healthy = false
+  const unhealthy = await h.call('/readyz')
+  t.equal(unhealthy.status, 503)
+  t.same(unhealthy.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down' } })
+  h.upstream.healthy = true
+  t.equal((await h.call('/readyz')).status, 200, 'back up')
+
+  await h.upstream.close()
+  const down = await h.call('/readyz')
+  t.equal(down.status, 503)
+  t.same(down.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down' } })
+})
+
+t.test('/readyz does not wait long for a hanging upstream', async (t) => {
+  const h = await startHarness({ env: { UPSTREAM_TIMEOUT_MS: '300' } })
+  t.teardown(h.close)
+  h.upstream.healthHangs = true
+  const started = Date.now()
+  const res = await h.call('/readyz')
+  t.equal(res.status, 503)
+  t.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms`)
+})
+
+t.test('/metrics: Prometheus text with the gateway\'s metrics and the process defaults', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  await h.call('/api/me', { headers: bearer() })
+  await h.call('/api/me', { headers: bearer() })
+  await h.call('/api/me')
+  await h.call('/nowhere')
+  const res = await h.call('/metrics')
+  t.equal(res.status, 200)
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  const text = res.text
+  t.match(text, /# TYPE gateway_http_requests_total counter/)
+  t.match(text, /gateway_http_requests_total\{group="session",status_class="2xx"\} 2\n/)
+  t.match(text, /gateway_http_requests_total\{group="session",status_class="4xx"\} 1\n/)
+  t.match(text, /gateway_http_requests_total\{group="unmatched",status_class="4xx"\} 1\n/)
+  t.match(text, /# TYPE gateway_http_request_duration_seconds histogram/)
+  t.match(text, /gateway_http_request_duration_seconds_bucket\{le="\+Inf",group="session",status_class="2xx"\} 2\n/)
+  t.match(text, /gateway_http_request_duration_seconds_count\{group="session",status_class="2xx"\} 2\n/)
+  t.match(text, /gateway_auth_cache_hits_total 1\n/)
+  t.match(text, /gateway_auth_cache_misses_total 1\n/)
+  t.match(text, /gateway_auth_cache_entries 1\n/)
+  t.match(text, /gateway_auth_resolve_duration_seconds_count\{outcome="ok"\} 1\n/)
+  t.match(text, /# TYPE gateway_upstream_errors_total counter/)
+  t.match(text, /process_cpu_user_seconds_total/)
+  t.match(text, /nodejs_eventloop_lag_seconds/)
+  const again = (await h.call('/metrics')).text
+  t.match(again, /gateway_http_requests_total\{group="gateway",status_class="2xx"\} 1\n/, 'the scrape itself is counted')
+})
+
+t.test('/metrics with METRICS_TOKEN needs the bearer token', async (t) => {
+  const token = 'metrics-token-0123456789'
+  const h = await startHarness({ env: { METRICS_TOKEN: token } })
+  t.teardown(h.close)
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: token }, { authorization: `Bearer ${token}x` }] as Array<Record<string, string>>) {
+    const res = await h.call('/metrics', { headers })
+    t.equal(res.status, 401, JSON.stringify(headers))
+    t.same(res.json(), { statusCode: 401, code: 'GATEWAY_METRICS_UNAUTHORIZED', error: 'Unauthorized', message: 'Metrics need Authorization: Bearer <METRICS_TOKEN>' })
+  }
+  const ok = await h.call('/metrics', { headers: { authorization: `Bearer ${token}` } })
+  t.equal(ok.status, 200)
+  t.match(ok.text, /gateway_http_requests_total/)
+  t.equal((await h.call('/healthz')).status, 200, 'health stays open')
+})
