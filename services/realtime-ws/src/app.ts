@@ -1,0 +1,57 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { installErrorHandling, internalAuthPlugin, serverOptions, type Bus } from '@weapp/common'
+import type { RealtimeConfig } from './config.js'
+import configPlugin from './plugins/config.js'
+import redisPlugin from './plugins/redis.js'
+import busPlugin from './plugins/bus.js'
+import metricsPlugin from './plugins/metrics.js'
+import ticketsPlugin from './plugins/tickets.js'
+import nicknamePlugin from './plugins/nickname.js'
+import hubPlugin from './plugins/hub.js'
+import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
+import apiRoutes from './routes/api.js'
+import wsRoutes from './routes/ws.js'
+import tunnelRoutes from './routes/tunnel.js'
+import type { NicknameLookup } from './hub/nickname.js'
+
+export const SERVICE_NAME = 'realtime-ws'
+/** The only bodies this service accepts are empty ticket requests. */
+export const BODY_LIMIT = 4 * 1024
+
+export interface RealtimeAppOptions {
+  config: RealtimeConfig
+  /** The current time in ms (in-memory ticket expiry). */
+  now?: () => number
+  /** Use this bus instead of creating one (tests); closed by its owner. */
+  bus?: Bus
+  /** Name the greeting uses; default: the session service's GET /api/me. */
+  nickname?: NicknameLookup
+}
+
+export function realtimeServerOptions (config: Pick<RealtimeConfig, 'LOG_LEVEL'>): FastifyServerOptions {
+  return serverOptions({ service: SERVICE_NAME, logLevel: config.LOG_LEVEL, bodyLimit: BODY_LIMIT })
+}
+
+/**
+ * The realtime service as a plugin: register it (wrapped in fastify-plugin, so the error handler applies
+ * to everything, upgrade refusals included) on an instance made with realtimeServerOptions().
+ */
+export default async function realtimeApp (app: FastifyInstance, opts: RealtimeAppOptions): Promise<void> {
+  installErrorHandling(app)
+
+  await app.register(configPlugin, { config: opts.config, ...(opts.now !== undefined ? { now: opts.now } : {}) })
+  await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
+  await app.register(redisPlugin)
+  await app.register(busPlugin, { ...(opts.bus !== undefined ? { bus: opts.bus } : {}) })
+  await app.register(metricsPlugin)
+  await app.register(ticketsPlugin)
+  await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })
+  await app.register(hubPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(metricsRoutes)
+  await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(wsRoutes)
+  await app.register(tunnelRoutes)
+}

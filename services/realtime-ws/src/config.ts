@@ -1,0 +1,45 @@
+import Type, { type Static } from 'typebox'
+import { CommonEnv, loadConfig } from '@weapp/common'
+
+export const DEFAULT_PORT = 8083
+export const DEFAULT_SESSION_URL = 'http://127.0.0.1:8081'
+export const DEFAULT_SESSION_TIMEOUT_MS = 2000
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 5
+export const DEFAULT_MAX_CHANNELS_PER_SOCKET = 32
+export const DEFAULT_TICKET_TTL_SEC = 60
+export const DEFAULT_TUNNEL_TIMEOUT_SEC = 15
+
+/** Everything the realtime service reads from its environment, validated at boot. */
+export const RealtimeEnv = Type.Object({
+  ...CommonEnv,
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORT }),
+  /** The session service (internal network): the greeting's nickname comes from its GET /api/me. */
+  SESSION_URL: Type.String({ pattern: '^https?://', default: DEFAULT_SESSION_URL }),
+  /** How long the nickname lookup may take before the greeting falls back to the openid. */
+  SESSION_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_SESSION_TIMEOUT_MS }),
+  /** Public origin of the WebSocket endpoint (wss://example.com) used in tunnel URLs; absent: the request's host. */
+  PUBLIC_WS_ORIGIN: Type.Optional(Type.String({ pattern: '^wss?://[^/?#\\s]+$' })),
+  /** The server pings every socket this often; a socket that did not answer the previous ping is terminated. */
+  HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 50, default: DEFAULT_HEARTBEAT_INTERVAL_MS }),
+  /** Largest frame a client may send; larger ones close the socket with 1009. */
+  MAX_MESSAGE_BYTES: Type.Integer({ minimum: 128, maximum: 1024 * 1024, default: DEFAULT_MAX_MESSAGE_BYTES }),
+  /** A socket whose unsent data exceeds this is a slow consumer: closed with 1013, terminated a second later. */
+  MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: DEFAULT_MAX_BUFFERED_BYTES }),
+  /** Open sockets per user (or admin key) on one instance; a new one closes the oldest with 1008. */
+  MAX_CONNECTIONS_PER_USER: Type.Integer({ minimum: 1, default: DEFAULT_MAX_CONNECTIONS_PER_USER }),
+  MAX_CHANNELS_PER_SOCKET: Type.Integer({ minimum: 1, default: DEFAULT_MAX_CHANNELS_PER_SOCKET }),
+  /** Lifetime of a connection ticket (single use). */
+  TICKET_TTL_SEC: Type.Integer({ minimum: 1, maximum: 3600, default: DEFAULT_TICKET_TTL_SEC }),
+  /** Sent to wafer tunnel clients as `timeout:<n>`: their ping interval; no ping for 1.5 × this closes the tunnel. */
+  TUNNEL_TIMEOUT_SEC: Type.Integer({ minimum: 1, maximum: 300, default: DEFAULT_TUNNEL_TIMEOUT_SEC })
+})
+
+export type RealtimeConfig = Static<typeof RealtimeEnv>
+
+/** Validates the environment; throws COMMON_CONFIG_INVALID naming every bad variable (never its value). */
+export function loadRealtimeConfig (env: NodeJS.ProcessEnv = process.env): RealtimeConfig {
+  return loadConfig(RealtimeEnv, env)
+}

@@ -1,0 +1,28 @@
+import createError from '@fastify/error'
+
+// Every error the realtime service raises. Codes are stable: never reuse one for another meaning.
+
+/** An upgrade without a ticket or a forwarded identity. */
+export const WsAuthRequiredError = createError<[string]>('WS_AUTH_REQUIRED', 'Authentication required: %s', 401)
+/** The ticket is unknown, already used, expired or meant for another endpoint. */
+export const WsTicketInvalidError = createError('WS_TICKET_INVALID', 'Ticket unknown, already used or expired', 401)
+/** A plain HTTP request to a WebSocket-only path. */
+export const WsUpgradeRequiredError = createError('WS_UPGRADE_REQUIRED', 'This path only accepts WebSocket upgrades', 426)
+/** A plugin was registered with options it cannot work with. */
+export const WsOptionsInvalidError = createError<[string]>('WS_OPTIONS_INVALID', 'Invalid realtime service options: %s', 500)
+
+/** Codes sent inside `{"type":"error"}` envelopes on an open socket (not HTTP errors). */
+export const WsFrameErrors = {
+  channelForbidden: 'WS_CHANNEL_FORBIDDEN',
+  badMessage: 'WS_BAD_MESSAGE',
+  tooManyChannels: 'WS_TOO_MANY_CHANNELS'
+} as const
+
+/** Close codes this service uses. */
+export const CloseCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  tryAgainLater: 1013
+} as const

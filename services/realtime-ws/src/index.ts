@@ -1,0 +1,8 @@
+export { default as realtimeApp, realtimeServerOptions, SERVICE_NAME, BODY_LIMIT, type RealtimeAppOptions } from './app.js'
+export { RealtimeEnv, loadRealtimeConfig, type RealtimeConfig } from './config.js'
+export { MemoryTicketStore, RedisTicketStore, ticketHash, type TicketStore, type TicketGrant } from './hub/tickets.js'
+export { httpNicknameLookup, displayName, type NicknameLookup } from './hub/nickname.js'
+export { parseEnvelope, parseTunnelFrame, parseTunnelMessage, tunnelMessage, greeting, echo } from './hub/protocol.js'
+export { TUNNEL_SOCKET_PATH } from './routes/tunnel.js'
+export { mayJoin } from './routes/ws.js'
+export * from './errors.js'

@@ -1,0 +1,36 @@
+import { Counter, Gauge, Registry } from 'prom-client'
+
+export type SocketKind = 'ws' | 'tunnel'
+
+/** The service's Prometheus metrics, in a registry of its own (one per app instance, so tests can run several). */
+export class WsMetrics {
+  readonly registry = new Registry()
+  readonly openSockets: Gauge<'kind'>
+  readonly connections: Counter<'kind'>
+  readonly messagesIn: Counter<'kind'>
+  readonly messagesOut: Counter<'kind'>
+  /** Sockets cut because their send buffer passed MAX_BUFFERED_BYTES. */
+  readonly slowConsumers: Counter
+  /** Upgrades refused before the socket opened, by reason (no_credentials, bad_ticket, internal_token, identity). */
+  readonly authRefusals: Counter<'reason'>
+  /** Sockets terminated for missing a heartbeat pong (or a tunnel ping). */
+  readonly heartbeatTimeouts: Counter<'kind'>
+  /** Oldest sockets closed to keep a user under MAX_CONNECTIONS_PER_USER. */
+  readonly connectionsReplaced: Counter
+  readonly ticketsIssued: Counter<'purpose'>
+
+  constructor () {
+    const registers = [this.registry]
+    this.openSockets = new Gauge({ name: 'ws_open_sockets', help: 'Open WebSocket connections, by kind', labelNames: ['kind'], registers })
+    this.connections = new Counter({ name: 'ws_connections_total', help: 'Accepted WebSocket connections, by kind', labelNames: ['kind'], registers })
+    this.messagesIn = new Counter({ name: 'ws_messages_in_total', help: 'Frames received from clients, by kind', labelNames: ['kind'], registers })
+    this.messagesOut = new Counter({ name: 'ws_messages_out_total', help: 'Frames sent to clients, by kind', labelNames: ['kind'], registers })
+    this.slowConsumers = new Counter({ name: 'ws_slow_consumers_total', help: 'Sockets cut for exceeding the send-buffer cap', registers })
+    this.authRefusals = new Counter({ name: 'ws_auth_refusals_total', help: 'Upgrades refused before the socket opened, by reason', labelNames: ['reason'], registers })
+    this.heartbeatTimeouts = new Counter({ name: 'ws_heartbeat_timeouts_total', help: 'Sockets terminated for a missed pong or tunnel ping', labelNames: ['kind'], registers })
+    this.connectionsReplaced = new Counter({ name: 'ws_connections_replaced_total', help: 'Oldest sockets closed by the per-user connection cap', registers })
+    this.ticketsIssued = new Counter({ name: 'ws_tickets_issued_total', help: 'Connection tickets issued, by purpose', labelNames: ['purpose'], registers })
+    this.openSockets.set({ kind: 'ws' }, 0)
+    this.openSockets.set({ kind: 'tunnel' }, 0)
+  }
+}

@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { createRedis } from '@weapp/common'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Commands (tickets); null in the embedded mode. The bus has connections of its own. */
+    wsRedis: Redis | null
+  }
+}
+
+async function redisPlugin (app: FastifyInstance): Promise<void> {
+  const url = app.wsConfig.REDIS_URL
+  const redis = url === undefined ? null : createRedis(url)
+  if (redis !== null) {
+    redis.on('error', (err) => { app.log.warn({ err }, 'redis connection error') })
+    app.addHook('onClose', async () => {
+      await Promise.race([redis.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
+      redis.disconnect()
+    })
+  }
+  app.decorate('wsRedis', redis)
+}
+
+export default fp(redisPlugin, { name: 'ws-redis', fastify: '5.x', dependencies: ['ws-config'] })

@@ -1,0 +1,88 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { RawData } from 'ws'
+import type { Identity } from '@weapp/common'
+import { upgradeAuth } from '../auth.js'
+import { TicketQuery, errorResponses } from '../schemas.js'
+import { CHANNEL_PATTERN, echo, greeting, parseEnvelope, type ClientEnvelope } from '../hub/protocol.js'
+import { WsFrameErrors } from '../errors.js'
+import type { Connection } from '../hub/connection.js'
+import type { Hub } from '../hub/hub.js'
+
+export function rawText (data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8')
+}
+
+/** A user may join `user:<own openid>` and `public:*`; an admin (agent console) any channel. */
+export function mayJoin (identity: Identity, channel: string): boolean {
+  if (identity.kind === 'admin') return true
+  return channel === `user:${identity.openid}` || channel.startsWith('public:')
+}
+
+function handleEnvelope (hub: Hub, conn: Connection, msg: ClientEnvelope, maxChannels: number): void {
+  const reply = (body: object): void => { conn.send(JSON.stringify(body)) }
+  if (msg.type === 'ping') {
+    reply(msg.id === undefined ? { type: 'pong' } : { type: 'pong', id: msg.id })
+    return
+  }
+  const channel = msg.channel
+  if (typeof channel !== 'string' || !CHANNEL_PATTERN.test(channel)) {
+    reply({ type: 'error', code: WsFrameErrors.badMessage, message: 'channel must be 1-128 characters of [A-Za-z0-9_.:@-]' })
+    return
+  }
+  if (msg.type === 'unsubscribe') {
+    hub.leave(conn, channel)
+    reply({ type: 'unsubscribed', channel })
+    return
+  }
+  if (!mayJoin(conn.identity, channel)) {
+    reply({ type: 'error', code: WsFrameErrors.channelForbidden, channel, message: 'you may join user:<your openid> and public:* channels' })
+    return
+  }
+  if (!conn.channels.has(channel) && conn.channels.size >= maxChannels) {
+    reply({ type: 'error', code: WsFrameErrors.tooManyChannels, channel, message: `at most ${maxChannels} channels per socket` })
+    return
+  }
+  hub.join(conn, channel)
+  reply({ type: 'subscribed', channel })
+}
+
+/**
+ * GET /ws: the seed's WebSocket (greeting on connect, every text frame echoed) plus the JSON envelope
+ * protocol (subscribe/unsubscribe/ping) and server push from the bus.
+ */
+const ws: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/ws', {
+    websocket: true,
+    config: { public: true },
+    schema: { querystring: TicketQuery, response: errorResponses(400, 401, 426, 500) },
+    onRequest: upgradeAuth(app, 'ws')
+  }, (socket, request) => {
+    const grant = request.wsGrant!
+    const { wsHub: hub, wsMetrics: metrics, wsConfig: config } = app
+    let conn: Connection | null = null
+    // Frames that arrive while the nickname is looked up wait, so the greeting is always the first frame.
+    let chain: Promise<unknown> = (async () => {
+      const name = await app.wsNickname(grant.identity, request.id)
+      if (socket.readyState !== socket.OPEN) return
+      socket.send(greeting(name))
+      metrics.messagesOut.inc({ kind: 'ws' })
+      conn = hub.add(socket, grant.identity, 'ws')
+      request.log.info({ openid: grant.identity.kind === 'user' ? grant.identity.openid : undefined, via: grant.via }, 'websocket connected')
+    })()
+    socket.on('message', (data, isBinary) => {
+      metrics.messagesIn.inc({ kind: 'ws' })
+      chain = chain.then(() => {
+        if (conn === null) return
+        conn.alive = true
+        const text = rawText(data)
+        const envelope = isBinary ? null : parseEnvelope(text)
+        if (envelope === null) conn.send(echo(text))
+        else handleEnvelope(hub, conn, envelope, config.MAX_CHANNELS_PER_SOCKET)
+      }).catch((err: unknown) => { request.log.error({ err }, 'websocket message handling failed') })
+    })
+    socket.on('close', (code) => { request.log.debug({ code }, 'websocket closed') })
+  })
+}
+
+export default ws
