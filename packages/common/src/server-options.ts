@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { LogController, type FastifyServerOptions } from 'fastify'
 import { loggerOptions } from './logger.js'
+import { lazyChildLoggerFactory } from './lazy-logger.js'
 import { REQUEST_ID_HEADER } from './identity-header.js'
 
 export interface ServerOptionsInput {
@@ -28,6 +29,8 @@ export function serverOptions ({ service, logLevel, bodyLimit = 64 * 1024 }: Ser
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID()
     },
     // Per-request log lines cost measurable CPU on hot paths; they are on at debug level only.
+    // A request's pino child is made only when something logs through it (most requests never do).
+    childLoggerFactory: lazyChildLoggerFactory,
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: logLevel !== 'debug' && logLevel !== 'trace' }),
     routerOptions: { ignoreTrailingSlash: true }
   }
