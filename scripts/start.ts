@@ -1,5 +1,8 @@
 // `pnpm start`: the whole system on one machine with the embedded stores (no MongoDB, no Redis unless
 // MONGO_URL / REDIS_URL are set): the WeChat simulator, the services and the gateway, each its own process.
+// Secrets left unset get development values made for this run only: the internal token, the push Token
+// and EncodingAESKey (shared by cs-messaging and the simulator's push sender), and one admin API key,
+// which is printed once in the ready banner (the curl examples need it) and nowhere else.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -10,10 +13,12 @@ const host = env.HOST ?? '127.0.0.1'
 const ports = {
   gateway: Number(env.GATEWAY_PORT ?? 8080),
   session: Number(env.SESSION_PORT ?? 8081),
+  cs: Number(env.CS_PORT ?? 8082),
   sim: Number(env.SIM_PORT ?? 8090)
 }
 const usingSimulator = env.WECHAT_API_BASE === undefined
 const simBase = `http://${host}:${ports.sim}`
+const gateway = `http://${host}:${ports.gateway}`
 
 // Shared by the processes of this run only; a real deployment sets its own (see .env.example).
 const shared = {
@@ -25,11 +30,44 @@ const shared = {
   WECHAT_API_BASE: env.WECHAT_API_BASE ?? simBase
 }
 
+// The message-push configuration (console: 消息推送配置): the same values for cs-messaging and for the
+// simulator, which plays WeChat's push sender and delivers to the gateway's public /wechat/callback.
+const push = {
+  WECHAT_TOKEN: env.WECHAT_TOKEN ?? randomBytes(16).toString('hex'),
+  // 43 characters of base64: what the console generates.
+  WECHAT_ENCODING_AES_KEY: env.WECHAT_ENCODING_AES_KEY ?? randomBytes(32).toString('base64').slice(0, 43)
+}
+
+// One admin key for this run unless ADMIN_API_KEYS is set; only the gateway gets it.
+const generatedAdminKey = env.ADMIN_API_KEYS === undefined ? randomBytes(32).toString('base64url') : undefined
+const adminApiKeys = env.ADMIN_API_KEYS ?? `dev:${generatedAdminKey!}`
+
 interface Proc { name: string, entry: string, port: number, extra?: Record<string, string> }
 const procs: Proc[] = [
-  ...(usingSimulator ? [{ name: 'wechat-sim', entry: 'packages/wechat-sim/src/server.ts', port: ports.sim }] : []),
+  ...(usingSimulator
+    ? [{
+        name: 'wechat-sim',
+        entry: 'packages/wechat-sim/src/server.ts',
+        port: ports.sim,
+        extra: {
+          SIM_APP_ID: shared.APP_ID,
+          SIM_APP_SECRET: shared.APP_SECRET,
+          SIM_PUSH_URL: env.SIM_PUSH_URL ?? `${gateway}/wechat/callback`,
+          SIM_PUSH_TOKEN: push.WECHAT_TOKEN,
+          SIM_PUSH_AES_KEY: push.WECHAT_ENCODING_AES_KEY,
+          SIM_PUSH_MODE: env.SIM_PUSH_MODE ?? 'safe',
+          SIM_PUSH_FORMAT: env.SIM_PUSH_FORMAT ?? 'xml'
+        }
+      }]
+    : []),
   { name: 'session', entry: 'services/session/src/server.ts', port: ports.session },
-  { name: 'gateway', entry: 'gateway/src/server.ts', port: ports.gateway, extra: { SESSION_URL: `http://${host}:${ports.session}` } }
+  { name: 'cs', entry: 'services/cs-messaging/src/server.ts', port: ports.cs, extra: push },
+  {
+    name: 'gateway',
+    entry: 'gateway/src/server.ts',
+    port: ports.gateway,
+    extra: { SESSION_URL: `http://${host}:${ports.session}`, CS_MESSAGING_URL: `http://${host}:${ports.cs}`, ADMIN_API_KEYS: adminApiKeys }
+  }
 ]
 
 const children: ChildProcess[] = []
@@ -68,7 +106,6 @@ async function stop (exitCode: number): Promise<void> {
 process.on('SIGINT', () => { void stop(0) })
 process.on('SIGTERM', () => { void stop(0) })
 
-const gateway = `http://${host}:${ports.gateway}`
 for (let i = 0; i < 600 && !stopping; i++) {
   try {
     const res = await fetch(`${gateway}/readyz`)
@@ -77,14 +114,24 @@ for (let i = 0; i < 600 && !stopping; i++) {
   await sleep(100)
 }
 if (!stopping) {
+  const adminKeyLine = generatedAdminKey === undefined
+    ? '    admin keys: from ADMIN_API_KEYS'
+    : `    admin key (this run only): ${generatedAdminKey}`
+  const pushLine = usingSimulator
+    ? `    the simulator's pushes (POST ${simBase}/sim/push) go to ${env.SIM_PUSH_URL ?? `${gateway}/wechat/callback`} (${env.SIM_PUSH_MODE ?? 'safe'} mode, ${env.SIM_PUSH_FORMAT ?? 'xml'})`
+    : '    message push URL: /wechat/callback (WECHAT_TOKEN / WECHAT_ENCODING_AES_KEY as configured)'
   console.log(`
   Ready. The gateway (the only public entry) is at ${gateway}
-    session service ${`http://${host}:${ports.session}`} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
+    session service ${`http://${host}:${ports.session}`}, cs-messaging ${`http://${host}:${ports.cs}`} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
     stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process (set REDIS_URL for Redis)' : 'Redis'}
+${pushLine}
+${adminKeyLine}
   Try it (README "Walk-through"):
     curl -s -X POST ${simBase}/sim/login-code -H 'content-type: application/json' -d '{"user":"alice"}'
     curl -s -X POST ${gateway}/api/login -H 'content-type: application/json' -d '{"code":"<code from above>"}'
     curl -s ${gateway}/api/me -H 'authorization: Bearer <token from above>'
+    curl -s -X POST ${simBase}/sim/push -H 'content-type: application/json' -d '{"user":"alice","message":{"MsgType":"text","Content":"hi"}}'
+    curl -s ${gateway}/api/cs/conversations -H 'authorization: Bearer <admin key>'
   Ctrl-C stops everything.
 `)
 }

@@ -183,3 +183,71 @@ export async function startSessionStandIn (options: SessionStandInOptions): Prom
   Object.assign(standIn, { url: `http://127.0.0.1:${port}`, port })
   return standIn
 }
+
+/** A request as the cs-messaging stand-in received it: the body as the exact bytes that arrived. */
+export interface RawRecordedRequest {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+  body: Buffer
+  /** The client port of the connection it came on (which upstream connection the gateway used). */
+  remotePort: number
+}
+
+export interface CsStandInOptions {
+  /** Extra routes (registered before the catch-all). */
+  routes?: (app: FastifyInstance) => void
+  /** How long to take over answering a push (ms), by its body; default at once. */
+  pushDelayMs?: (body: Buffer) => number
+}
+
+export interface CsStandIn {
+  readonly url: string
+  readonly app: FastifyInstance
+  /** Every request but /healthz, oldest first, bodies as raw bytes. */
+  readonly requests: RawRecordedRequest[]
+  healthy: boolean
+  close: () => Promise<void>
+}
+
+/**
+ * A stand-in cs-messaging service for the gateway's tests: takes every body as raw bytes (up to
+ * 64 MiB, so the gateway's limits are what is tested), records it, answers pushes with `success`
+ * (and the body's sha256 in `x-body-sha256`; GET: the `echostr`) and echoes everything else with
+ * the body's length and sha256.
+ */
+export async function startCsStandIn (options: CsStandInOptions = {}): Promise<CsStandIn> {
+  const app = Fastify({ logger: false, keepAliveTimeout: 72_000, bodyLimit: 64 * 1024 * 1024 })
+  const requests: RawRecordedRequest[] = []
+  const standIn: CsStandIn = { url: '', app, requests, healthy: true, close: async () => { await app.close() } }
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+  app.addHook('preHandler', async (req) => {
+    if (req.url === '/healthz') return
+    requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), remotePort: req.socket.remotePort ?? 0 })
+  })
+
+  app.get('/healthz', async (_req, reply) => standIn.healthy ? { status: 'ok' } : await reply.code(503).send({ status: 'down' }))
+  options.routes?.(app)
+  for (const path of ['/wechat/callback', '/weapp/message']) {
+    app.get(path, async (req, reply) => await reply.type('text/plain; charset=utf-8').send((req.query as Record<string, string>).echostr ?? ''))
+    // x-body-sha256 lets a test match each answer with the push it answers.
+    app.post(path, async (req, reply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+      const delay = options.pushDelayMs?.(body) ?? 0
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+      return await reply.type('text/plain; charset=utf-8').header('x-body-sha256', hash('sha256', body, 'hex')).send('success')
+    })
+  }
+  app.all('/*', async (req) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    return { upstream: 'cs-messaging', method: req.method, url: req.url, bodyLength: body.length, bodySha256: hash('sha256', body, 'hex') }
+  })
+
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  Object.assign(standIn, { url: `http://127.0.0.1:${port}` })
+  return standIn
+}

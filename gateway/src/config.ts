@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
 import Type, { type Static, type TString } from 'typebox'
+import { parseAdminKeys } from './auth/admin-keys.js'
 import { UPSTREAMS, type UpstreamUrlEnv } from './routes-table.js'
 
 export const DEFAULT_PORT = 8080
@@ -12,6 +13,16 @@ export const DEFAULT_LOGIN_RATE_LIMIT_WINDOW_MS = 60_000
 export const DEFAULT_BODY_LIMIT = 64 * 1024
 export const DEFAULT_UPSTREAM_CONNECTIONS = 64
 export const DEFAULT_UPSTREAM_PIPELINING = 8
+/** WeChat's pushes: cs-messaging's own PUSH_BODY_LIMIT default (keep the two equal). */
+export const DEFAULT_PUSH_BODY_LIMIT = 64 * 1024
+/** The largest image `POST /api/cs/media` takes: cs-messaging's MEDIA_UPLOAD_MAX_BYTES default. */
+export const DEFAULT_ADMIN_UPLOAD_LIMIT = 2 * 1024 * 1024
+/**
+ * What a multipart upload may add to its file: boundaries, part headers and the few text fields
+ * cs-messaging reads and ignores (at most 8 of 1 KiB). The upload route's body limit is
+ * ADMIN_UPLOAD_LIMIT plus this; cs-messaging checks the file's own size exactly.
+ */
+export const MULTIPART_OVERHEAD = 64 * 1024
 
 const GatewayOwnEnv = {
   ...CommonEnv,
@@ -34,7 +45,17 @@ const GatewayOwnEnv = {
   TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
-  BODY_LIMIT: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT })
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT }),
+  /** Largest body of a WeChat push (`/wechat/callback`, `/weapp/message`); 413 above. */
+  PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),
+  /**
+   * Admin API keys: comma-separated `id:key` pairs, each key 32+ characters (auth/admin-keys.ts).
+   * `Authorization: Bearer <key>` on `/api/cs/*` is forwarded as `{ kind: 'admin', keyId: id }`.
+   * Unset: the admin routes answer 503 GATEWAY_ADMIN_DISABLED. May come from ADMIN_API_KEYS_FILE.
+   */
+  ADMIN_API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** Largest file `POST /api/cs/media` takes (the route's body limit is this plus MULTIPART_OVERHEAD). */
+  ADMIN_UPLOAD_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: DEFAULT_ADMIN_UPLOAD_LIMIT })
 }
 
 type UpstreamUrlProperties = { [K in UpstreamUrlEnv]: TString }
@@ -78,5 +99,6 @@ export function trustProxyList (value: string | undefined): string[] | false {
 export function loadGatewayConfig (env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const config = loadConfig(GatewayEnv, env)
   trustProxyList(config.TRUST_PROXY)
+  parseAdminKeys(config.ADMIN_API_KEYS, config.INTERNAL_TOKEN)
   return config
 }

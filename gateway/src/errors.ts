@@ -14,3 +14,6 @@ export const RateLimitedError = createError<[string]>('GATEWAY_RATE_LIMITED', 'T
 export const MetricsUnauthorizedError = createError('GATEWAY_METRICS_UNAUTHORIZED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', 401, Error, false)
 export const BadPathError = createError('GATEWAY_BAD_PATH', 'Request path is not allowed', 400, Error, false)
 export const BodyTooLargeError = createError<[number]>('GATEWAY_BODY_TOO_LARGE', 'Request body is larger than %d bytes', 413, Error, false)
+export const AdminAuthRequiredError = createError('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <admin key>', 401, Error, false)
+export const AdminKeyInvalidError = createError('GATEWAY_ADMIN_KEY_INVALID', 'Admin key invalid', 401, Error, false)
+export const AdminDisabledError = createError('GATEWAY_ADMIN_DISABLED', 'The admin API is disabled: no admin key is configured on the gateway (set ADMIN_API_KEYS)', 503, Error, false)

@@ -20,8 +20,19 @@ export const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT',
  *   no credentials → forwarded unauthenticated (the route decides).
  * - `wafer2`: wafer generation 2, required: `X-WX-Skey`. Missing, bad or expired → HTTP 200
  *   `{"code":-1,"data":{}}`, which makes the wafer2 client log in again and retry.
+ * - `admin`: an admin API key, `Authorization: Bearer <key>`, checked by the gateway itself against
+ *   ADMIN_API_KEYS (never the session service; a user's token is not an admin key) before the body
+ *   is read. Forwards `{ kind: 'admin', keyId }`; the key itself is not forwarded. No keys configured
+ *   → 503 GATEWAY_ADMIN_DISABLED; nothing presented → 401 GATEWAY_AUTH_REQUIRED; a wrong key → 401
+ *   GATEWAY_ADMIN_KEY_INVALID.
  */
-export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2'
+export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin'
+
+/**
+ * A route's body limit by name, resolved from the config: `push` is PUSH_BODY_LIMIT (WeChat's
+ * pushes), `upload` is ADMIN_UPLOAD_LIMIT plus the multipart overhead.
+ */
+export type NamedBodyLimit = 'push' | 'upload'
 
 export interface RouteSpec {
   /** Public path in find-my-way syntax (`/api/me`, `/api/me/*`). */
@@ -40,8 +51,15 @@ export interface RouteSpec {
    * Other requests are never queued behind anything on their connection.
    */
   readonly pipeline?: boolean
-  /** Largest request body for this route (bytes); default BODY_LIMIT. */
-  readonly bodyLimit?: number
+  /**
+   * Every request of this route may safely be sent twice (WeChat's pushes: cs-messaging de-duplicates
+   * them by MsgId, and WeChat itself re-sends them). Then, with `pipeline`, requests of every method
+   * are pipelined, not only GET/HEAD, and one that failed on a kept-alive connection before any answer
+   * came is retried once on a fresh connection, as GETs are.
+   */
+  readonly idempotent?: boolean
+  /** Largest request body for this route (bytes, or a limit named after its setting); default BODY_LIMIT. */
+  readonly bodyLimit?: number | NamedBodyLimit
 }
 
 export interface UpstreamSpec {
@@ -67,6 +85,20 @@ export const UPSTREAMS = {
       // wafer generation 2 (wafer2 quickstart)
       { path: '/weapp/login', auth: 'none', rateLimit: 'login' },
       { path: '/weapp/user', auth: 'wafer2', pipeline: true }
+    ]
+  },
+  'cs-messaging': {
+    urlEnv: 'CS_MESSAGING_URL',
+    defaultUrl: 'http://127.0.0.1:8082',
+    routes: [
+      // WeChat's message push (and the seed's path for it): authenticated by WeChat's signatures in
+      // the query, which cs-messaging checks; the raw body and the query go through untouched.
+      // Pushes are answered within PUSH_ACK_TIMEOUT_MS (3 s) and de-duplicated: pipelined.
+      { path: '/wechat/callback', methods: ['GET', 'POST'], auth: 'none', bodyLimit: 'push', pipeline: true, idempotent: true },
+      { path: '/weapp/message', methods: ['GET', 'POST'], auth: 'none', bodyLimit: 'push', pipeline: true, idempotent: true },
+      // The admin API. Media uploads are multipart images, larger than any other body.
+      { path: '/api/cs/media', methods: ['POST'], auth: 'admin', bodyLimit: 'upload' },
+      { path: '/api/cs/*', auth: 'admin' }
     ]
   }
 } as const satisfies Record<string, UpstreamSpec>

@@ -52,3 +52,52 @@ t.test('TRUST_PROXY: addresses, CIDRs and proxy-addr ranges; never a blanket tru
     t.throws(() => loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, TRUST_PROXY: bad }), { message: /TRUST_PROXY/ })
   }
 })
+
+t.test('cs-messaging settings: upstream URL, push and upload limits', async (t) => {
+  const config = loadGatewayConfig({ INTERNAL_TOKEN: TOKEN })
+  t.equal(config.CS_MESSAGING_URL, 'http://127.0.0.1:8082')
+  t.equal(config.PUSH_BODY_LIMIT, 65536)
+  t.equal(config.ADMIN_UPLOAD_LIMIT, 2 * 1024 * 1024)
+  t.equal(config.ADMIN_API_KEYS, undefined, 'no admin keys by default: the admin API is off')
+  t.throws(() => loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, CS_MESSAGING_URL: 'cs:8082' }), { message: /CS_MESSAGING_URL/ })
+  t.throws(() => loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, PUSH_BODY_LIMIT: String(2 * 1024 * 1024) }), { message: /PUSH_BODY_LIMIT/ })
+  t.throws(() => loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, ADMIN_UPLOAD_LIMIT: '10' }), { message: /ADMIN_UPLOAD_LIMIT/ })
+})
+
+t.test('ADMIN_API_KEYS: id:key pairs, validated at boot; problems are named, keys never', async (t) => {
+  const { parseAdminKeys, AdminKeyring } = await import('../src/auth/admin-keys.js')
+  const { decodeIdentity } = await import('@weapp/common')
+  const k1 = 'k'.repeat(32)
+  const k2 = 'Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OWFiY2RlZg=='
+  const keys = parseAdminKeys(` ops:${k1} , ci-bot.2:${k2}`)
+  t.same(keys.map((k) => k.id), ['ops', 'ci-bot.2'])
+  t.same(decodeIdentity(keys[1]!.identityHeader), { kind: 'admin', keyId: 'ci-bot.2' })
+  t.notOk(JSON.stringify(keys).includes(k1), 'only digests are kept')
+  t.same(parseAdminKeys(undefined), [])
+  t.ok(loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, ADMIN_API_KEYS: `ops:${k1}` }))
+
+  const secret = 's3cr3t'.repeat(6)
+  const bad: Array<[string, RegExp]> = [
+    [`ops:${'x'.repeat(31)}`, /entry 1 \(ops\): the key must be 32 to 512 characters/],
+    [`ops${secret}`, /entry 1 must be id:key/],
+    [`:${secret}`, /entry 1: the id must be/],
+    [`o p s:${secret}`, /entry 1: the id must be/],
+    [`ops:${secret},`, /entry 2 is empty/],
+    [`ops:${secret} x`, /the key may contain only/],
+    [`ops:${secret},ops:${secret}x`, /entry 2 \(ops\): the id is used twice/],
+    [`ops:${secret},dev:${secret}`, /entry 2 \(dev\): the same key is configured twice/],
+    [`ops:${TOKEN}`, /must not be INTERNAL_TOKEN/]
+  ]
+  for (const [value, message] of bad) {
+    const err = t.throws(() => loadGatewayConfig({ INTERNAL_TOKEN: TOKEN, ADMIN_API_KEYS: value }), { code: 'COMMON_CONFIG_INVALID', message }, message.source) as Error
+    t.notMatch(err.message, secret, 'the key is not echoed')
+    t.notMatch(err.message, 'x'.repeat(31))
+  }
+
+  const ring = new AdminKeyring(keys)
+  t.ok(ring.enabled)
+  t.equal(ring.match(k1)?.id, 'ops')
+  t.equal(ring.match(k2)?.id, 'ci-bot.2')
+  for (const wrong of ['', k1.slice(1), k1 + 'k', k2.toLowerCase(), 'x'.repeat(600)]) t.equal(ring.match(wrong), undefined, wrong.slice(0, 10))
+  t.notOk(new AdminKeyring([]).enabled)
+})

@@ -17,7 +17,8 @@ const credentialsFor: Record<RouteSpec['auth'], Record<string, string>> = {
   none: {},
   user: bearer(),
   wafer1: { 'x-wx-id': WAFER_ID, 'x-wx-skey': WAFER_SKEY },
-  wafer2: { 'x-wx-skey': WAFER2_SKEY }
+  wafer2: { 'x-wx-skey': WAFER2_SKEY },
+  admin: {}
 }
 
 t.test('every route of the table reaches its upstream with its method and path', async (t) => {

@@ -19,6 +19,10 @@ export interface RouteTarget {
   readonly upstream: Upstream
   /** GET/HEAD may be pipelined behind other requests on an upstream connection (fast routes only). */
   readonly pipeline: boolean
+  /** Requests of every method may be repeated (pipelined with `pipeline`, retried once like GETs). */
+  readonly idempotent?: boolean
+  /** Do not forward the client's Authorization header (admin keys stop at the gateway). */
+  readonly dropAuthorization?: boolean
 }
 
 export interface ForwardSettings {
@@ -135,7 +139,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       return
     }
     if (this.#reply.sent) return
-    if (this.#status === 0 && !this.#retried && IDEMPOTENT.has(this.#options.method) && isRetryable(err)) {
+    if (this.#status === 0 && !this.#retried && (this.#options.idempotent === true || IDEMPOTENT.has(this.#options.method)) && isRetryable(err)) {
       // A kept-alive connection the upstream had just closed: try once more on a fresh one.
       this.#retried = true
       this.#upstream.pool.dispatch(this.#options, this)
@@ -171,8 +175,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
 /**
  * Sends the request to the upstream and the upstream's answer to the client. The request body is
- * the buffer the content-type parser collected (bounded by the route's body limit). Upstream failures become
- * GATEWAY_UPSTREAM_* errors; `onSuccess` runs when the upstream answers 2xx, before the client hears.
+ * the buffer the content-type parser collected (bounded by the route's body limit), sent byte for
+ * byte whatever its content type; the request target (path and query) is sent as the client wrote
+ * it. Upstream failures become GATEWAY_UPSTREAM_* errors; `onSuccess` runs when the upstream
+ * answers 2xx, before the client hears.
  */
 export function forward (
   request: FastifyRequest,
@@ -192,10 +198,12 @@ export function forward (
   const options: Dispatcher.DispatchOptions = {
     path: url,
     method: method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(request, settings.internalToken, identityHeader, settings.trustProxy),
+    headers: upstreamRequestHeaders(request, settings.internalToken, identityHeader, settings.trustProxy, target.dropAuthorization === true),
     body: Buffer.isBuffer(body) ? body : null,
     // blocking: nothing is pipelined behind this request until its response headers are in.
-    blocking: !(target.pipeline && (method === 'GET' || method === 'HEAD'))
+    blocking: !(target.pipeline && (method === 'GET' || method === 'HEAD' || target.idempotent === true)),
+    // Otherwise undici sends a POST only on an idle connection (its default: only GET/HEAD may queue).
+    ...(target.idempotent === true ? { idempotent: true } : {})
   }
   const upstream = target.upstream
   upstream.pool.dispatch(options, new ForwardHandler(reply, upstream, settings, options, onSuccess))

@@ -64,12 +64,14 @@ export function forwardedInfo (request: FastifyRequest, trustProxy: boolean): Fo
 /**
  * The headers sent upstream, as undici's flat [name, value, ...] array: the client's end-to-end
  * headers (original order and case, duplicates kept) plus what the gateway asserts.
+ * `dropAuthorization`: the credential was the gateway's to check (admin keys) and goes no further.
  */
 export function upstreamRequestHeaders (
   request: FastifyRequest,
   internalToken: string,
   identityHeader: string | null,
-  trustProxy: boolean
+  trustProxy: boolean,
+  dropAuthorization = false
 ): string[] {
   const rawHeaders = request.raw.rawHeaders
   const listed = connectionListed(request.headers.connection)
@@ -78,6 +80,7 @@ export function upstreamRequestHeaders (
     const name = rawHeaders[i]!
     const lower = name.toLowerCase()
     if (DROPPED_REQUEST_HEADERS.has(lower) || (listed !== null && listed.has(lower))) continue
+    if (dropAuthorization && lower === 'authorization') continue
     out.push(name, rawHeaders[i + 1]!)
   }
   const fwd = forwardedInfo(request, trustProxy)

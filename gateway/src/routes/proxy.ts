@@ -1,13 +1,60 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify'
 import type { Redis } from 'ioredis'
-import { MALFORMED, extractCredential, type Credential } from '../auth/credentials.js'
+import { AdminKeyring, parseAdminKeys } from '../auth/admin-keys.js'
+import { MALFORMED, bearerToken, extractCredential, type Credential } from '../auth/credentials.js'
 import { refuse } from '../auth/refusals.js'
 import type { SessionResolver } from '../auth/resolver.js'
-import type { GatewayConfig } from '../config.js'
-import { BodyTooLargeError, GatewayClosingError } from '../errors.js'
+import { MULTIPART_OVERHEAD, type GatewayConfig } from '../config.js'
+import { AdminAuthRequiredError, AdminDisabledError, AdminKeyInvalidError, BodyTooLargeError, GatewayClosingError } from '../errors.js'
 import { forward, type ForwardSettings, type RouteTarget, type Upstream } from '../proxy/forward.js'
 import { registerLoginRateLimit } from '../plugins/login-rate-limit.js'
 import { ALL_METHODS, UPSTREAMS, UPSTREAM_NAMES, type RouteSpec } from '../routes-table.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** `x-weapp-identity` of the admin key an `admin` route's request presented (set by its onRequest check). */
+    adminIdentityHeader: string | null
+  }
+}
+
+/** A route's body limit in bytes (RouteSpec.bodyLimit resolved against the config). */
+export function routeBodyLimit (spec: RouteSpec, config: GatewayConfig): number {
+  const limit = spec.bodyLimit
+  if (limit === undefined) return config.BODY_LIMIT
+  if (limit === 'push') return config.PUSH_BODY_LIMIT
+  if (limit === 'upload') return config.ADMIN_UPLOAD_LIMIT + MULTIPART_OVERHEAD
+  return limit
+}
+
+/**
+ * The admin check, run when the request arrives (before its body is read: an upload without a
+ * valid key costs the gateway nothing). Sets `request.adminIdentityHeader` or answers the refusal.
+ */
+function adminCheck (keyring: AdminKeyring): onRequestHookHandler {
+  return function checkAdminKey (request, reply, done) {
+    if (!keyring.enabled) {
+      reply.send(new AdminDisabledError())
+      return
+    }
+    if (request.headers.authorization === undefined) {
+      reply.send(new AdminAuthRequiredError())
+      return
+    }
+    const token = bearerToken(request.headers)
+    if (token === undefined) {
+      // Another scheme (Basic...), or "Bearer" with nothing usable after it: no admin key presented.
+      reply.send(new AdminAuthRequiredError())
+      return
+    }
+    const key = keyring.match(token)
+    if (key === undefined) {
+      reply.send(new AdminKeyInvalidError())
+      return
+    }
+    request.adminIdentityHeader = key.identityHeader
+    done()
+  }
+}
 
 export interface ProxyRoutesOptions {
   config: GatewayConfig
@@ -28,8 +75,13 @@ interface HandlerDeps {
 
 function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
   const { settings, resolver, group, isClosing } = deps
-  const target: RouteTarget = { upstream: deps.upstream, pipeline: spec.pipeline === true }
   const policy = spec.auth
+  const target: RouteTarget = {
+    upstream: deps.upstream,
+    pipeline: spec.pipeline === true,
+    idempotent: spec.idempotent === true,
+    dropAuthorization: policy === 'admin'
+  }
   const evict = spec.evictCredentialOnSuccess === true
 
   function withSession (request: FastifyRequest, reply: FastifyReply, credential: Credential, identityHeader: string): void {
@@ -45,6 +97,11 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
     }
     if (policy === 'none') {
       forward(request, reply, target, settings, null)
+      return
+    }
+    if (policy === 'admin') {
+      // Checked on arrival (adminCheck); only requests with a valid key get here.
+      forward(request, reply, target, settings, request.adminIdentityHeader)
       return
     }
     const credential = extractCredential(policy, request.headers, request.url)
@@ -91,6 +148,11 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
 
   await registerLoginRateLimit(app, { redis: opts.redis })
 
+  const keyring = new AdminKeyring(parseAdminKeys(config.ADMIN_API_KEYS, config.INTERNAL_TOKEN))
+  if (!keyring.enabled) app.log.info('no ADMIN_API_KEYS: the admin routes answer 503 GATEWAY_ADMIN_DISABLED')
+  const checkAdmin = adminCheck(keyring)
+  app.decorateRequest('adminIdentityHeader', null)
+
   const settings: ForwardSettings = { internalToken: config.INTERNAL_TOKEN, trustProxy: opts.trustProxy, metrics: app.metrics }
   for (const name of UPSTREAM_NAMES) {
     const upstream = app.upstreams.get(name)!
@@ -100,7 +162,8 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
         method: [...(spec.methods ?? ALL_METHODS)],
         url: spec.path,
         exposeHeadRoute: false,
-        bodyLimit: spec.bodyLimit ?? config.BODY_LIMIT,
+        bodyLimit: routeBodyLimit(spec, config),
+        ...(spec.auth === 'admin' ? { onRequest: checkAdmin } : {}),
         config: {
           metricsGroup: name,
           ...(spec.rateLimit === 'login' ? { rateLimit: { max: config.LOGIN_RATE_LIMIT_MAX, timeWindow: config.LOGIN_RATE_LIMIT_WINDOW_MS } } : {})

@@ -1,0 +1,321 @@
+// `pnpm bench:push`: WeChat message pushes (safe mode: signed, AES-encrypted XML) through the gateway to
+// cs-messaging with a real Redis, measured against a bare Fastify hello in the same run.
+//
+//   1. the hello at full load (the baseline), then the pushes at full load: the maximum sustained rate
+//      (and the same pushes straight at cs-messaging, without the gateway, for comparison);
+//   2. the pushes at 80 % of that rate (autocannon overallRate): the p99 a real load would see (goal < 50 ms);
+//   3. no push lost: every push acknowledged `success` is in Redis (its de-dup key, the inbound stream,
+//      cs_pushes_total), and nothing was recorded twice.
+//
+// Every request is a different push (fresh MsgId, fresh signature and ciphertext), built before each
+// phase so the load generator only picks the next one, and signed within the 300 s timestamp window.
+// Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WORKER (0: the cs worker off, the
+// stream keeps every message; 1: the worker processes them as in production), BENCH_DIRECT (1: also
+// measure the pushes straight at cs-messaging, to show what the gateway costs; 0: skip), REDIS_URL (else
+// a throw-away redis-server is started). Run with REDIS_URL pointing at a shared Redis, the bench uses an
+// AppID of its own (`cs:{<appid>}:*` keys) and deletes its keys at the end.
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import autocannon from 'autocannon'
+import { createRedis } from '@weapp/common'
+import { buildPush } from '@weapp/wechat-sim'
+import { cpuMicros, startProcess, stopAll, type Running } from './lib/processes.js'
+import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
+
+type Redis = ReturnType<typeof createRedis>
+
+const durationSec = Number(process.env.BENCH_DURATION ?? 10)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const withWorker = process.env.BENCH_WORKER === '1'
+const WARMUP_SEC = 2
+const USERS = 1000
+const root = new URL('..', import.meta.url).pathname
+
+const internalToken = randomBytes(32).toString('hex')
+const appId = `wx${randomBytes(8).toString('hex')}`
+const pushToken = randomBytes(16).toString('hex')
+const aesKey = randomBytes(32).toString('base64').slice(0, 43)
+const ghId = `gh_${randomBytes(6).toString('hex')}`
+const openids = Array.from({ length: USERS }, (_, i) => `oBench${String(i).padStart(6, '0')}${randomBytes(8).toString('hex')}`)
+/** MsgIds: 19 digits, distinct across runs (random base) and within one (a counter). */
+const msgIdBase = 6_000_000_000_000_000_000n + BigInt(`0x${randomBytes(6).toString('hex')}`) * 1_000_000n
+
+interface Push { path: string, body: Buffer, msgId: string }
+
+/** Pushes in the order they are handed out; `next` is the next one not yet taken. */
+const pushes: Push[] = []
+let next = 0
+let builtOnTheFly = 0
+
+function buildOne (n: number, url: string): Push {
+  const msgId = String(msgIdBase + BigInt(n))
+  const built = buildPush({
+    url,
+    token: pushToken,
+    encodingAESKey: aesKey,
+    mode: 'safe',
+    format: 'xml',
+    appId,
+    message: {
+      ToUserName: ghId,
+      FromUserName: openids[n % USERS]!,
+      CreateTime: Math.floor(Date.now() / 1000),
+      MsgType: 'text',
+      Content: `Where is my order #${n}? 我的订单在哪里？`,
+      MsgId: msgId
+    }
+  })
+  const u = new URL(built.url)
+  return { path: u.pathname + u.search, body: Buffer.from(built.body), msgId }
+}
+
+/** Makes sure `count` untaken pushes are ready, signed now (the receiver allows ±300 s). */
+function prebuild (count: number, url: string): void {
+  // Untaken pushes from an earlier phase are re-signed: their timestamps may be getting old.
+  pushes.length = next
+  for (let i = 0; i < count; i++) pushes.push(buildOne(pushes.length, url))
+}
+
+// What happened to each push handed out: answered `success`, answered otherwise, or never answered.
+const acked = new Set<number>()
+const answeredOther = new Map<number, string>()
+
+interface PhaseResult {
+  name: string
+  reqPerSec: number
+  p50: number
+  p99: number
+  requests: number
+  errors: number
+  non2xx: number
+  cpuUsPerReq: Record<string, number>
+}
+
+interface CpuTarget { name: string, pid: number }
+
+function cpuOf (targets: CpuTarget[]): number[] {
+  return targets.map((t) => {
+    try { return cpuMicros(t.pid) } catch { return Number.NaN }
+  })
+}
+
+async function load (name: string, opts: autocannon.Options, cpu: CpuTarget[]): Promise<PhaseResult> {
+  const before = cpuOf(cpu)
+  const result = await autocannon(opts)
+  const after = cpuOf(cpu)
+  const cpuUsPerReq: Record<string, number> = {}
+  cpu.forEach((t, i) => { cpuUsPerReq[t.name] = (after[i]! - before[i]!) / Math.max(result.requests.total, 1) })
+  return {
+    name,
+    reqPerSec: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    cpuUsPerReq
+  }
+}
+
+/** autocannon options that send the next pre-built push on every request and record each answer. */
+function pushLoad (gatewayUrl: string, url: string, extra: Partial<autocannon.Options>): autocannon.Options {
+  return {
+    url: gatewayUrl,
+    connections,
+    pipelining: 1,
+    duration: durationSec,
+    ...extra,
+    requests: [{
+      method: 'POST',
+      setupRequest: (req: any, context: any) => {
+        const n = next++
+        if (n >= pushes.length) {
+          pushes.push(buildOne(n, url))
+          builtOnTheFly++
+        }
+        const push = pushes[n]!
+        context.n = n
+        return { ...req, path: push.path, headers: { 'content-type': 'text/xml' }, body: push.body }
+      },
+      onResponse: (status: number, body: string, context: any) => {
+        const n = context.n as number
+        if (status === 200 && body === 'success') acked.add(n)
+        else answeredOther.set(n, `${status} ${body.slice(0, 120)}`)
+      }
+    } as any]
+  }
+}
+
+async function redisPid (redis: Redis): Promise<number | undefined> {
+  const info = await redis.info('server')
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1])
+  if (!Number.isInteger(pid) || !existsSync(`/proc/${pid}/comm`)) return undefined // another host, or unknown
+  return readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('redis') ? pid : undefined
+}
+
+async function scanCount (redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0'
+  let count = 0
+  do {
+    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000)
+    cursor = nextCursor
+    count += keys.length
+  } while (cursor !== '0')
+  return count
+}
+
+async function deleteKeys (redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000)
+    cursor = nextCursor
+    if (keys.length > 0) await redis.unlink(...keys)
+  } while (cursor !== '0')
+}
+
+function metricSum (text: string, name: string): number {
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}
+
+const procs: Running[] = []
+let localRedis: LocalRedis | null = null
+let redis: Redis | undefined
+const prefix = `cs:{${appId}}:`
+try {
+  let redisUrl = process.env.REDIS_URL
+  if (redisUrl === undefined) {
+    localRedis = await startLocalRedis()
+    if (localRedis === null) throw new Error('no REDIS_URL and no redis-server to start (apt-get install redis-server)')
+    redisUrl = localRedis.url
+  }
+  redis = createRedis(redisUrl)
+  const redisServerPid = await redisPid(redis)
+
+  const [helloPort, csPort, gatewayPort, unusedPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const hello = await startProcess('hello', `${root}bench/hello-server.ts`, helloPort, {}, '/')
+  procs.push(hello)
+  const cs = await startProcess('cs-messaging', `${root}services/cs-messaging/src/server.ts`, csPort, {
+    INTERNAL_TOKEN: internalToken,
+    REDIS_URL: redisUrl,
+    APP_ID: appId,
+    WECHAT_TOKEN: pushToken,
+    WECHAT_ENCODING_AES_KEY: aesKey,
+    PUSH_ALLOW_PLAINTEXT: 'false',
+    WORKER_ENABLED: String(withWorker)
+  })
+  procs.push(cs)
+  // The session service is not part of this path: pushes need no user session.
+  const gateway = await startProcess('gateway', `${root}gateway/src/server.ts`, gatewayPort, {
+    INTERNAL_TOKEN: internalToken,
+    CS_MESSAGING_URL: cs.url,
+    SESSION_URL: `http://127.0.0.1:${unusedPort}`
+  })
+  procs.push(gateway)
+  const pushUrl = `${gateway.url}/wechat/callback`
+  const cpu: CpuTarget[] = [
+    { name: 'gateway', pid: gateway.child.pid! },
+    { name: 'cs-messaging', pid: cs.child.pid! },
+    ...(redisServerPid === undefined ? [] : [{ name: 'redis-server', pid: redisServerPid }])
+  ]
+
+  // One push by hand first: the whole chain answers.
+  prebuild(1, pushUrl)
+  const first = pushes[next++]!
+  const check = await fetch(gateway.url + first.path, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: new Uint8Array(first.body) })
+  const checkText = await check.text()
+  if (check.status !== 200 || checkText !== 'success') throw new Error(`a push through the gateway answered ${check.status} ${checkText}`)
+  acked.add(0)
+
+  console.log(`pushes: safe mode, XML, ${first.body.length} bytes each, ${USERS} users; ${connections} connections, ${durationSec}s per phase, ${cpus().length} cores; cs worker ${withWorker ? 'on' : 'off'}; Redis ${redisUrl}${redisServerPid === undefined ? ' (pid unknown: not counted)' : ` (pid ${redisServerPid})`}`)
+
+  // Warm-up (JIT, pools), then the baseline and the full-load phase.
+  await autocannon({ url: `${hello.url}/`, connections, duration: WARMUP_SEC })
+  const helloResult = await load('fastify hello', { url: `${hello.url}/`, connections, duration: durationSec }, [{ name: 'hello', pid: hello.child.pid! }])
+
+  prebuild(30_000, pushUrl)
+  const warm = await load('warm-up', pushLoad(gateway.url, pushUrl, { duration: WARMUP_SEC }), cpu)
+  // Enough for the phase at twice the warm-up's rate (the warm-up runs colder); more are built on the fly.
+  const enough = (perSec: number): number => Math.ceil(perSec * durationSec * 2) + 2000
+  let direct: PhaseResult | undefined
+  if (process.env.BENCH_DIRECT !== '0') {
+    // The same pushes straight at cs-messaging: what the gateway costs on this path.
+    prebuild(enough(warm.reqPerSec * 2), pushUrl)
+    direct = await load('pushes straight at cs-messaging', pushLoad(cs.url, pushUrl, {}), cpu)
+  }
+  prebuild(enough(Math.max(warm.reqPerSec, direct?.reqPerSec ?? 0)), pushUrl)
+  const max = await load('pushes via gateway, full load', pushLoad(gateway.url, pushUrl, {}), cpu)
+
+  const rate = Math.max(1, Math.floor(max.reqPerSec * 0.8))
+  prebuild(enough(rate * 0.6), pushUrl)
+  const steady = await load(`pushes via gateway at 80 % (${rate}/s)`, pushLoad(gateway.url, pushUrl, { overallRate: rate }), cpu)
+
+  const rows = [helloResult, ...(direct === undefined ? [] : [direct]), max, steady].map((r) => ({
+    scenario: r.name,
+    'req/s': Math.round(r.reqPerSec),
+    'p50 ms': r.p50,
+    'p99 ms': r.p99,
+    'CPU µs/req by process': Object.entries(r.cpuUsPerReq).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', '),
+    'errors/non2xx': `${r.errors}/${r.non2xx}`
+  }))
+  console.table(rows)
+  const ratio = max.reqPerSec / helloResult.reqPerSec
+  console.log(`push max / hello throughput: ${ratio.toFixed(2)}x (goal >= 0.20x) ${ratio >= 0.2 ? 'ok' : 'MISSED'}`)
+  console.log(`p99 at 80 % of max (${rate} req/s offered, ${Math.round(steady.reqPerSec)} done): ${steady.p99} ms (goal < 50 ms) ${steady.p99 < 50 ? 'ok' : 'MISSED'}`)
+  const total = (r: PhaseResult): string => Object.values(r.cpuUsPerReq).reduce((a, b) => a + b, 0).toFixed(1)
+  console.log(`server CPU per push: ${total(max)} µs at full load, ${total(steady)} µs at 80 % (hello: ${total(helloResult)} µs)`)
+  if (direct !== undefined) console.log(`via gateway / straight at cs-messaging: ${(max.reqPerSec / direct.reqPerSec).toFixed(2)}x; straight at cs-messaging / hello: ${(direct.reqPerSec / helloResult.reqPerSec).toFixed(2)}x`)
+  if (builtOnTheFly > 0) console.log(`(${builtOnTheFly} pushes had to be built during the load: more than prebuilt)`)
+
+  // ---- no push lost ----
+  // Let in-flight work settle (the last answers, the worker if it runs).
+  const metricsText = async (): Promise<string> => await (await fetch(`${cs.url}/metrics`, { headers: { 'x-internal-token': internalToken } })).text()
+  const stream = `${prefix}inbound`
+  for (let i = 0; i < 300; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    if (!withWorker) break
+    const processed = metricSum(await metricsText(), 'cs_worker_processed_total')
+    if (processed >= await scanCount(redis, `${prefix}dedup:*`)) break
+  }
+  const handedOut = next
+  const unanswered: number[] = []
+  for (let n = 0; n < handedOut; n++) if (!acked.has(n) && !answeredOther.has(n)) unanswered.push(n)
+  const dedupKeys = await scanCount(redis, `${prefix}dedup:*`)
+  const streamLength = await redis.xlen(stream)
+  const text = await metricsText()
+  const recorded = metricSum(text, 'cs_pushes_total')
+  const duplicates = metricSum(text, 'cs_dedup_hits_total')
+  const processed = metricSum(text, 'cs_worker_processed_total')
+  const deadLetters = await redis.xlen(`${prefix}dead`)
+
+  // Every acknowledged push must have its de-dup key (the key and the stream entry are one atomic step).
+  const ackedList = [...acked]
+  let missing = 0
+  for (let i = 0; i < ackedList.length; i += 5000) {
+    const batch = ackedList.slice(i, i + 5000)
+    const found = await Promise.all(batch.map(async (n) => await redis!.exists(`${prefix}dedup:msg:${pushes[n]!.msgId}`)))
+    missing += found.filter((f) => f === 0).length
+  }
+  let unansweredRecorded = 0
+  for (const n of unanswered) unansweredRecorded += await redis.exists(`${prefix}dedup:msg:${pushes[n]!.msgId}`)
+
+  console.log(`\npushes sent: ${handedOut}; answered success: ${acked.size}; answered otherwise: ${answeredOther.size}; unanswered when the load stopped: ${unanswered.length} (of which recorded: ${unansweredRecorded})`)
+  if (answeredOther.size > 0) console.log(`  e.g. ${[...answeredOther.values()].slice(0, 3).join(' | ')}`)
+  console.log(`recorded: cs_pushes_total ${recorded}, de-dup keys ${dedupKeys}, ${withWorker ? `worker processed ${processed}, stream left ${streamLength}, dead letters ${deadLetters}` : `inbound stream length ${streamLength}`}; duplicates seen ${duplicates}`)
+  const expected = acked.size + unansweredRecorded
+  const queued = withWorker ? processed + streamLength : streamLength
+  const lossless = missing === 0 && recorded === expected && dedupKeys === expected && queued === expected && duplicates === 0
+  console.log(`acknowledged but not recorded: ${missing}; recorded = acknowledged${unansweredRecorded > 0 ? ` + ${unansweredRecorded} in flight at the stop` : ''}: ${lossless ? 'yes — no push lost, none recorded twice' : 'NO'}`)
+  if (!lossless) process.exitCode = 1
+} finally {
+  await stopAll(procs)
+  if (redis !== undefined) {
+    if (localRedis === null) await deleteKeys(redis, `${prefix}*`).catch(() => {})
+    await redis.quit().catch(() => { redis!.disconnect() })
+  }
+  await localRedis?.stop()
+}
