@@ -75,29 +75,32 @@ t.test('events, unknown types and the cloud-hosting probe', async (t) => {
   const clock = new TestClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   const repo = app.messagesRepository as MemoryMessagesRepository
+  // One timestamp for the whole test: the clock follows real time, and a second boundary crossed between
+  // building the json and xml copies would make them different messages.
+  const t0 = clock.seconds
   const pushes = [
-    enterSession('o_evt', clock.seconds),
-    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: clock.seconds, MsgType: 'event', Event: 'some_future_event', Extra: 'kept' },
-    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: clock.seconds, MsgType: 'hologram', MsgId: '1', Payload: 'kept' },
-    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: clock.seconds, MsgType: 'event', Event: 'subscribe_msg_sent_event', List: { TemplateId: 't1', MsgID: '1700827132819554304', ErrorCode: 0, ErrorStatus: 'success' } }
+    enterSession('o_evt', t0),
+    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: t0, MsgType: 'event', Event: 'some_future_event', Extra: 'kept' },
+    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: t0, MsgType: 'hologram', MsgId: '1', Payload: 'kept' },
+    { ToUserName: 'gh_x', FromUserName: 'o_evt', CreateTime: t0, MsgType: 'event', Event: 'subscribe_msg_sent_event', List: { TemplateId: 't1', MsgID: '1700827132819554304', ErrorCode: 0, ErrorStatus: 'success' } }
   ]
   for (const format of ['json', 'xml'] as const) {
     for (const fields of pushes) {
-      const push = buildPush(fields, { mode: 'safe', format, timestamp: clock.seconds })
+      const push = buildPush(fields, { mode: 'safe', format, timestamp: t0 })
       const res = await call(app, { method: 'POST', url: push.url, payload: push.payload })
       t.equal(res.statusCode, 200, res.body)
       t.equal(res.body, 'success')
     }
   }
   await waitFor(() => repo.size === 4, 3000, 'four distinct messages stored (xml copies are duplicates)')
-  const future = await repo.findByKey(`evt:o_evt:${clock.seconds}:some_future_event`)
+  const future = await repo.findByKey(`evt:o_evt:${t0}:some_future_event`)
   t.equal((future?.message as { Extra?: string }).Extra, 'kept', 'unknown event recorded whole')
   const hologram = await repo.findByKey('msg:1')
   t.equal(hologram?.msgType, 'hologram')
-  const sent = await repo.findByKey(`evt:o_evt:${clock.seconds}:subscribe_msg_sent_event`)
+  const sent = await repo.findByKey(`evt:o_evt:${t0}:subscribe_msg_sent_event`)
   t.equal(((sent?.message as { List?: { MsgID?: string } }).List)?.MsgID, '1700827132819554304', 'nested 64-bit MsgID kept exactly')
 
-  for (const query of ['', `?signature=${urlSignature(PUSH_TOKEN, String(clock.seconds), '1')}&timestamp=${clock.seconds}&nonce=1`]) {
+  for (const query of ['', `?signature=${urlSignature(PUSH_TOKEN, String(t0), '1')}&timestamp=${t0}&nonce=1`]) {
     const probe = await call(app, { method: 'POST', url: `/wechat/callback${query}`, payload: '{"action":"CheckContainerPath"}', headers: { 'content-type': 'application/json' } })
     t.equal(probe.statusCode, 200)
     t.equal(probe.body, 'success')

@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { BodyMalformedError, XmlForbiddenError } from '../errors.js'
+import { FlatXmlError, scanFlatXml } from './flat-xml.js'
 
 /** WeChat's XML nests two or three levels (subscribe-message List items). */
 export const MAX_XML_DEPTH = 16
@@ -29,8 +30,23 @@ export function hasForbiddenXml (text: string): boolean {
 /**
  * Parses `<xml>…</xml>` into an object of strings (nested elements become objects, repeated ones
  * arrays). Rejects DOCTYPE/ENTITY, malformed XML, a root other than `xml` and reserved names.
+ *
+ * Every ordinary push is flat and goes through the strict scanner (flat-xml.ts) alone. Whatever it
+ * refuses (nested `List` items, repeated elements, entity references kept verbatim, and every malformed
+ * body) goes to the full parser below, which decides as it always did: same results, same error codes.
  */
 export function parsePushXml (text: string): Record<string, unknown> {
+  if (hasForbiddenXml(text)) throw new XmlForbiddenError()
+  try {
+    return scanFlatXml(text)
+  } catch (err) {
+    if (!(err instanceof FlatXmlError)) throw err
+  }
+  return parseXmlFull(text)
+}
+
+/** The full parser (fast-xml-parser): nested and repeated elements; exported for the differential tests. */
+export function parseXmlFull (text: string): Record<string, unknown> {
   if (hasForbiddenXml(text)) throw new XmlForbiddenError()
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false })
   if (valid !== true) throw new BodyMalformedError(`invalid XML (${valid.err.code} at line ${valid.err.line})`)

@@ -125,7 +125,14 @@ export class InboundWorker {
       try {
         const free = concurrency - this.#inflight.size
         if (free <= 0) {
-          await Promise.race([...this.#inflight, this.#pause(blockMs)])
+          // The pause is cancelled when a message finishes first: otherwise every busy iteration would
+          // leave a timer and an abort listener behind until blockMs passes (MaxListenersExceededWarning).
+          const pause = this.#cancellablePause(blockMs)
+          try {
+            await Promise.race([...this.#inflight, pause.done])
+          } finally {
+            pause.cancel()
+          }
           continue
         }
         const wait = Math.max(1, Math.min(blockMs, claimEveryMs - (Date.now() - lastClaim)))
@@ -142,7 +149,26 @@ export class InboundWorker {
 
   /** A sleep that stop() cuts short. */
   async #pause (ms: number): Promise<void> {
-    await sleep(ms, undefined, { signal: this.#abort.signal }).catch(() => {})
+    await this.#cancellablePause(ms).done
+  }
+
+  /**
+   * A sleep that stop() cuts short and that can be cancelled: cancel() clears the timer and removes the
+   * abort listener (and resolves `done`), so a pause that lost a race leaves nothing behind.
+   */
+  #cancellablePause (ms: number): { done: Promise<void>, cancel: () => void } {
+    const signal = this.#abort.signal
+    if (signal.aborted) return { done: Promise.resolve(), cancel: () => {} }
+    let finish!: () => void
+    const done = new Promise<void>((resolve) => { finish = resolve })
+    const cleanUp = (): void => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', cleanUp)
+      finish()
+    }
+    const timer = setTimeout(cleanUp, ms)
+    signal.addEventListener('abort', cleanUp, { once: true })
+    return { done, cancel: cleanUp }
   }
 
   #dispatch (delivery: Delivery): void {
