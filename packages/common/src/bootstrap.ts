@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
 
 export interface RunOptions {
   /** Builds the application; everything it opens must be closed by its onClose hooks. */
@@ -22,5 +23,42 @@ export async function runService ({ build, host, port, shutdownTimeoutMs }: RunO
   })
   app.addHook('onClose', async () => { closer.uninstall() })
   await app.listen({ host, port })
+  return app
+}
+
+export interface ServiceEntry<C extends { HOST: string, PORT: number, SHUTDOWN_TIMEOUT_MS: number }> {
+  name: string
+  /** Reads and validates the environment; throws naming every missing or bad variable. */
+  loadConfig: () => C
+  serverOptions: (config: C) => FastifyServerOptions
+  app: FastifyPluginAsync<{ config: C }>
+  /** Non-secret facts for the "ready" log line (which stores, which modes). */
+  describe?: (config: C) => Record<string, unknown>
+}
+
+/**
+ * What every service's server.ts does: validate the environment (a bad one prints why and sets exit
+ * code 1, nothing starts), build the app as a plugin, listen, and shut down gracefully.
+ */
+export async function startService<C extends { HOST: string, PORT: number, SHUTDOWN_TIMEOUT_MS: number }> (entry: ServiceEntry<C>): Promise<FastifyInstance | null> {
+  let config: C
+  try {
+    config = entry.loadConfig()
+  } catch (err) {
+    console.error(`${entry.name}: ${(err as Error).message}`)
+    process.exitCode = 1
+    return null
+  }
+  const app = await runService({
+    host: config.HOST,
+    port: config.PORT,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    build: async () => {
+      const instance = Fastify(entry.serverOptions(config))
+      await instance.register(fp(entry.app, { name: `${entry.name}-app` }), { config })
+      return instance
+    }
+  })
+  app.log.info({ port: config.PORT, ...entry.describe?.(config) }, `${entry.name} ready`)
   return app
 }

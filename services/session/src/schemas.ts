@@ -3,19 +3,8 @@ import Type from 'typebox'
 // Response and body shapes shared by the routes. session_key is in none of them: a response schema
 // also decides what gets serialised, so nothing outside these shapes can leak into a body.
 
-export const ErrorSchema = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String()
-})
-
-/** Responses every route may give through the central error handler. */
-export function errorResponses (...statuses: number[]): Record<number, typeof ErrorSchema> {
-  const out: Record<number, typeof ErrorSchema> = {}
-  for (const status of statuses) out[status] = ErrorSchema
-  return out
-}
+// The shared error body lives in @weapp/common; re-exported so routes import their schemas from one place.
+export { ErrorSchema, errorResponses } from '@weapp/common'
 
 export const PhoneSchema = Type.Object({
   phoneNumber: Type.String(),
