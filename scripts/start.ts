@@ -14,6 +14,7 @@ const ports = {
   gateway: Number(env.GATEWAY_PORT ?? 8080),
   session: Number(env.SESSION_PORT ?? 8081),
   cs: Number(env.CS_PORT ?? 8082),
+  ws: Number(env.WS_PORT ?? 8083),
   sim: Number(env.SIM_PORT ?? 8090)
 }
 const usingSimulator = env.WECHAT_API_BASE === undefined
@@ -62,11 +63,12 @@ const procs: Proc[] = [
     : []),
   { name: 'session', entry: 'services/session/src/server.ts', port: ports.session },
   { name: 'cs', entry: 'services/cs-messaging/src/server.ts', port: ports.cs, extra: push },
+  { name: 'realtime', entry: 'services/realtime-ws/src/server.ts', port: ports.ws, extra: { SESSION_URL: `http://${host}:${ports.session}` } },
   {
     name: 'gateway',
     entry: 'gateway/src/server.ts',
     port: ports.gateway,
-    extra: { SESSION_URL: `http://${host}:${ports.session}`, CS_MESSAGING_URL: `http://${host}:${ports.cs}`, ADMIN_API_KEYS: adminApiKeys }
+    extra: { SESSION_URL: `http://${host}:${ports.session}`, CS_MESSAGING_URL: `http://${host}:${ports.cs}`, REALTIME_WS_URL: `http://${host}:${ports.ws}`, ADMIN_API_KEYS: adminApiKeys }
   }
 ]
 
@@ -122,7 +124,7 @@ if (!stopping) {
     : '    message push URL: /wechat/callback (WECHAT_TOKEN / WECHAT_ENCODING_AES_KEY as configured)'
   console.log(`
   Ready. The gateway (the only public entry) is at ${gateway}
-    session service ${`http://${host}:${ports.session}`}, cs-messaging ${`http://${host}:${ports.cs}`} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
+    session service ${`http://${host}:${ports.session}`}, cs-messaging ${`http://${host}:${ports.cs}`}, realtime-ws ${`http://${host}:${ports.ws}`} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
     stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process (set REDIS_URL for Redis)' : 'Redis'}
 ${pushLine}
 ${adminKeyLine}
@@ -132,6 +134,8 @@ ${adminKeyLine}
     curl -s ${gateway}/api/me -H 'authorization: Bearer <token from above>'
     curl -s -X POST ${simBase}/sim/push -H 'content-type: application/json' -d '{"user":"alice","message":{"MsgType":"text","Content":"hi"}}'
     curl -s ${gateway}/api/cs/conversations -H 'authorization: Bearer <admin key>'
+    WebSocket (greeting, then echo): node -e "const ws = new (require('ws'))('ws://${host}:${ports.gateway}/ws', { headers: { authorization: 'Bearer <token>' } }); ws.on('message', (m) => { console.log(String(m)); ws.send('hi') })"
+      (run it from services/realtime-ws, where ws is installed; or POST ${gateway}/api/ws/tickets for a single-use /ws?ticket=…)
   Ctrl-C stops everything.
 `)
 }

@@ -11,6 +11,7 @@ import upstreamsPlugin from './plugins/upstreams.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import proxyRoutes from './routes/proxy.js'
+import { endRelayed, routeUpgrades, type RelayedSockets } from './proxy/upgrade.js'
 
 export interface GatewayOptions {
   config: GatewayConfig
@@ -44,7 +45,13 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
   const trustProxy = trustProxyList(config.TRUST_PROXY) !== false
   let closing = false
   const isClosing = (): boolean => closing
-  app.addHook('preClose', (done) => { closing = true; done() })
+  // Relayed WebSockets are ended (both sides) as soon as shutdown begins: they would hold server.close().
+  const webSockets: RelayedSockets = new Map()
+  app.addHook('preClose', async () => {
+    closing = true
+    await endRelayed(webSockets)
+  })
+  routeUpgrades(app)
 
   installErrorHandling(app)
   app.addHook('onRequest', (request, reply, done) => {
@@ -59,7 +66,7 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
 
   await app.register(healthRoutes, { config, isClosing })
   await app.register(metricsRoutes, { token: config.METRICS_TOKEN })
-  await app.register(proxyRoutes, { config, trustProxy, redis, isClosing })
+  await app.register(proxyRoutes, { config, trustProxy, redis, isClosing, webSockets })
 }
 
 export const gatewayApp = fp(gateway, { name: 'weapp-gateway', fastify: '5.x' })

@@ -25,8 +25,14 @@ export const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT',
  *   is read. Forwards `{ kind: 'admin', keyId }`; the key itself is not forwarded. No keys configured
  *   → 503 GATEWAY_ADMIN_DISABLED; nothing presented → 401 GATEWAY_AUTH_REQUIRED; a wrong key → 401
  *   GATEWAY_ADMIN_KEY_INVALID.
+ * - `anyUser`: any user session, whichever generation of client: what `user` takes, plus wafer
+ *   generation 1's `X-WX-Id` + `X-WX-Skey` as query parameters (names case-insensitive). Refused in
+ *   the shape the presented credential's client understands (wafer1 → the magic ERR_INVALID_SESSION
+ *   body, a lone skey → `{"code":-1,"data":{}}`, bearer or nothing → 401 like `user`).
+ * - `userOrAdmin`: an admin key (checked as `admin`, when keys are configured) or else a user session
+ *   as `user` (same refusals). `Authorization` is not forwarded.
  */
-export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin'
+export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin' | 'anyUser' | 'userOrAdmin'
 
 /**
  * A route's body limit by name, resolved from the config: `push` is PUSH_BODY_LIMIT (WeChat's
@@ -62,11 +68,27 @@ export interface RouteSpec {
   readonly bodyLimit?: number | NamedBodyLimit
 }
 
+/**
+ * A WebSocket endpoint: upgrade requests (`GET` with `Upgrade: websocket`) on this exact path are
+ * relayed to the upstream as raw bytes once authenticated (src/proxy/upgrade.ts); a plain GET of the
+ * path is forwarded like any request (the upstream answers 426).
+ * - `session`: authenticated like `anyUser` (bearer, wafer headers or wafer1 query parameters), the
+ *   identity forwarded; without any session credential, a `?ticket=` query parameter is passed
+ *   through untouched for the upstream to check. Neither → 401 before the socket opens.
+ * - `ticket`: passed through without a session (the ticket in the query is the credential, which
+ *   the upstream checks; clients send no headers).
+ */
+export interface WebSocketSpec {
+  readonly path: string
+  readonly auth: 'session' | 'ticket'
+}
+
 export interface UpstreamSpec {
   /** Environment variable holding the upstream's base URL (`http://host:port`). */
   readonly urlEnv: string
   readonly defaultUrl: string
   readonly routes: readonly RouteSpec[]
+  readonly websockets?: readonly WebSocketSpec[]
 }
 
 export const UPSTREAMS = {
@@ -99,6 +121,19 @@ export const UPSTREAMS = {
       // The admin API. Media uploads are multipart images, larger than any other body.
       { path: '/api/cs/media', methods: ['POST'], auth: 'admin', bodyLimit: 'upload' },
       { path: '/api/cs/*', auth: 'admin' }
+    ]
+  },
+  realtime: {
+    urlEnv: 'REALTIME_WS_URL',
+    defaultUrl: 'http://127.0.0.1:8083',
+    routes: [
+      { path: '/api/ws/tickets', methods: ['POST'], auth: 'userOrAdmin' },
+      // The wafer tunnel's URL (gen 1 and gen 2 clients); the answer carries wss://<host>/weapp/tunnel/socket.
+      { path: '/weapp/tunnel', methods: ['GET'], auth: 'anyUser' }
+    ],
+    websockets: [
+      { path: '/ws', auth: 'session' },
+      { path: '/weapp/tunnel/socket', auth: 'ticket' }
     ]
   }
 } as const satisfies Record<string, UpstreamSpec>

@@ -363,7 +363,7 @@ t.test('cs-messaging down: 502 for pushes and the admin API alike; /readyz names
   t.equal((await down.call('/api/cs/conversations', { headers: adminBearer() })).status, 502)
   const ready = await down.call('/readyz')
   t.equal(ready.status, 503)
-  t.same(ready.json(), { status: 'unavailable', down: ['cs-messaging'], upstreams: { session: 'up', 'cs-messaging': 'down' } })
+  t.same(ready.json(), { status: 'unavailable', down: ['cs-messaging'], upstreams: { session: 'up', 'cs-messaging': 'down', realtime: 'up' } })
 })
 
 t.test('metrics count the cs-messaging routes as their own group', async (t) => {

@@ -16,19 +16,19 @@ t.test('/readyz checks every upstream\'s /healthz', async (t) => {
   t.teardown(h.close)
   const up = await h.call('/readyz')
   t.equal(up.status, 200)
-  t.same(up.json(), { status: 'ok', upstreams: { session: 'up', 'cs-messaging': 'up' } })
+  t.same(up.json(), { status: 'ok', upstreams: { session: 'up', 'cs-messaging': 'up', realtime: 'up' } })
 
   h.upstream.healthy = false
   const unhealthy = await h.call('/readyz')
   t.equal(unhealthy.status, 503)
-  t.same(unhealthy.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down', 'cs-messaging': 'up' } })
+  t.same(unhealthy.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down', 'cs-messaging': 'up', realtime: 'up' } })
   h.upstream.healthy = true
   t.equal((await h.call('/readyz')).status, 200, 'back up')
 
   await h.upstream.close()
   const down = await h.call('/readyz')
   t.equal(down.status, 503)
-  t.same(down.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down', 'cs-messaging': 'up' } })
+  t.same(down.json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down', 'cs-messaging': 'up', realtime: 'up' } })
 })
 
 t.test('/readyz does not wait long for a hanging upstream', async (t) => {

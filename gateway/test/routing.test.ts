@@ -18,7 +18,9 @@ const credentialsFor: Record<RouteSpec['auth'], Record<string, string>> = {
   user: bearer(),
   wafer1: { 'x-wx-id': WAFER_ID, 'x-wx-skey': WAFER_SKEY },
   wafer2: { 'x-wx-skey': WAFER2_SKEY },
-  admin: {}
+  admin: {},
+  anyUser: bearer(),
+  userOrAdmin: bearer()
 }
 
 t.test('every route of the table reaches its upstream with its method and path', async (t) => {

@@ -105,7 +105,7 @@ t.test('once shutdown has begun, requests still arriving get 503 GATEWAY_CLOSING
       }
     }
   })
-  t.teardown(async () => { await closing.upstream.close(); await closing.cs.close() })
+  t.teardown(async () => { await closing.upstream.close(); await closing.cs.close(); await closing.realtime.close() })
   // One connection, two requests pipelined on it: the second is read only after the first is answered.
   const client = new Client(closing.url, { pipelining: 2 })
   t.teardown(async () => { await client.destroy() })

@@ -93,7 +93,15 @@ export const MALFORMED = 'malformed'
  * Bearer, else wafer headers (id+skey is generation 1, skey alone generation 2). For `wafer1` routes:
  * id+skey from headers, else from the query. For `wafer2` routes: the skey header.
  */
-export function extractCredential (policy: 'user' | 'wafer1' | 'wafer2', headers: IncomingHttpHeaders, url: string): Credential | null | typeof MALFORMED {
+export function extractCredential (policy: 'user' | 'wafer1' | 'wafer2' | 'anyUser', headers: IncomingHttpHeaders, url: string): Credential | null | typeof MALFORMED {
+  if (policy === 'anyUser') {
+    // What `user` takes, else wafer generation 1's query parameters (its WebSocket upgrades and tunnel).
+    const fromHeaders = extractCredential('user', headers, url)
+    if (fromHeaders !== null) return fromHeaders
+    const fromQuery = waferQueryCredentials(url)
+    if (fromQuery.id === undefined || fromQuery.skey === undefined) return null
+    return usable(fromQuery.id) && usable(fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED
+  }
   if (policy === 'user' && headers.authorization !== undefined) {
     const token = bearerToken(headers)
     if (token !== undefined) return usable(token) ? bearerCredential(token) : MALFORMED

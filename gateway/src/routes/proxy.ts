@@ -2,13 +2,15 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onReq
 import type { Redis } from 'ioredis'
 import { AdminKeyring, parseAdminKeys } from '../auth/admin-keys.js'
 import { MALFORMED, bearerToken, extractCredential, type Credential } from '../auth/credentials.js'
-import { refuse } from '../auth/refusals.js'
+import { refuse, type RefusingPolicy } from '../auth/refusals.js'
 import type { SessionResolver } from '../auth/resolver.js'
 import { MULTIPART_OVERHEAD, type GatewayConfig } from '../config.js'
-import { AdminAuthRequiredError, AdminDisabledError, AdminKeyInvalidError, BodyTooLargeError, GatewayClosingError } from '../errors.js'
+import { AdminAuthRequiredError, AdminDisabledError, AdminKeyInvalidError, AuthRequiredError, BadPathError, BodyTooLargeError, GatewayClosingError, SessionInvalidError } from '../errors.js'
 import { forward, type ForwardSettings, type RouteTarget, type Upstream } from '../proxy/forward.js'
 import { registerLoginRateLimit } from '../plugins/login-rate-limit.js'
-import { ALL_METHODS, UPSTREAMS, UPSTREAM_NAMES, type RouteSpec } from '../routes-table.js'
+import { isForwardablePath } from '../proxy/path.js'
+import { pendingUpgrade, relayUpgrade, upgradeHeaders, type RelayedSockets } from '../proxy/upgrade.js'
+import { ALL_METHODS, UPSTREAMS, UPSTREAM_NAMES, type RouteSpec, type UpstreamSpec, type WebSocketSpec } from '../routes-table.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,14 +65,115 @@ export interface ProxyRoutesOptions {
   redis: Redis | null
   /** Read on every request: when true (shutdown has begun) new requests get 503 GATEWAY_CLOSING. */
   isClosing: () => boolean
+  /** Client sockets of relayed WebSocket connections (ended when the gateway closes). */
+  webSockets: RelayedSockets
 }
 
 interface HandlerDeps {
   upstream: Upstream
   settings: ForwardSettings
   resolver: SessionResolver
+  keyring: AdminKeyring
   group: number
   isClosing: () => boolean
+}
+
+/** How a refusal looks: per policy, and for `anyUser` per the kind of credential presented (its client's shape). */
+function refusingPolicy (policy: RouteSpec['auth'], credential: Credential | null | typeof MALFORMED): RefusingPolicy {
+  if (policy === 'wafer1' || policy === 'wafer2') return policy
+  if (policy === 'anyUser' && credential !== null && credential !== MALFORMED && credential.kind !== 'bearer') return credential.kind
+  return 'user'
+}
+
+/** `?ticket=<something>` in a request target (any position, name exact as realtime-ws reads it). */
+function hasTicket (url: string): boolean {
+  const q = url.indexOf('?')
+  if (q === -1) return false
+  for (const pair of url.slice(q + 1).split('&')) {
+    if (pair.startsWith('ticket=') && pair.length > 7) return true
+  }
+  return false
+}
+
+/**
+ * A WebSocket route: an upgrade is authenticated (`session`) or not (`ticket`), then relayed as raw
+ * bytes (proxy/upgrade.ts); refusals are ordinary HTTP answers written before any socket opens. A
+ * plain GET (no upgrade) is forwarded like any request.
+ */
+function makeWebSocketHandler (spec: WebSocketSpec, deps: HandlerDeps, sockets: RelayedSockets): RouteHandlerMethod {
+  const { settings, resolver, group, isClosing } = deps
+  const target: RouteTarget = { upstream: deps.upstream, pipeline: false }
+  const upstreamUrl = new URL(deps.upstream.origin)
+  const upstreamHost = upstreamUrl.hostname.replace(/^\[|\]$/g, '')
+  const upstreamPort = Number(upstreamUrl.port === '' ? 80 : upstreamUrl.port)
+
+  function relay (request: FastifyRequest, reply: FastifyReply, identityHeader: string | null): void {
+    const pending = pendingUpgrade(request.raw)
+    if (pending === undefined) {
+      forward(request, reply, target, settings, identityHeader)
+      return
+    }
+    if (isClosing()) {
+      reply.header('connection', 'close')
+      reply.send(new GatewayClosingError())
+      return
+    }
+    if (!isForwardablePath(request.url)) {
+      reply.send(new BadPathError())
+      return
+    }
+    reply.hijack()
+    const head = upgradeHeaders(request, settings.internalToken, identityHeader, settings.trustProxy)
+    relayUpgrade({
+      request,
+      response: reply.raw,
+      pending,
+      name: deps.upstream.name,
+      host: upstreamHost,
+      port: upstreamPort,
+      head,
+      sockets,
+      onUpstreamError: (err) => {
+        request.log.warn({ err, upstream: deps.upstream.name }, 'websocket upstream unavailable')
+        settings.metrics.upstreamError(deps.upstream.name, 'unavailable')
+      }
+    })
+  }
+
+  return function webSocketHandler (request, reply) {
+    request.metricsGroup = group
+    if (isClosing()) {
+      reply.header('connection', 'close')
+      reply.send(new GatewayClosingError())
+      return
+    }
+    if (spec.auth === 'ticket') {
+      relay(request, reply, null)
+      return
+    }
+    const credential = extractCredential('anyUser', request.headers, request.url)
+    if (credential === null) {
+      // No session: a ticket goes through untouched for the upstream to check (and consume).
+      if (hasTicket(request.url)) relay(request, reply, null)
+      else reply.send(new AuthRequiredError())
+      return
+    }
+    if (credential === MALFORMED) {
+      reply.send(new SessionInvalidError('malformed credential'))
+      return
+    }
+    const cached = resolver.cached(credential.hash)
+    if (cached !== undefined) {
+      relay(request, reply, cached.identityHeader)
+      return
+    }
+    resolver.resolve(credential, request.id).then((result) => {
+      if (result.ok) relay(request, reply, result.session.identityHeader)
+      else reply.send(new SessionInvalidError(result.reason))
+    }, (err: unknown) => {
+      reply.send(err)
+    })
+  }
 }
 
 function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
@@ -80,7 +183,7 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
     upstream: deps.upstream,
     pipeline: spec.pipeline === true,
     idempotent: spec.idempotent === true,
-    dropAuthorization: policy === 'admin'
+    dropAuthorization: policy === 'admin' || policy === 'userOrAdmin'
   }
   const evict = spec.evictCredentialOnSuccess === true
 
@@ -104,15 +207,25 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
       forward(request, reply, target, settings, request.adminIdentityHeader)
       return
     }
-    const credential = extractCredential(policy, request.headers, request.url)
+    if (policy === 'userOrAdmin' && deps.keyring.enabled) {
+      // An admin key is the gateway's to check; anything else is tried as a user session.
+      const token = bearerToken(request.headers)
+      const key = token === undefined ? undefined : deps.keyring.match(token)
+      if (key !== undefined) {
+        forward(request, reply, target, settings, key.identityHeader)
+        return
+      }
+    }
+    const credential = extractCredential(policy === 'userOrAdmin' ? 'user' : policy, request.headers, request.url)
+    const refusal = refusingPolicy(policy, credential)
     if (credential === null) {
       // wafer generation 1: no credentials → unauthenticated, the upstream route decides.
       if (policy === 'wafer1') forward(request, reply, target, settings, null)
-      else refuse(reply, policy, null)
+      else refuse(reply, refusal, null)
       return
     }
     if (credential === MALFORMED) {
-      refuse(reply, policy, 'malformed credential')
+      refuse(reply, refusal, 'malformed credential')
       return
     }
     const cached = resolver.cached(credential.hash)
@@ -122,7 +235,7 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
     }
     resolver.resolve(credential, request.id).then((result) => {
       if (result.ok) withSession(request, reply, credential, result.session.identityHeader)
-      else refuse(reply, policy, result.reason)
+      else refuse(reply, refusal, result.reason)
     }, (err: unknown) => {
       reply.send(err)
     })
@@ -156,7 +269,16 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
   const settings: ForwardSettings = { internalToken: config.INTERNAL_TOKEN, trustProxy: opts.trustProxy, metrics: app.metrics }
   for (const name of UPSTREAM_NAMES) {
     const upstream = app.upstreams.get(name)!
-    const deps: HandlerDeps = { upstream, settings, resolver: app.sessionResolver, group: app.metrics.groupIndex(name), isClosing: opts.isClosing }
+    const deps: HandlerDeps = { upstream, settings, resolver: app.sessionResolver, keyring, group: app.metrics.groupIndex(name), isClosing: opts.isClosing }
+    for (const spec of (UPSTREAMS[name] as UpstreamSpec).websockets ?? []) {
+      app.route({
+        method: 'GET',
+        url: spec.path,
+        exposeHeadRoute: false,
+        config: { metricsGroup: name },
+        handler: makeWebSocketHandler(spec, deps, opts.webSockets)
+      })
+    }
     for (const spec of UPSTREAMS[name].routes as readonly RouteSpec[]) {
       app.route({
         method: [...(spec.methods ?? ALL_METHODS)],

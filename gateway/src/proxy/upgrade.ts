@@ -1,0 +1,154 @@
+import type { IncomingMessage } from 'node:http'
+import { ServerResponse } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { upstreamRequestHeaders } from './headers.js'
+
+/**
+ * WebSocket upgrades. The server's `upgrade` event hands the request to Fastify's router with a
+ * response bound to the raw socket (as @fastify/websocket does), so an upgrade goes through the same
+ * hooks, authentication and error answers as any request: a refusal is an ordinary HTTP answer (401
+ * JSON...) written before any socket opens, after which the socket is closed. A route that accepts
+ * the upgrade hijacks the reply and relays: it writes the request head (with the gateway's headers)
+ * to a fresh TCP connection to the upstream and pipes the two sockets both ways. The upstream's
+ * answer (101, or its own refusal) and every frame after it go through as bytes: no frame is parsed.
+ */
+
+export interface PendingUpgrade {
+  readonly socket: Socket
+  readonly head: Buffer
+}
+
+const pending = new WeakMap<IncomingMessage, PendingUpgrade>()
+
+/** The socket of an upgrade request not yet answered, or undefined for an ordinary request. */
+export function pendingUpgrade (raw: IncomingMessage): PendingUpgrade | undefined {
+  return pending.get(raw)
+}
+
+/** Relayed connections: client socket → upstream socket. */
+export type RelayedSockets = Map<Socket, Socket>
+
+/** Routes every upgrade request through `app` (see above). Call once, on the root instance. */
+export function routeUpgrades (app: FastifyInstance): void {
+  app.server.on('upgrade', (raw: IncomingMessage, duplex: Duplex, head: Buffer) => {
+    const socket = duplex as Socket
+    // The server stopped watching this socket: errors (a client reset) are ours to swallow.
+    socket.on('error', () => { socket.destroy() })
+    pending.set(raw, { socket, head })
+    const response = new ServerResponse(raw)
+    response.shouldKeepAlive = false
+    response.assignSocket(socket)
+    // An answer written here (a refusal, a plain response) ends the exchange: nothing was upgraded.
+    response.on('finish', () => { socket.end() })
+    try {
+      app.routing(raw, response)
+    } catch (err) {
+      app.log.warn({ err }, 'websocket upgrade routing failed')
+      socket.destroy()
+    }
+  })
+}
+
+/** The request head sent upstream: the client's request line, Host and upgrade headers, and the gateway's headers. */
+export function upgradeHeaders (request: FastifyRequest, internalToken: string, identityHeader: string | null, trustProxy: boolean): string {
+  const raw = request.raw
+  let head = `GET ${raw.url ?? '/'} HTTP/1.1\r\nHost: ${raw.headers.host ?? ''}\r\nConnection: Upgrade\r\nUpgrade: ${String(raw.headers.upgrade ?? 'websocket')}\r\n`
+  const headers = upstreamRequestHeaders(request, internalToken, identityHeader, trustProxy)
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]!}: ${headers[i + 1]!}\r\n`
+  return head + '\r\n'
+}
+
+/** How long a relayed socket whose peer is gone may take to flush before it is destroyed. */
+export const RELAY_LINGER_MS = 2_000
+
+export interface RelayOptions {
+  request: FastifyRequest
+  /** The reply's raw response, bound to the client socket until the relay takes it. */
+  response: ServerResponse
+  pending: PendingUpgrade
+  /** Upstream name, for the 502 answer. */
+  name: string
+  host: string
+  port: number
+  /** From upgradeHeaders(). */
+  head: string
+  sockets: RelayedSockets
+  /** The upstream could not be reached (the client gets a 502 JSON answer). */
+  onUpstreamError: (err: Error) => void
+}
+
+function linger (socket: Socket): void {
+  if (socket.destroyed) return
+  socket.end()
+  setTimeout(() => { socket.destroy() }, RELAY_LINGER_MS).unref()
+}
+
+function answerBadGateway (client: Socket, requestId: string, upstream: string): void {
+  if (client.destroyed) return
+  const body = JSON.stringify({ statusCode: 502, code: 'GATEWAY_UPSTREAM_UNAVAILABLE', error: 'Bad Gateway', message: `Upstream ${upstream} is unavailable` })
+  client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+/** Relays an accepted upgrade (the reply must be hijacked): raw bytes both ways until either side ends. */
+export function relayUpgrade (options: RelayOptions): void {
+  const { request, pending: { socket: client, head }, sockets } = options
+  pending.delete(request.raw)
+  // The socket is ours now: no response object, no idle timeout (WebSockets have their own heartbeats).
+  options.response.detachSocket(client)
+  client.setTimeout(0)
+  client.setNoDelay(true)
+
+  const upstream = connect({ host: options.host, port: options.port, noDelay: true })
+  let connected = false
+  sockets.set(client, upstream)
+  upstream.write(options.head)
+  if (head.length > 0) upstream.write(head)
+
+  upstream.once('connect', () => {
+    connected = true
+    upstream.pipe(client)
+    client.pipe(upstream)
+  })
+  upstream.on('error', (err) => {
+    if (!connected) {
+      options.onUpstreamError(err)
+      answerBadGateway(client, request.id, options.name)
+    } else {
+      client.destroy()
+    }
+  })
+  upstream.on('close', (hadError) => {
+    if (!connected) return
+    if (hadError) client.destroy()
+    else linger(client)
+  })
+  client.on('error', () => { upstream.destroy() })
+  client.on('close', (hadError) => {
+    sockets.delete(client)
+    if (hadError) upstream.destroy()
+    else linger(upstream)
+  })
+}
+
+/** On shutdown: ends every relayed connection (both sides), destroying what has not closed after `graceMs`. */
+export async function endRelayed (sockets: RelayedSockets, graceMs = 1_000): Promise<void> {
+  if (sockets.size === 0) return
+  const all = [...sockets]
+  for (const [client, upstream] of all) {
+    client.end()
+    upstream.end()
+  }
+  const closed = Promise.all(all.map(async ([client]) => {
+    if (client.destroyed) return
+    await new Promise<void>((resolve) => { client.once('close', () => { resolve() }) })
+  }))
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([closed, new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) })])
+  clearTimeout(timer)
+  for (const [client, upstream] of all) {
+    client.destroy()
+    upstream.destroy()
+  }
+}

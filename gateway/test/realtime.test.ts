@@ -1,0 +1,216 @@
+import { decodeIdentity } from '@weapp/common'
+import t from 'tap'
+import { WebSocket } from 'ws'
+import { ADMIN_API_KEYS, BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, adminBearer, bearer, startHarness } from './fixtures/gateway.js'
+
+const h = await startHarness({ env: { ADMIN_API_KEYS } })
+t.teardown(h.close)
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+/** A ws client queuing what it receives. */
+class Client {
+  readonly received: string[] = []
+  readonly closed: Promise<{ code: number }>
+  #waiters: Array<() => void> = []
+  constructor (readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => { this.received.push(data.toString()); for (const w of this.#waiters.splice(0)) w() })
+    this.closed = new Promise((resolve) => { ws.on('close', (code) => { resolve({ code }) }) })
+    ws.on('error', () => {})
+  }
+
+  static async open (t: Teardown, url: string, headers: Record<string, string> = {}): Promise<Client> {
+    const ws = new WebSocket(url, { headers })
+    const client = new Client(ws)
+    t.teardown(() => { ws.terminate() })
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => { resolve() })
+      ws.once('unexpected-response', (_req, res) => { reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`)) })
+      ws.once('error', reject)
+    })
+    return client
+  }
+
+  async next (timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    while (this.received.length === 0) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error('no frame received in time')
+      await new Promise<void>((resolve) => { const timer = setTimeout(resolve, left); this.#waiters.push(() => { clearTimeout(timer); resolve() }) })
+    }
+    return this.received.shift()!
+  }
+}
+
+/** An upgrade that must be refused before the socket opens: its status, headers and JSON body. */
+async function refusal (url: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: Record<string, unknown>, body: any }> {
+  const ws = new WebSocket(url, { headers })
+  ws.on('error', () => {})
+  return await new Promise((resolve, reject) => {
+    ws.once('open', () => { ws.terminate(); reject(new Error('the socket opened')) })
+    ws.once('unexpected-response', (_req, res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => {
+        try { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }) } catch (err) { reject(err as Error) }
+      })
+    })
+  })
+}
+
+t.test('/ws with a bearer session: greeting from the session profile, then echo, through the gateway', async (t) => {
+  const before = h.upstream.requests.length
+  const c = await Client.open(t, `${h.wsUrl}/ws`, bearer())
+  t.equal(await c.next(), 'Server: 恭喜，Bench User')
+  c.ws.send('hello')
+  t.equal(await c.next(), 'Server: Received(hello)')
+  c.ws.send(JSON.stringify({ type: 'ping', id: 7 }))
+  t.same(JSON.parse(await c.next()), { type: 'pong', id: 7 })
+  c.ws.send(Buffer.alloc(70_000, 'x').toString().slice(0, 10_000))
+  t.equal((await c.next()).length, 'Server: Received()'.length + 10_000, 'a larger frame (16-bit length) both ways')
+  // realtime-ws asked the session service for the nickname with the identity the gateway forwarded.
+  const me = h.upstream.requests.slice(before).find((r) => r.url === '/api/me')
+  t.ok(me, 'nickname lookup reached the session service')
+  t.match(decodeIdentity(String(me!.headers['x-weapp-identity'])), { kind: 'user', openid: 'openid-bearer', via: 'bearer' })
+  c.ws.close(1000)
+  t.equal((await c.closed).code, 1000, 'closed cleanly through the relay')
+})
+
+t.test('/ws with wafer generation 1 credentials in the query (names case-insensitive) or headers', async (t) => {
+  const q = await Client.open(t, `${h.wsUrl}/ws?X-WX-Id=${WAFER_ID}&x-wx-skey=${WAFER_SKEY}`)
+  t.equal(await q.next(), 'Server: 恭喜，Bench User')
+  q.ws.send('from the seed client')
+  t.equal(await q.next(), 'Server: Received(from the seed client)')
+  const hd = await Client.open(t, `${h.wsUrl}/ws`, { 'x-wx-id': WAFER_ID, 'x-wx-skey': WAFER_SKEY })
+  t.equal(await hd.next(), 'Server: 恭喜，Bench User')
+  const gen2 = await Client.open(t, `${h.wsUrl}/ws`, { 'x-wx-skey': WAFER2_SKEY })
+  t.equal(await gen2.next(), 'Server: 恭喜，Bench User')
+})
+
+t.test('/ws with a ticket from POST /api/ws/tickets through the gateway (user and admin)', async (t) => {
+  const issued = await h.call('/api/ws/tickets', { method: 'POST', headers: bearer() })
+  t.equal(issued.status, 200)
+  const { ticket, url } = issued.json()
+  t.type(ticket, 'string')
+  t.equal(url, `/ws?ticket=${ticket}`)
+  const c = await Client.open(t, `${h.wsUrl}${url}`)
+  t.equal(await c.next(), 'Server: 恭喜，Bench User')
+  c.ws.send('x')
+  t.equal(await c.next(), 'Server: Received(x)')
+  const reused = await refusal(`${h.wsUrl}${url}`)
+  t.equal(reused.status, 401, 'single use: the second upgrade is refused by realtime-ws')
+  t.equal(reused.body.code, 'WS_TICKET_INVALID')
+
+  const admin = await h.call('/api/ws/tickets', { method: 'POST', headers: adminBearer() })
+  t.equal(admin.status, 200, 'an admin key gets a ticket too')
+  const a = await Client.open(t, `${h.wsUrl}${admin.json().url as string}`)
+  t.equal(await a.next(), 'Server: 恭喜，ops', 'admins are greeted by their key id')
+
+  const none = await h.call('/api/ws/tickets', { method: 'POST' })
+  t.equal(none.status, 401)
+  t.equal(none.json().code, 'GATEWAY_AUTH_REQUIRED')
+  const bad = await h.call('/api/ws/tickets', { method: 'POST', headers: bearer('not-a-session-token-0123456789') })
+  t.equal(bad.status, 401)
+  t.equal(bad.json().code, 'GATEWAY_SESSION_INVALID')
+})
+
+t.test('/ws upgrades without a session are refused with 401 JSON before the socket opens', async (t) => {
+  const none = await refusal(`${h.wsUrl}/ws`)
+  t.equal(none.status, 401)
+  t.equal(none.body.code, 'GATEWAY_AUTH_REQUIRED')
+  t.type(none.headers['x-request-id'], 'string')
+  const bad = await refusal(`${h.wsUrl}/ws`, bearer('not-a-session-token-0123456789'))
+  t.equal(bad.status, 401)
+  t.equal(bad.body.code, 'GATEWAY_SESSION_INVALID')
+  const badWafer = await refusal(`${h.wsUrl}/ws?x-wx-id=${WAFER_ID}&x-wx-skey=wrong`)
+  t.equal(badWafer.status, 401)
+  const badTicket = await refusal(`${h.wsUrl}/ws?ticket=nope`)
+  t.equal(badTicket.status, 401, 'an unknown ticket goes through and realtime-ws refuses it')
+  t.equal(badTicket.body.code, 'WS_TICKET_INVALID')
+  // Forged internal headers do not help: the gateway drops them and asks for a session.
+  const forged = await refusal(`${h.wsUrl}/ws`, { 'x-internal-token': 'x'.repeat(40), 'x-weapp-identity': 'e30' })
+  t.equal(forged.status, 401)
+  t.equal(forged.body.code, 'GATEWAY_AUTH_REQUIRED')
+  // Other paths do not upgrade.
+  const other = await refusal(`${h.wsUrl}/nowhere`, bearer())
+  t.equal(other.status, 404)
+})
+
+t.test('a plain GET /ws (no upgrade) is forwarded: realtime-ws answers 426', async (t) => {
+  const res = await h.call('/ws', { headers: bearer() })
+  t.equal(res.status, 426)
+})
+
+t.test('the wafer tunnel: GET /weapp/tunnel returns a URL on the public host; its socket round-trips through the gateway', async (t) => {
+  const gen2 = await h.call('/weapp/tunnel', { headers: { 'x-wx-skey': WAFER2_SKEY, host: 'wx.example.com' } })
+  t.equal(gen2.status, 200)
+  const { code, data } = gen2.json()
+  t.equal(code, 0)
+  t.match(data.connectUrl, /^wss:\/\/wx\.example\.com\/weapp\/tunnel\/socket\?ticket=/)
+
+  const gen1 = await h.call(`/weapp/tunnel?x-wx-id=${WAFER_ID}&x-wx-skey=${WAFER_SKEY}`, { headers: { host: 'wx.example.com' } })
+  t.equal(gen1.status, 200)
+  t.match(gen1.json(), { url: /^wss:\/\/wx\.example\.com\/weapp\/tunnel\/socket\?ticket=/ })
+
+  const refusedWafer1 = await h.call(`/weapp/tunnel?x-wx-id=${WAFER_ID}&x-wx-skey=wrong`)
+  t.equal(refusedWafer1.status, 200, 'a wafer1 client gets its own refusal shape')
+  t.equal(refusedWafer1.json().error, 'ERR_INVALID_SESSION')
+  t.equal((await h.call('/weapp/tunnel')).status, 401)
+
+  const socketUrl = (data.connectUrl as string).replace('wss://wx.example.com', h.wsUrl)
+  const c = await Client.open(t, socketUrl)
+  t.equal(await c.next(), 'timeout:15')
+  c.ws.send('ping')
+  t.equal(await c.next(), 'pong')
+  c.ws.send('message:{"type":"speak","content":"hi"}')
+  t.equal(await c.next(), 'message:{"type":"speak","content":"hi"}')
+
+  const noTicket = await refusal(`${h.wsUrl}/weapp/tunnel/socket`)
+  t.equal(noTicket.status, 401, 'no ticket: realtime-ws refuses')
+  t.equal(noTicket.body.code, 'WS_AUTH_REQUIRED')
+})
+
+t.test('the upgrade carries the gateway headers and keeps the client\'s host', async (t) => {
+  const seen: Array<Record<string, unknown>> = []
+  const listener = (req: { headers: Record<string, unknown> }): void => { seen.push(req.headers) }
+  h.realtime.server.prependListener('upgrade', listener)
+  t.teardown(() => { h.realtime.server.removeListener('upgrade', listener) })
+  const c = await Client.open(t, `${h.wsUrl}/ws`, { ...bearer(), 'x-request-id': 'ws-req-1' })
+  await c.next()
+  const headers = seen.at(-1)!
+  t.equal(headers['x-internal-token'], h.config.INTERNAL_TOKEN)
+  t.match(decodeIdentity(String(headers['x-weapp-identity'])), { kind: 'user', openid: 'openid-bearer' })
+  t.equal(headers['x-request-id'], 'ws-req-1')
+  t.equal(headers.host, new URL(h.url).host)
+  t.equal(headers['x-forwarded-host'], new URL(h.url).host)
+  t.equal(headers.authorization, `Bearer ${BEARER}`)
+})
+
+t.test('realtime-ws down: the upgrade gets a 502 JSON answer', async (t) => {
+  const down = await startHarness()
+  t.teardown(async () => { await down.app.close(); await down.upstream.close(); await down.cs.close() })
+  await down.realtime.close()
+  const res = await refusal(`${down.wsUrl}/ws`, bearer())
+  t.equal(res.status, 502)
+  t.equal(res.body.code, 'GATEWAY_UPSTREAM_UNAVAILABLE')
+})
+
+t.test('closing the gateway ends the relayed sockets; closing realtime-ws closes them with 1001', async (t) => {
+  const g = await startHarness()
+  const c = await Client.open(t, `${g.wsUrl}/ws`, bearer())
+  t.equal(await c.next(), 'Server: 恭喜，Bench User')
+  const started = Date.now()
+  await g.app.close()
+  const { code } = await c.closed
+  t.ok(code === 1006 || code === 1001, `client saw the close (${code})`)
+  t.ok(Date.now() - started < 1500, 'the gateway closed without waiting for the socket')
+  await g.upstream.close(); await g.cs.close(); await g.realtime.close()
+
+  const r = await startHarness()
+  t.teardown(async () => { await r.app.close(); await r.upstream.close(); await r.cs.close() })
+  const d = await Client.open(t, `${r.wsUrl}/ws`, bearer())
+  t.equal(await d.next(), 'Server: 恭喜，Bench User')
+  await r.realtime.close()
+  t.equal((await d.closed).code, 1001, 'realtime-ws going away reaches the client as 1001')
+})
