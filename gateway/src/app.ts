@@ -4,7 +4,6 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { trustProxyList, type GatewayConfig } from './config.js'
-import { lazyChildLoggerFactory } from './lazy-logger.js'
 import authPlugin from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
 import upstreamsPlugin from './plugins/upstreams.js'
@@ -73,14 +72,13 @@ export const gatewayApp = fp(gateway, { name: 'weapp-gateway', fastify: '5.x' })
 
 /**
  * Server options: the common ones (timeouts, request ids, logging with per-request logs off unless
- * LOG_LEVEL is debug), BODY_LIMIT, the trusted proxies, request loggers made only when used, and no
+ * LOG_LEVEL is debug, request loggers made only when used), BODY_LIMIT, the trusted proxies, and no
  * built-in 503 while closing: the gateway answers that itself with GATEWAY_CLOSING.
  */
 export function gatewayServerOptions (config: GatewayConfig): FastifyServerOptions {
   return {
     ...serverOptions({ service: 'gateway', logLevel: config.LOG_LEVEL, bodyLimit: config.BODY_LIMIT }),
     trustProxy: trustProxyList(config.TRUST_PROXY),
-    childLoggerFactory: lazyChildLoggerFactory,
     return503OnClosing: false
   }
 }

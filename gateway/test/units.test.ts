@@ -82,7 +82,7 @@ t.test('the route table never exposes /internal/', async (t) => {
 })
 
 t.test('request loggers are made only when something is logged, and then carry their bindings', async (t) => {
-  const { lazyChildLoggerFactory } = await import('../src/lazy-logger.js')
+  const { lazyChildLoggerFactory } = await import('@weapp/common')
   const lines: Array<{ level: string, bindings: unknown, args: unknown[] }> = []
   let children = 0
   const makeLogger = (bindings: unknown, enabled: Set<string>): any => {
