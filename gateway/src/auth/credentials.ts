@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto'
+import { credentialHash } from '@weapp/common'
 import type { IncomingHttpHeaders } from 'node:http'
 
 /** A credential as presented by a client, with its credentialHash (docs/internals.md). */
@@ -12,17 +12,7 @@ export type CredentialKind = Credential['kind']
 /** Longest credential value looked at; anything longer is garbage and is not hashed or forwarded. */
 export const MAX_CREDENTIAL_LENGTH = 512
 
-/**
- * sha256 hex of `"bearer:" + token`, `"wafer1:" + id + ":" + skey` or `"wafer2:" + skey`: the key the
- * session service stores sessions by, the key of the gateway's cache, and what `session.revoked` names.
- */
-export function credentialHash (credential: { kind: 'bearer', token: string } | { kind: 'wafer1', id: string, skey: string } | { kind: 'wafer2', skey: string }): string {
-  switch (credential.kind) {
-    case 'bearer': return hash('sha256', 'bearer:' + credential.token, 'hex')
-    case 'wafer1': return hash('sha256', 'wafer1:' + credential.id + ':' + credential.skey, 'hex')
-    case 'wafer2': return hash('sha256', 'wafer2:' + credential.skey, 'hex')
-  }
-}
+export { credentialHash }
 
 function usable (value: string | undefined): value is string {
   return value !== undefined && value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH

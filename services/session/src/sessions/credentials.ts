@@ -1,11 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto'
-import type { SessionKind } from '@weapp/common'
+import { randomBytes } from 'node:crypto'
+import { credentialHash, type SessionCredential, type SessionKind } from '@weapp/common'
 
 /** What a client presents: one of the three credential forms (docs/internals.md, /internal/resolve). */
-export type Credential =
-  | { kind: 'bearer', token: string }
-  | { kind: 'wafer1', id: string, skey: string }
-  | { kind: 'wafer2', skey: string }
+export type Credential = SessionCredential
+export { credentialHash }
 
 export type CredentialOf<K extends SessionKind> = Extract<Credential, { kind: K }>
 
@@ -23,20 +21,4 @@ export function generateCredential<K extends SessionKind> (kind: K): CredentialO
     default: credential = { kind: 'wafer2', skey: randomBytes(WAFER_SKEY_BYTES).toString('hex') }
   }
   return credential as CredentialOf<K>
-}
-
-function sha256Hex (value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex')
-}
-
-/**
- * The only form in which a credential is stored or sent between services (docs/internals.md):
- * sha256 hex of "bearer:" + token, "wafer1:" + id + ":" + skey or "wafer2:" + skey.
- */
-export function credentialHash (credential: Credential): string {
-  switch (credential.kind) {
-    case 'bearer': return sha256Hex(`bearer:${credential.token}`)
-    case 'wafer1': return sha256Hex(`wafer1:${credential.id}:${credential.skey}`)
-    case 'wafer2': return sha256Hex(`wafer2:${credential.skey}`)
-  }
 }
