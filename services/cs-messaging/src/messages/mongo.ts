@@ -1,8 +1,8 @@
 import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
-import type { InboundMessage, OutboundMessage } from '@weapp/common'
+import type { InboundMessage } from '@weapp/common'
 import type {
   ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
-  NewOutboundRecord, OutboundCompletion, OutboundOutcome, OutboundRecord, StepName, StepState
+  NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
 } from './types.js'
 
 export const MESSAGES_COLLECTION = 'messages'
@@ -24,20 +24,7 @@ interface InboundDoc {
 }
 
 /** _id is `out:<uuid>`. */
-interface OutboundDoc {
-  _id: string
-  direction: 'out'
-  openid: string
-  msgType: OutboundMessage['msgtype']
-  message: OutboundMessage
-  createdAt: Date
-  sentBy: string
-  forced: boolean
-  outcome: OutboundOutcome
-  errcode?: number
-  errorCode?: string
-  completedAt?: Date
-}
+type OutboundDoc = Omit<OutboundRecord, 'key'> & { _id: string }
 
 type MessageDoc = InboundDoc | OutboundDoc
 

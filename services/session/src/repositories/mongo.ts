@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb'
 import { MongoServerError } from 'mongodb'
-import type { PhoneInfo, SessionKind, User, WxUserInfo } from '@weapp/common'
+import type { PhoneInfo, User, WxUserInfo } from '@weapp/common'
 import type { ProfilePatch, SessionRecord, SessionsRepository, UpsertOnLoginInput, UsersRepository } from './types.js'
 
 export const USERS_COLLECTION = 'users'
@@ -20,17 +20,7 @@ interface UserDoc {
 }
 
 /** _id is the session id; TTL index on expiresAt lets MongoDB drop idle sessions by itself. */
-interface SessionDoc {
-  _id: string
-  openid: string
-  unionid?: string
-  kind: SessionKind
-  credentialHashes: string[]
-  createdAt: Date
-  lastSeenAt: Date
-  expiresAt: Date
-  absoluteExpiresAt: Date
-}
+type SessionDoc = Omit<SessionRecord, 'id'> & { _id: string }
 
 /** Never read the session_key (or _id) back unless asked for it explicitly. */
 const USER_PROJECTION = { _id: 0, sessionKey: 0 } as const
