@@ -47,11 +47,13 @@ t.test('two instances on one Redis: every push and retry, each message processed
   const inbound = events.filter((e): e is Extract<BusEvent, { type: 'cs.inbound' }> => e.type === 'cs.inbound')
   t.equal(inbound.length, N, 'one cs.inbound per message')
   t.same(new Set(inbound.map((e) => (e.message as { MsgId?: string }).MsgId)), new Set(messages.map((m) => m.MsgId)), 'every MsgId exactly, as strings')
-  const stored = apps.map((a) => (a.messagesRepository as MemoryMessagesRepository).size)
+  const stored = apps.map((a) => (a.messagesRepository as MemoryMessagesRepository).count('in'))
   t.equal(stored[0]! + stored[1]!, N, `stored once in all (${stored.join(' + ')})`)
   t.ok(stored[0]! > 0 && stored[1]! > 0, 'both instances worked')
   const sends = senders[0]!.sent.length + senders[1]!.sent.length
   t.equal(sends, N / 2, 'one auto-reply per matching message')
+  const replies = apps.map((a) => (a.messagesRepository as MemoryMessagesRepository).count('out'))
+  t.equal(replies[0]! + replies[1]!, N / 2, 'each auto-reply recorded once')
   const dedup = await Promise.all(apps.map(async (a) => Number(/cs_dedup_hits_total (\d+)/.exec((await call(a, { url: '/metrics', internal: true })).body)?.[1])))
   t.equal(dedup[0]! + dedup[1]!, 2 * N, 'two duplicates per message recognised')
 })
@@ -78,7 +80,8 @@ t.test('a worker killed mid-stream: another instance takes over, nothing lost', 
   const b = await buildCs(t, { config, clock, sender })
   await waitFor(async () => await drained(b), 10_000, 'B drained the queue, A\'s pending messages included')
   t.same(sender.sent.map((s) => s.openid).sort(), messages.map((m) => String(m.FromUserName)).sort(), 'every message answered once, none lost')
-  t.equal((b.messagesRepository as MemoryMessagesRepository).size, 8)
+  t.equal((b.messagesRepository as MemoryMessagesRepository).count('in'), 8)
+  t.equal((b.messagesRepository as MemoryMessagesRepository).count('out'), 8, 'one reply record each (A\'s memory store died with it)')
 })
 
 t.test('Redis refusing connections: pushes answered 503 quickly, never success', async (t) => {

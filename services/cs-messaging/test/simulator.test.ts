@@ -41,8 +41,9 @@ t.test('simulated WeChat: pushes in every mode, auto-replies through message/cus
       await waitFor(async () => (await control.sent({ openid })).messages.length === 2, 5000, `${mode} ${format}: two replies`)
       const sent = await control.sent({ openid })
       t.same(sent.messages.map((m) => (m as { text?: { content?: string } }).text?.content), ['Welcome!', 'Prices: see the menu'], 'in the order the user acted')
+      await waitFor(async () => (await app.messagesRepository.listConversation(openid, { limit: 10 })).length === 4, 3000, 'replies recorded')
       const stored = await app.messagesRepository.listConversation(openid, { limit: 10 })
-      t.equal(stored.length, 2)
+      t.same(stored.map((r) => r.direction === 'out' ? `out ${r.outcome}` : `in ${r.msgType}`).sort(), ['in event', 'in text', 'out sent', 'out sent'], 'the two pushes and the two replies')
       t.ok(stored.some((r) => (r.message as { MsgId?: string }).MsgId === (asked.message as { MsgId?: string }).MsgId), 'the MsgId WeChat sent, exactly')
     }
   }
@@ -54,7 +55,8 @@ t.test('simulated WeChat: pushes in every mode, auto-replies through message/cus
   await waitFor(async () => (await control.sent({ openid })).messages.length >= 1, 5000, 'reply')
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal((await control.sent({ openid })).messages.length, 1, 'one reply for any number of deliveries')
-  t.equal((await app.messagesRepository.listConversation(openid, { limit: 10 })).length, 1)
+  await waitFor(async () => (await app.messagesRepository.listConversation(openid, { limit: 10 })).length === 2, 3000, 'reply recorded')
+  t.same((await app.messagesRepository.listConversation(openid, { limit: 10 })).map((r) => r.direction).sort(), ['in', 'out'], 'one message, one reply recorded')
 })
 
 t.test('simulated WeChat: every tampered push is refused and leaves nothing behind', async (t) => {

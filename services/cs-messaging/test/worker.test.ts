@@ -76,6 +76,14 @@ for (const backend of BACKENDS) {
       'Our prices: https://example.com/prices'
     ], 'keyword replies')
     t.equal(sender.sent.length, 3)
+    // Every auto-reply is in the conversation log, like the admin API's sends.
+    const replies = (await app.messagesRepository.listConversation('o1', { limit: 20 })).filter((r) => r.direction === 'out')
+    t.same(replies.map((r) => r.direction === 'out' ? [r.sentBy, r.outcome, r.message.msgtype === 'text' ? r.message.text.content : ''] : []).sort(), [
+      ['auto:keyword', 'sent', 'Checking your order…'],
+      ['auto:keyword', 'sent', 'Our prices: https://example.com/prices'],
+      ['auto:welcome', 'sent', 'Welcome! How can we help?']
+    ], 'auto-replies recorded with their outcome')
+    t.ok(replies.every((r) => r.key.startsWith('out:auto:')), 'keyed by the inbound message')
     const window = await app.sendWindows.peek('o1', clock.now())
     t.equal(window?.kind, 'message', 'the user message opened the 48 h window')
     t.equal(window?.remaining, 3, 'two of its five messages used (keyword replies)')
@@ -87,6 +95,10 @@ for (const backend of BACKENDS) {
     t.equal(sender.sent.filter((s) => s.openid === 'o2').length, 5, 'never more than the window allows')
     const metrics = (await call(app, { url: '/metrics', internal: true })).body
     t.match(metrics, /cs_auto_replies_total\{result="window_exhausted"\} 1/)
+    const o2 = (await app.messagesRepository.listConversation('o2', { limit: 20 })).filter((r) => r.direction === 'out')
+    t.same(o2.map((r) => r.direction === 'out' ? `${r.outcome}${r.errorCode !== undefined ? ` ${r.errorCode}` : ''}` : '').sort(), [
+      'refused CS_SEND_QUOTA_EXCEEDED', 'sent', 'sent', 'sent', 'sent', 'sent'
+    ], 'the reply the window refused is recorded as refused')
     t.match(metrics, /cs_auto_replies_total\{result="sent"\} 8/)
 
     // The hand-over keyword: transfer_customer_service in the push's own format; nothing sent.
@@ -151,6 +163,9 @@ for (const backend of BACKENDS) {
     t.equal(events.filter((e) => e.type === 'cs.inbound').length, 1, 'published once across all attempts')
     await waitFor(() => events.some((e) => e.type === 'cs.outbound'), 3000, 'cs.outbound published')
     t.equal(events.filter((e) => e.type === 'cs.outbound').length, 1)
+    const reply = await app.messagesRepository.findOutbound(`out:auto:msg:${String(fields.MsgId)}`)
+    t.equal(reply?.outcome, 'sent', 'one reply record across the failed attempts and the replay, with the final outcome')
+    t.equal(reply?.sentBy, 'auto:keyword')
     const again = await call(app, { method: 'POST', url: `/api/cs/dead-letters/${String(items[0].id)}/replay`, internal: true, identity: ADMIN })
     t.equal(again.statusCode, 404, 'replayed once')
     const metrics = (await call(app, { url: '/metrics', internal: true })).body
@@ -195,7 +210,11 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   await push(app, textMessage('o_x', 'price', clock.seconds), clock)
   await waitFor(async () => await drained(app), 5000, 'drained')
   t.equal(sender.calls, 1, 'not retried')
-  const [record] = await app.messagesRepository.listConversation('o_x', { limit: 1 }) as InboundRecord[]
+  const conversation = await app.messagesRepository.listConversation('o_x', { limit: 10 })
+  const record = conversation.find((r): r is InboundRecord => r.direction === 'in')
+  const rejected = conversation.find((r) => r.direction === 'out')
+  t.equal(rejected?.direction === 'out' && rejected.outcome, 'rejected', 'the rejected reply is recorded')
+  t.equal(rejected?.direction === 'out' && rejected.errcode, 40003)
   t.equal(record?.steps.autoReply?.status, 'skipped')
   t.match(record?.steps.autoReply?.detail, /40003/)
   t.equal((await app.inboundQueue.stats()).deadLetters, 0)
@@ -204,7 +223,8 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   const unwired = await buildCs(t, { config: testConfig({ AUTO_REPLY_RULES: RULES }), clock })
   await push(unwired, textMessage('o_y', 'price', clock.seconds), clock)
   await waitFor(async () => await drained(unwired), 5000, 'drained')
-  const [y] = await unwired.messagesRepository.listConversation('o_y', { limit: 1 }) as InboundRecord[]
+  const [y, ...rest] = await unwired.messagesRepository.listConversation('o_y', { limit: 10 }) as InboundRecord[]
+  t.equal(rest.length, 0, 'nothing attempted, nothing recorded as sent')
   t.equal(y?.steps.autoReply?.status, 'skipped')
   t.equal(y?.steps.autoReply?.detail, 'no outbound sender')
   t.match((await call(unwired, { url: '/metrics', internal: true })).body, /cs_auto_replies_total\{result="not_wired"\} 1/)

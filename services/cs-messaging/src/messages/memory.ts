@@ -101,6 +101,13 @@ export class MemoryMessagesRepository implements MessagesRepository {
   /** How many messages are held (tests). */
   get size (): number { return this.#byKey.size }
 
+  /** Records of one direction (tests count stored messages apart from the replies). */
+  count (direction: 'in' | 'out'): number {
+    let n = 0
+    for (const r of this.#byKey.values()) if (r.direction === direction) n++
+    return n
+  }
+
   #inbound (key: string): InboundRecord | undefined {
     const record = this.#byKey.get(key)
     return record?.direction === 'in' ? record : undefined

@@ -1,8 +1,9 @@
 import { BusChannels, type Bus, type InboundMessage, type OutboundMessage } from '@weapp/common'
 import type { FastifyBaseLogger } from 'fastify'
 import { isSessionEntry, isUserMessage, type AutoReplyRules } from '../auto-reply/rules.js'
-import type { MessagesRepository } from '../messages/types.js'
-import type { OutboundSender } from '../outbound/sender.js'
+import type { MessagesRepository, NewOutboundRecord, OutboundCompletion } from '../messages/types.js'
+import { failedOutcome } from '../outbound/service.js'
+import { UnwiredOutboundSender, type OutboundSender } from '../outbound/sender.js'
 import type { SendWindows } from '../windows/send-windows.js'
 import type { CsMetrics } from '../metrics.js'
 import type { Delivery } from '../queue/types.js'
@@ -72,6 +73,11 @@ export class MessageProcessor {
     await this.#autoReply(key, message)
   }
 
+  /**
+   * Sends the welcome or keyword reply, at most once per inbound message, and records it in the message
+   * log like any other send (`out:auto:<inbound key>`, sentBy `auto:welcome` / `auto:keyword`): a retry
+   * after a failed attempt updates the same record, so the log shows one reply with its latest outcome.
+   */
   async #autoReply (key: string, message: InboundMessage): Promise<void> {
     const { messages, windows, sender, now, log, metrics, rules, bus } = this.#o
     const decision = rules.decide(message)
@@ -84,20 +90,32 @@ export class MessageProcessor {
       log.info({ key, result }, 'auto-reply skipped')
       await messages.completeStep(key, 'autoReply', { status: 'skipped', at: now(), detail })
     }
+    if (sender instanceof UnwiredOutboundSender) return await skip('not_wired', 'no outbound sender')
+
+    const outbound: OutboundMessage = { msgtype: 'text', text: { content: decision.reply.text } }
+    const replyKey = `out:auto:${key}`
+    const record = { key: replyKey, openid, msgType: outbound.msgtype, message: outbound, createdAt: at, sentBy: `auto:${decision.reply.reason}`, forced: false }
 
     const window = await windows.consume(openid, now())
     if (window !== 'ok') {
+      await this.#recordReply(record, { outcome: 'refused', at: now(), errorCode: window === 'closed' ? 'CS_SEND_WINDOW_CLOSED' : 'CS_SEND_QUOTA_EXCEEDED' })
       await skip(`window_${window}`, `send window ${window}`)
       return
     }
-    const outbound: OutboundMessage = { msgtype: 'text', text: { content: decision.reply.text } }
+    // Recorded before WeChat is called: a worker that dies mid-send leaves it pending, as the admin API does.
+    await this.#recordReply(record, null)
     try {
       await sender.send(openid, outbound)
     } catch (err) {
       await windows.release(openid, now()).catch(() => {})
-      const code = (err as { code?: unknown }).code
       const errcode = errcodeOf(err)
-      if (code === 'CS_OUTBOUND_NOT_WIRED') return await skip('not_wired', 'no outbound sender')
+      const code = (err as { code?: unknown }).code
+      await this.#recordReply(record, {
+        outcome: failedOutcome(err),
+        at: now(),
+        ...(errcode !== undefined ? { errcode } : {}),
+        ...(typeof code === 'string' ? { errorCode: code } : {})
+      })
       if (errcode !== undefined && WINDOW_ERRCODES.has(errcode)) return await skip(errcode === 45015 ? 'window_closed' : 'window_exhausted', `WeChat errcode ${errcode}`)
       if (errcode !== undefined && errcode !== -1 && !STALE_TOKEN_ERRCODES.has(errcode)) return await skip('rejected', `WeChat errcode ${errcode}`)
       // Busy, timeout, network, token trouble: let the queue retry the message with back-off.
@@ -106,8 +124,18 @@ export class MessageProcessor {
       throw err
     }
     metrics.autoReplies.inc({ result: 'sent' })
+    await this.#recordReply(record, { outcome: 'sent', at: now() })
     await messages.completeStep(key, 'autoReply', { status: 'sent', at: now(), detail: decision.reply.reason })
     await bus.publish(BusChannels.cs, { type: 'cs.outbound', openid, message: outbound, sentAt: now().toISOString(), ok: true })
       .catch((err: unknown) => { log.warn({ err }, 'could not publish cs.outbound') })
+  }
+
+  /** Creates the reply's log record on its first attempt (pending), then sets the outcome when given. */
+  async #recordReply (record: Omit<NewOutboundRecord, 'outcome'>, completion: OutboundCompletion | null): Promise<void> {
+    const { messages } = this.#o
+    if (await messages.findOutbound(record.key) === null) {
+      await messages.insertOutbound({ ...record, outcome: 'pending' })
+    }
+    if (completion !== null) await messages.completeOutbound(record.key, completion)
   }
 }
