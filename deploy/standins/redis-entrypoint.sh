@@ -1,0 +1,14 @@
+#!/bin/sh
+# What the official redis image's entrypoint does, in short: `redis-server ...` runs as redis (owning
+# /data) with protected mode off (the network is the container's); anything else runs unchanged.
+set -e
+if [ "${1#-}" != "$1" ]; then set -- redis-server "$@"; fi
+if [ "$1" = redis-server ]; then
+  shift
+  set -- redis-server --protected-mode no "$@"
+  if [ "$(id -u)" = 0 ]; then
+    find /data \! -user redis -exec chown redis:redis '{}' +
+    exec setpriv --reuid=redis --regid=redis --init-groups "$@"
+  fi
+fi
+exec "$@"
