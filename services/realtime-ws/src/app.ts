@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { installErrorHandling, internalAuthPlugin, serverOptions, type Bus } from '@weapp/common'
+import { acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions, type Bus } from '@weapp/common'
 import type { RealtimeConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
@@ -39,6 +39,8 @@ export function realtimeServerOptions (config: Pick<RealtimeConfig, 'LOG_LEVEL'>
  */
 export default async function realtimeApp (app: FastifyInstance, opts: RealtimeAppOptions): Promise<void> {
   installErrorHandling(app)
+
+  acceptEmptyJsonBody(app)
 
   await app.register(configPlugin, { config: opts.config, ...(opts.now !== undefined ? { now: opts.now } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
+import { acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
 import type { SessionConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
@@ -41,14 +41,7 @@ export function sessionServerOptions (config: Pick<SessionConfig, 'LOG_LEVEL'>):
 export default async function sessionApp (app: FastifyInstance, opts: SessionAppOptions): Promise<void> {
   installErrorHandling(app)
 
-  // An empty JSON body (clients POSTing without data) counts as no body; the routes' schemas decide.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8')
-    if (text === '') { done(null, undefined); return }
-    parseJson(request, text, done)
-  })
+  acceptEmptyJsonBody(app)
 
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })

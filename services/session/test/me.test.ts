@@ -76,6 +76,23 @@ t.test('PATCH /api/me: every invalid body is 400 and changes nothing', async (t)
   t.equal(anonymous.statusCode, 401)
 })
 
+t.test('PUT /api/me: the same partial update (wx.request has no PATCH)', async (t) => {
+  const { app, sim } = await setup(t)
+  const { identity } = await loginBearer(app, sim, 'alice')
+  const a = await call(app, { method: 'PUT', url: '/api/me', identity, body: { nickname: '  小红  ' } })
+  t.equal(a.statusCode, 200)
+  t.equal(a.json().nickname, '小红')
+  const b = await call(app, { method: 'PUT', url: '/api/me', identity, body: { avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/def/132' } })
+  t.same({ nickname: b.json().nickname, avatarUrl: b.json().avatarUrl }, { nickname: '小红', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/def/132' }, 'fields not sent are kept')
+  for (const body of [{}, { nickname: '' }, { nickname: 'Ok', openid: 'o_someone_else' }]) {
+    const res = await call(app, { method: 'PUT', url: '/api/me', identity, body })
+    t.equal(res.statusCode, 400, JSON.stringify(body))
+    t.equal(res.json().code, 'VALIDATION_FAILED')
+  }
+  const anonymous = await call(app, { method: 'PUT', url: '/api/me', body: { nickname: 'x' } })
+  t.equal(anonymous.statusCode, 401)
+})
+
 t.test('POST /api/me/phone: code → number stored; bad codes 400 and nothing written', async (t) => {
   const { app, sim } = await setup(t)
   const { identity } = await loginBearer(app, sim, 'alice')

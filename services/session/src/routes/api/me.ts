@@ -25,16 +25,21 @@ const me: FastifyPluginAsyncTypebox = async (app) => {
     return user
   })
 
-  app.patch('/me', {
-    schema: { body: ProfilePatchBody, response: { 200: UserSchema, ...errorResponses(400, 401, 404, 413, 415, 500) } }
-  }, async (request) => {
-    const identity = requireUser(request)
-    const patch: ProfilePatch = {}
-    if (request.body.nickname !== undefined) patch.nickname = request.body.nickname.trim()
-    if (request.body.avatarUrl !== undefined) patch.avatarUrl = request.body.avatarUrl
-    const user = await app.usersRepository.updateProfile(identity.openid, patch)
-    if (user === null) throw new UserNotFoundError()
-    return user
+  // PUT is the same partial update: wx.request cannot send PATCH (its methods are OPTIONS, GET, HEAD, POST,
+  // PUT, DELETE, TRACE, CONNECT), so mini-programs use PUT. Applying it twice gives the same profile.
+  app.route({
+    method: ['PATCH', 'PUT'],
+    url: '/me',
+    schema: { body: ProfilePatchBody, response: { 200: UserSchema, ...errorResponses(400, 401, 404, 413, 415, 500) } },
+    handler: async (request) => {
+      const identity = requireUser(request)
+      const patch: ProfilePatch = {}
+      if (request.body.nickname !== undefined) patch.nickname = request.body.nickname.trim()
+      if (request.body.avatarUrl !== undefined) patch.avatarUrl = request.body.avatarUrl
+      const user = await app.usersRepository.updateProfile(identity.openid, patch)
+      if (user === null) throw new UserNotFoundError()
+      return user
+    }
   })
 
   app.post('/me/phone', {
