@@ -8,9 +8,15 @@ export interface Running {
   url: string
 }
 
-/** Starts a TypeScript entry file in its own Node process and waits until `readyPath` answers 200. */
-export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz'): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+/**
+ * Starts a TypeScript entry file in its own Node process and waits until `readyPath` answers 200.
+ * `nodeArgs` go before the entry (e.g. another `--import`).
+ */
+export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz', nodeArgs: string[] = []): Promise<Running> {
+  // BENCH_NODE_ARGS: Node flags for every server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+  // see where a scenario's CPU goes (such flags are not allowed in NODE_OPTIONS).
+  const benchArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const child = spawn(process.execPath, [...benchArgs, '--import', 'tsx', ...nodeArgs, entry], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit']
   })

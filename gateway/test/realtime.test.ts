@@ -77,6 +77,20 @@ t.test('/ws with a bearer session: greeting from the session profile, then echo,
   t.equal((await c.closed).code, 1000, 'closed cleanly through the relay')
 })
 
+t.test('a burst of large frames both ways arrives whole and in order through the relay, the client reading late', async (t) => {
+  const c = await Client.open(t, `${h.wsUrl}/ws`, bearer())
+  t.equal(await c.next(), 'Server: 恭喜，Bench User')
+  c.ws.pause()
+  const count = 40
+  const body = 'y'.repeat(15_000)
+  for (let i = 0; i < count; i++) c.ws.send(`${i}:${body}`)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  c.ws.resume()
+  const wrong: number[] = []
+  for (let i = 0; i < count; i++) if (await c.next() !== `Server: Received(${i}:${body})`) wrong.push(i)
+  t.same(wrong, [], `${count} echoes of 15 KB frames, in order`)
+})
+
 t.test('/ws with wafer generation 1 credentials in the query (names case-insensitive) or headers', async (t) => {
   const q = await Client.open(t, `${h.wsUrl}/ws?X-WX-Id=${WAFER_ID}&x-wx-skey=${WAFER_SKEY}`)
   t.equal(await q.next(), 'Server: 恭喜，Bench User')

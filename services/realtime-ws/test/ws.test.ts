@@ -14,6 +14,18 @@ t.test('gateway identity: greeting and echo exactly as the seed', async (t) => {
   t.equal(await c.next(), 'Server: Received({"type":"unknown"})')
 })
 
+t.test('an open socket keeps nothing of its upgrade request; a socket error still terminates it', async (t) => {
+  const r = await start(t)
+  const c = await Client.open(t, `${r.ws}/ws`, gatewayHeaders(ALICE))
+  t.equal(await c.next(), 'Server: 恭喜，小爱')
+  const [server] = [...r.app.websocketServer.clients]
+  const tcp = (server as unknown as { _socket: { _httpMessage: unknown } })._socket
+  t.equal(tcp._httpMessage, null, 'the upgrade response is detached from the TCP socket')
+  t.equal(server!.listenerCount('error'), 1, 'one error listener: ours, not the one holding the request and reply')
+  server!.emit('error', new Error('socket failure (test)'))
+  t.equal((await c.closed).code, 1006, 'terminated')
+})
+
 t.test('ticket: issued through the gateway, opens /ws once', async (t) => {
   const r = await start(t)
   const issued = await issueTicket(r, ALICE)
@@ -28,6 +40,11 @@ t.test('ticket: issued through the gateway, opens /ws once', async (t) => {
   t.equal(noUser.statusCode, 401, 'a ticket needs an identity')
   const noToken = await r.app.inject({ method: 'POST', url: '/api/ws/tickets' })
   t.equal(noToken.statusCode, 401, 'the ticket route needs the gateway')
+  // wx.request's POST without data: `content-type: application/json` and an empty body.
+  const wxStyle = await r.app.inject({ method: 'POST', url: '/api/ws/tickets', headers: { ...gatewayHeaders(ALICE), 'content-type': 'application/json' }, payload: '' })
+  t.equal(wxStyle.statusCode, 200, 'an empty JSON body is no body')
+  const malformed = await r.app.inject({ method: 'POST', url: '/api/ws/tickets', headers: { ...gatewayHeaders(ALICE), 'content-type': 'application/json' }, payload: '{' })
+  t.equal(malformed.statusCode, 400, 'a malformed one is still refused')
 })
 
 t.test('refused before the socket opens, with a readable 401', async (t) => {

@@ -7,7 +7,7 @@ import { upgradeAuth } from '../auth.js'
 import { TicketQuery, errorResponses } from '../schemas.js'
 import { parseTunnelFrame, parseTunnelMessage, tunnelMessage } from '../hub/protocol.js'
 import { CloseCodes } from '../errors.js'
-import { rawText } from './ws.js'
+import { rawText, releaseUpgrade } from './ws.js'
 
 export const TUNNEL_SOCKET_PATH = '/weapp/tunnel/socket'
 /** A tunnel client pings every `timeout` seconds; it is closed after this many intervals without one. */
@@ -53,6 +53,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: upgradeAuth(app, 'tunnel')
   }, (socket, request) => {
     const grant = request.wsGrant!
+    const log = releaseUpgrade(socket, request)
     if (grant.identity.kind !== 'user') { socket.close(CloseCodes.policy, 'user tunnels only'); return }
     const identity = grant.identity
     const { wsHub: hub, wsMetrics: metrics, wsConfig: config, wsBus: bus } = app
@@ -72,7 +73,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
     socket.on('close', () => { if (deadline !== null) clearTimeout(deadline) })
     conn.send(`timeout:${timeoutSec}`)
     arm()
-    request.log.info({ openid: identity.openid, tunnelId: grant.tunnelId }, 'tunnel connected')
+    log.info({ openid: identity.openid, tunnelId: grant.tunnelId }, 'tunnel connected')
 
     socket.on('message', (data) => {
       metrics.messagesIn.inc({ kind: 'tunnel' })
@@ -98,7 +99,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
             channel: `tunnel:${identity.openid}`,
             event: message.type,
             data: { tunnelId: grant.tunnelId, content: message.content }
-          }).catch((err: unknown) => { request.log.warn({ err }, 'tunnel message not published') })
+          }).catch((err: unknown) => { log.warn({ err }, 'tunnel message not published') })
           return
         }
         default:
