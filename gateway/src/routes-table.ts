@@ -36,9 +36,10 @@ export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin' | 'anyU
 
 /**
  * A route's body limit by name, resolved from the config: `push` is PUSH_BODY_LIMIT (WeChat's
- * pushes), `upload` is ADMIN_UPLOAD_LIMIT plus the multipart overhead.
+ * pushes), `upload` is ADMIN_UPLOAD_LIMIT plus the multipart overhead, `session` is the session
+ * service's own limit (SESSION_BODY_LIMIT, 16 KiB) or BODY_LIMIT when that is lower.
  */
-export type NamedBodyLimit = 'push' | 'upload'
+export type NamedBodyLimit = 'push' | 'upload' | 'session'
 
 export interface RouteSpec {
   /** Public path in find-my-way syntax (`/api/me`, `/api/me/*`). */
@@ -96,17 +97,17 @@ export const UPSTREAMS = {
     urlEnv: 'SESSION_URL',
     defaultUrl: 'http://127.0.0.1:8081',
     routes: [
-      { path: '/api/login', methods: ['POST'], auth: 'none', rateLimit: 'login' },
-      { path: '/api/logout', methods: ['POST'], auth: 'user', evictCredentialOnSuccess: true },
-      { path: '/api/me', auth: 'user', pipeline: true },
-      { path: '/api/me/*', auth: 'user', pipeline: true },
+      { path: '/api/login', methods: ['POST'], auth: 'none', rateLimit: 'login', bodyLimit: 'session' },
+      { path: '/api/logout', methods: ['POST'], auth: 'user', evictCredentialOnSuccess: true, bodyLimit: 'session' },
+      { path: '/api/me', auth: 'user', pipeline: true, bodyLimit: 'session' },
+      { path: '/api/me/*', auth: 'user', pipeline: true, bodyLimit: 'session' },
       // wafer generation 1 (the seed's client code). Its login is a GET (method configurable in the
       // client) that calls WeChat: never pipelined.
-      { path: '/login', auth: 'wafer1', rateLimit: 'login' },
-      { path: '/me', auth: 'wafer1', pipeline: true },
+      { path: '/login', auth: 'wafer1', rateLimit: 'login', bodyLimit: 'session' },
+      { path: '/me', auth: 'wafer1', pipeline: true, bodyLimit: 'session' },
       // wafer generation 2 (wafer2 quickstart)
-      { path: '/weapp/login', auth: 'none', rateLimit: 'login' },
-      { path: '/weapp/user', auth: 'wafer2', pipeline: true }
+      { path: '/weapp/login', auth: 'none', rateLimit: 'login', bodyLimit: 'session' },
+      { path: '/weapp/user', auth: 'wafer2', pipeline: true, bodyLimit: 'session' }
     ]
   },
   'cs-messaging': {

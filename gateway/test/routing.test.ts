@@ -1,6 +1,7 @@
-import { decodeIdentity } from '@weapp/common'
+import { SESSION_BODY_LIMIT, decodeIdentity } from '@weapp/common'
 import t from 'tap'
 import { UPSTREAMS, type RouteSpec } from '../src/routes-table.js'
+import { routeBodyLimit } from '../src/routes/proxy.js'
 import { BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, bearer, startHarness } from './fixtures/gateway.js'
 
 const h = await startHarness()
@@ -166,14 +167,24 @@ t.test('bodies: any content type is forwarded as is; over BODY_LIMIT is 413 and 
   t.equal(lastUpstreamRequest().body, xml)
   t.equal(lastUpstreamRequest().headers['content-length'], String(Buffer.byteLength(xml)))
 
+  // The session routes take the session service's own limit (16 KiB): refused here, with our code.
   const before = h.upstream.requests.length
-  const big = 'x'.repeat(h.config.BODY_LIMIT + 1)
+  const big = 'x'.repeat(SESSION_BODY_LIMIT + 1)
   const res = await h.call('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: big })
   t.equal(res.status, 413)
-  t.same(res.json(), { statusCode: 413, code: 'GATEWAY_BODY_TOO_LARGE', error: 'Payload Too Large', message: `Request body is larger than ${h.config.BODY_LIMIT} bytes` })
+  t.same(res.json(), { statusCode: 413, code: 'GATEWAY_BODY_TOO_LARGE', error: 'Payload Too Large', message: `Request body is larger than ${SESSION_BODY_LIMIT} bytes` })
   t.equal(h.upstream.requests.length, before, 'not forwarded')
-  const exact = await h.call('/api/login', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(h.config.BODY_LIMIT, 1) })
-  t.equal(exact.status, 200, 'exactly BODY_LIMIT is fine')
+  const exact = await h.call('/api/login', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(SESSION_BODY_LIMIT, 1) })
+  t.equal(exact.status, 200, 'exactly the session limit is fine')
+  t.ok(SESSION_BODY_LIMIT < h.config.BODY_LIMIT, 'below the general limit')
+})
+
+t.test('routeBodyLimit: named limits resolve against the config', async (t) => {
+  t.equal(routeBodyLimit({ path: '/x', auth: 'none' }, h.config), h.config.BODY_LIMIT)
+  t.equal(routeBodyLimit({ path: '/x', auth: 'none', bodyLimit: 'push' }, h.config), h.config.PUSH_BODY_LIMIT)
+  t.equal(routeBodyLimit({ path: '/x', auth: 'none', bodyLimit: 'session' }, h.config), SESSION_BODY_LIMIT)
+  t.equal(routeBodyLimit({ path: '/x', auth: 'none', bodyLimit: 'session' }, { ...h.config, BODY_LIMIT: 4096 }), 4096, 'never above BODY_LIMIT')
+  t.equal(routeBodyLimit({ path: '/x', auth: 'none', bodyLimit: 1234 }, h.config), 1234)
 })
 
 t.test('a bearer token is not needed on unauthenticated routes and is not resolved there', async (t) => {

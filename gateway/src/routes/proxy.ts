@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify'
 import type { Redis } from 'ioredis'
+import { SESSION_BODY_LIMIT } from '@weapp/common'
 import { AdminKeyring, parseAdminKeys } from '../auth/admin-keys.js'
 import { MALFORMED, bearerToken, extractCredential, type Credential } from '../auth/credentials.js'
 import { refuse, type RefusingPolicy } from '../auth/refusals.js'
@@ -25,6 +26,7 @@ export function routeBodyLimit (spec: RouteSpec, config: GatewayConfig): number 
   if (limit === undefined) return config.BODY_LIMIT
   if (limit === 'push') return config.PUSH_BODY_LIMIT
   if (limit === 'upload') return config.ADMIN_UPLOAD_LIMIT + MULTIPART_OVERHEAD
+  if (limit === 'session') return Math.min(config.BODY_LIMIT, SESSION_BODY_LIMIT)
   return limit
 }
 

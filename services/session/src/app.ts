@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
+import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
 import type { SessionConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
@@ -13,7 +13,7 @@ import internalRoutes from './routes/internal/index.js'
 
 export const SERVICE_NAME = 'session'
 /** Every body this service accepts is a few hundred bytes: anything past this is refused with 413. */
-export const BODY_LIMIT = 16 * 1024
+export const BODY_LIMIT = SESSION_BODY_LIMIT
 
 export interface SessionAppOptions {
   config: SessionConfig
