@@ -21,6 +21,7 @@ import autocannon from 'autocannon'
 import { createRedis } from '@weapp/common'
 import { buildPush } from '@weapp/wechat-sim'
 import { cpuMicros, startProcess, stopAll, type Running } from './lib/processes.js'
+import { rawLoad, requestBytes } from './lib/raw-load.js'
 import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
 
 type Redis = ReturnType<typeof createRedis>
@@ -147,6 +148,38 @@ function pushLoad (gatewayUrl: string, url: string, extra: Partial<autocannon.Op
   }
 }
 
+/** The same kind of phase with the raw loader (bench/lib/raw-load.ts): hello requests or the next pushes. */
+async function rawPhase (name: string, base: string, kind: 'hello' | 'push', cpu: CpuTarget[]): Promise<PhaseResult> {
+  const { hostname, port, host } = new URL(base)
+  const helloBytes = requestBytes('GET', '/', host)
+  const before = cpuOf(cpu)
+  const result = await rawLoad({
+    host: hostname,
+    port: Number(port),
+    connections,
+    durationSec,
+    next: () => {
+      if (kind === 'hello') return { n: -1, bytes: helloBytes }
+      const n = next++
+      if (n >= pushes.length) {
+        pushes.push(buildOne(n, `${base}/wechat/callback`))
+        builtOnTheFly++
+      }
+      const push = pushes[n]!
+      return { n, bytes: requestBytes('POST', push.path, host, push.body) }
+    },
+    onResponse: (n, status, body) => {
+      if (n < 0) return
+      if (status === 200 && body === 'success') acked.add(n)
+      else answeredOther.set(n, `${status} ${body.slice(0, 120)}`)
+    }
+  })
+  const after = cpuOf(cpu)
+  const cpuUsPerReq: Record<string, number> = {}
+  cpu.forEach((t, i) => { cpuUsPerReq[t.name] = (after[i]! - before[i]!) / Math.max(result.requests, 1) })
+  return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: result.non2xx, cpuUsPerReq }
+}
+
 async function redisPid (redis: Redis): Promise<number | undefined> {
   const info = await redis.info('server')
   const pid = Number(/process_id:(\d+)/.exec(info)?.[1])
@@ -250,11 +283,17 @@ try {
   prebuild(enough(Math.max(warm.reqPerSec, direct?.reqPerSec ?? 0)), pushUrl)
   const max = await load('pushes via gateway, full load', pushLoad(gateway.url, pushUrl, {}), cpu)
 
+  // The same two measurements with a load generator that costs the same little per request for both
+  // (autocannon builds each push through setupRequest, about three times its cost per hello request).
+  const rawHello = await rawPhase('fastify hello (raw loader)', hello.url, 'hello', [{ name: 'hello', pid: hello.child.pid! }])
+  prebuild(enough(max.reqPerSec * 1.5), pushUrl)
+  const rawMax = await rawPhase('pushes via gateway, full load (raw loader)', gateway.url, 'push', cpu)
+
   const rate = Math.max(1, Math.floor(max.reqPerSec * 0.8))
   prebuild(enough(rate * 0.6), pushUrl)
   const steady = await load(`pushes via gateway at 80 % (${rate}/s)`, pushLoad(gateway.url, pushUrl, { overallRate: rate }), cpu)
 
-  const rows = [helloResult, ...(direct === undefined ? [] : [direct]), max, steady].map((r) => ({
+  const rows = [helloResult, ...(direct === undefined ? [] : [direct]), max, rawHello, rawMax, steady].map((r) => ({
     scenario: r.name,
     'req/s': Math.round(r.reqPerSec),
     'p50 ms': r.p50,
@@ -265,6 +304,8 @@ try {
   console.table(rows)
   const ratio = max.reqPerSec / helloResult.reqPerSec
   console.log(`push max / hello throughput: ${ratio.toFixed(2)}x (goal >= 0.20x) ${ratio >= 0.2 ? 'ok' : 'MISSED'}`)
+  const rawRatio = rawMax.reqPerSec / rawHello.reqPerSec
+  console.log(`  the same with the raw loader (client CPU equal per request): ${rawRatio.toFixed(2)}x ${rawRatio >= 0.2 ? 'ok' : 'MISSED'}`)
   console.log(`p99 at 80 % of max (${rate} req/s offered, ${Math.round(steady.reqPerSec)} done): ${steady.p99} ms (goal < 50 ms) ${steady.p99 < 50 ? 'ok' : 'MISSED'}`)
   const total = (r: PhaseResult): string => Object.values(r.cpuUsPerReq).reduce((a, b) => a + b, 0).toFixed(1)
   console.log(`server CPU per push: ${total(max)} µs at full load, ${total(steady)} µs at 80 % (hello: ${total(helloResult)} µs)`)
