@@ -18,9 +18,9 @@ import { connect as tlsConnect, createServer as createTlsServer, type SecureVers
 import { createRedis, encodeIdentity } from '@weapp/common'
 import { SimControl } from '@weapp/wechat-sim'
 import t from 'tap'
-import { WebSocket } from 'ws'
 import { freePort } from '../scripts/redis-server.js'
 import { startSystem, type RunningSystem } from '../scripts/system.js'
+import { Client, refusal } from '../services/realtime-ws/test/fixtures/ws-client.js'
 
 const root = new URL('..', import.meta.url).pathname
 const LOGIN_RATE_LIMIT_KEY_PREFIX = 'weapp:gateway:login:'
@@ -75,6 +75,8 @@ async function main (nginx: string): Promise<void> {
   const keyFile = join(certDir, 'key.pem')
   sh(join(root, 'nginx/make-cert.sh'), [certDir, 'localhost'])
   const ca = readFileSync(certFile)
+  // wss clients trust the test certificate; frames through TLS and two hops get a longer wait.
+  const wss = { ca, timeoutMs: 5000 }
 
   // An app of its own (random AppID): its cs-messaging keys in a shared Redis (`cs:{appid}:*`) are ours
   // alone. The simulator trusts the self-signed certificate, as WeChat trusts a real one.
@@ -324,7 +326,7 @@ async function main (nginx: string): Promise<void> {
   t.test('wss with a bearer header: through the gateway, greeting then echo', async (t) => {
     const dave = await login('dave')
     t.equal((await call('/api/me', { method: 'PATCH', headers: { authorization: `Bearer ${dave.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'Dave' }) })).status, 200)
-    const ws = await Client.open(t, `${wsOrigin}/ws`, ca, { authorization: `Bearer ${dave.token}` })
+    const ws = await Client.open(t, `${wsOrigin}/ws`, { authorization: `Bearer ${dave.token}` }, wss)
     t.equal(await ws.next(), 'Server: 恭喜，Dave')
     ws.ws.send('hi')
     t.equal(await ws.nextText(), 'Server: Received(hi)')
@@ -336,12 +338,12 @@ async function main (nginx: string): Promise<void> {
     t.equal(issued.status, 200, 'ticket issued', { body: issued.text })
     const { ticket, url } = issued.json()
     t.equal(url, `/ws?ticket=${ticket}`)
-    const ws = await Client.open(t, `${wsOrigin}${url}`, ca)
+    const ws = await Client.open(t, `${wsOrigin}${url}`, {}, wss)
     t.equal(await ws.next(), `Server: 恭喜，${erin.openid}`)
     ws.ws.send('hi')
     t.equal(await ws.nextText(), 'Server: Received(hi)')
 
-    const again = await refusal(`${wsOrigin}${url}`, ca)
+    const again = await refusal(`${wsOrigin}${url}`, {}, wss)
     t.equal(again.status, 401, 'a used ticket is refused before the socket opens')
     t.equal(again.body.code, 'WS_TICKET_INVALID')
     t.match(again.headers['x-request-id'], /^[0-9a-f]{32}$/)
@@ -363,17 +365,17 @@ async function main (nginx: string): Promise<void> {
 
     await system.stopProcess('gateway')
     try {
-      const ws = await Client.open(t, `${wsOrigin}/ws?ticket=${ticket}`, ca)
+      const ws = await Client.open(t, `${wsOrigin}/ws?ticket=${ticket}`, {}, wss)
       t.equal(await ws.next(), `Server: 恭喜，${frank.openid}`)
       ws.ws.send('still here')
       t.equal(await ws.nextText(), 'Server: Received(still here)')
 
-      const socket = await Client.open(t, connectUrl, ca)
+      const socket = await Client.open(t, connectUrl, {}, wss)
       t.equal(await socket.next(), 'timeout:15')
       socket.ws.send('ping')
       t.equal(await socket.next(), 'pong')
 
-      const viaGateway = await refusal(`${wsOrigin}/ws`, ca, auth)
+      const viaGateway = await refusal(`${wsOrigin}/ws`, auth, wss)
       t.equal(viaGateway.status, 502, 'a bearer upgrade needs the gateway')
       t.equal(viaGateway.body.code, 'PROXY_UPSTREAM_UNAVAILABLE')
       const api = await call('/api/me', { headers: auth })
@@ -386,13 +388,13 @@ async function main (nginx: string): Promise<void> {
   })
 
   t.test('refused upgrades are readable 401s; internal headers cannot be forged on a direct hit', async (t) => {
-    const none = await refusal(`${wsOrigin}/ws`, ca)
+    const none = await refusal(`${wsOrigin}/ws`, {}, wss)
     t.equal(none.status, 401)
     t.equal(none.body.code, 'GATEWAY_AUTH_REQUIRED')
-    const badTicket = await refusal(`${wsOrigin}/ws?ticket=not-a-ticket`, ca)
+    const badTicket = await refusal(`${wsOrigin}/ws?ticket=not-a-ticket`, {}, wss)
     t.equal(badTicket.status, 401)
     t.equal(badTicket.body.code, 'WS_TICKET_INVALID')
-    const tunnel = await refusal(`${wsOrigin}/weapp/tunnel/socket`, ca)
+    const tunnel = await refusal(`${wsOrigin}/weapp/tunnel/socket`, {}, wss)
     t.equal(tunnel.status, 401, 'a tunnel socket without its ticket')
 
     // nginx reads ?TICKET= as a ticket (argument names are case-insensitive there) and goes straight to
@@ -402,11 +404,11 @@ async function main (nginx: string): Promise<void> {
       'x-internal-token': system.secrets.internalToken,
       'x-weapp-identity': encodeIdentity({ kind: 'admin', keyId: 'dev' })
     }
-    const direct = await refusal(`${wsOrigin}/ws?TICKET=x`, ca, forgedHeaders)
+    const direct = await refusal(`${wsOrigin}/ws?TICKET=x`, forgedHeaders, wss)
     t.equal(direct.status, 401)
     t.equal(direct.body.code, 'WS_AUTH_REQUIRED')
     t.match(direct.body.message, /ticket or a session is required/, 'the forged headers never reached realtime-ws')
-    const viaGateway = await refusal(`${wsOrigin}/ws`, ca, forgedHeaders)
+    const viaGateway = await refusal(`${wsOrigin}/ws`, forgedHeaders, wss)
     t.equal(viaGateway.status, 401)
     t.equal(viaGateway.body.code, 'GATEWAY_AUTH_REQUIRED')
 
@@ -524,61 +526,3 @@ async function waitFor<T> (probe: () => T | undefined, timeoutMs = 3000): Promis
   }
 }
 
-interface Teardown { teardown (fn: () => unknown): void }
-
-/** A wss client queuing what it receives. */
-class Client {
-  readonly received: string[] = []
-  #waiters: Array<() => void> = []
-  constructor (readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => { this.received.push(data.toString()); for (const w of this.#waiters.splice(0)) w() })
-    ws.on('error', () => {})
-  }
-
-  static async open (t: Teardown, url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<Client> {
-    const ws = new WebSocket(url, { headers, ca })
-    const client = new Client(ws)
-    t.teardown(() => { ws.terminate() })
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => { resolve() })
-      ws.once('unexpected-response', (_req, res) => { reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`)) })
-      ws.once('error', reject)
-    })
-    return client
-  }
-
-  async next (timeoutMs = 5000): Promise<string> {
-    const deadline = Date.now() + timeoutMs
-    while (this.received.length === 0) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error('no frame received in time')
-      await new Promise<void>((resolve) => { const timer = setTimeout(resolve, left); this.#waiters.push(() => { clearTimeout(timer); resolve() }) })
-    }
-    return this.received.shift()!
-  }
-
-  /** The next frame that is not a JSON event (pushes from the bus may come in between). */
-  async nextText (timeoutMs = 5000): Promise<string> {
-    for (;;) {
-      const frame = await this.next(timeoutMs)
-      if (!frame.startsWith('{"type":"event"')) return frame
-    }
-  }
-}
-
-/** An upgrade that must be refused before the socket opens: its status, headers and JSON body. */
-async function refusal (url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number, headers: IncomingHttpHeaders, body: any }> {
-  const ws = new WebSocket(url, { headers, ca })
-  ws.on('error', () => {})
-  return await new Promise((resolve, reject) => {
-    ws.once('open', () => { ws.terminate(); reject(new Error('the socket opened')) })
-    ws.once('unexpected-response', (_req, res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
-      res.on('end', () => {
-        try { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }) } catch (err) { reject(new Error(`${res.statusCode ?? 0}: ${text}: ${String(err)}`)) }
-      })
-    })
-  })
-}

@@ -1,63 +1,10 @@
 import { decodeIdentity } from '@weapp/common'
 import t from 'tap'
-import { WebSocket } from 'ws'
+import { Client, refusal } from '../../services/realtime-ws/test/fixtures/ws-client.js'
 import { ADMIN_API_KEYS, BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, adminBearer, bearer, startHarness } from './fixtures/gateway.js'
 
 const h = await startHarness({ env: { ADMIN_API_KEYS } })
 t.teardown(h.close)
-
-interface Teardown { teardown (fn: () => unknown): void }
-
-/** A ws client queuing what it receives. */
-class Client {
-  readonly received: string[] = []
-  readonly closed: Promise<{ code: number }>
-  #waiters: Array<() => void> = []
-  constructor (readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => { this.received.push(data.toString()); for (const w of this.#waiters.splice(0)) w() })
-    this.closed = new Promise((resolve) => { ws.on('close', (code) => { resolve({ code }) }) })
-    ws.on('error', () => {})
-  }
-
-  static async open (t: Teardown, url: string, headers: Record<string, string> = {}): Promise<Client> {
-    const ws = new WebSocket(url, { headers })
-    const client = new Client(ws)
-    t.teardown(() => { ws.terminate() })
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => { resolve() })
-      ws.once('unexpected-response', (_req, res) => { reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`)) })
-      ws.once('error', reject)
-    })
-    return client
-  }
-
-  async next (timeoutMs = 3000): Promise<string> {
-    const deadline = Date.now() + timeoutMs
-    while (this.received.length === 0) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error('no frame received in time')
-      await new Promise<void>((resolve) => { const timer = setTimeout(resolve, left); this.#waiters.push(() => { clearTimeout(timer); resolve() }) })
-    }
-    return this.received.shift()!
-  }
-}
-
-/** An upgrade that must be refused before the socket opens: its status, headers and JSON body. */
-async function refusal (url: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: Record<string, unknown>, body: any }> {
-  const ws = new WebSocket(url, { headers })
-  ws.on('error', () => {})
-  return await new Promise((resolve, reject) => {
-    ws.once('open', () => { ws.terminate(); reject(new Error('the socket opened')) })
-    ws.once('unexpected-response', (_req, res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
-      res.on('end', () => {
-        try { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }) } catch (err) { reject(err as Error) }
-      })
-    })
-  })
-}
 
 t.test('/ws with a bearer session: greeting from the session profile, then echo, through the gateway', async (t) => {
   const before = h.upstream.requests.length
