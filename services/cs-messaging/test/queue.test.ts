@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createRedis } from '@weapp/common'
 import { MemoryInboundQueue } from '../src/queue/memory.js'
 import { RedisInboundQueue } from '../src/queue/redis.js'
 import { ENQUEUE_ONCE, runScript } from '../src/queue/scripts.js'
 import { queueContract } from './fixtures/queue-contract.js'
+import { redisScope } from './fixtures/redis-scope.js'
 
 t.test('memory queue', async (t) => {
   queueContract(t, async () => {
@@ -17,20 +16,11 @@ t.test('memory queue', async (t) => {
 
 const redisUrl = process.env.REDIS_URL
 t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const redis = createRedis(redisUrl!)
-  const appIds: string[] = []
-  t.teardown(async () => {
-    for (const appId of appIds) {
-      const keys = await redis.keys(`cs:{${appId}}:*`)
-      if (keys.length > 0) await redis.del(...keys)
-    }
-    await redis.quit()
-  })
+  const { redis, newAppId } = redisScope(t, redisUrl!)
   queueContract(t, async () => {
     // Keys of their own per subtest; Redis' TTLs run on its own clock, so the dedup TTL is checked
     // by letting a 1-second key expire for real in the test below, not by moving our clock.
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     let offset = 0
     const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, now: () => Date.now() + offset })
     t.teardown(() => queue.close())
@@ -48,8 +38,7 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
   })
 
   t.test('the dedup key really expires (Redis TTL)', async (t) => {
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 1 })
     t.teardown(() => queue.close())
     const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
@@ -61,8 +50,7 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
   })
 
   t.test('a failed dedup SET leaves no stream entry behind (all or nothing)', async (t) => {
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60 })
     t.teardown(() => queue.close())
     const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
@@ -74,8 +62,7 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
   })
 
   t.test('entries no worker can read are parked as dead letters, never blocking the queue', async (t) => {
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60 })
     t.teardown(() => queue.close())
     const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '7' }

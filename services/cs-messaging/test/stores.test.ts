@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
-import { createRedis } from '@weapp/common'
 import { MemorySendWindows, RedisSendWindows } from '../src/windows/send-windows.js'
 import { MemoryMessagesRepository } from '../src/messages/memory.js'
 import { CONVERSATION_INDEX, MongoMessagesRepository } from '../src/messages/mongo.js'
 import { windowsContract } from './fixtures/windows-contract.js'
 import { messagesContract } from './fixtures/messages-contract.js'
+import { redisScope } from './fixtures/redis-scope.js'
 
 t.test('memory send windows', async (t) => {
   windowsContract(t, async () => new MemorySendWindows())
@@ -18,24 +18,14 @@ t.test('memory message log', async (t) => {
 
 const redisUrl = process.env.REDIS_URL
 t.test('Redis send windows', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const redis = createRedis(redisUrl!)
-  const appIds: string[] = []
-  t.teardown(async () => {
-    for (const appId of appIds) {
-      const keys = await redis.keys(`cs:{${appId}}:*`)
-      if (keys.length > 0) await redis.del(...keys)
-    }
-    await redis.quit()
-  })
+  const { redis, newAppId } = redisScope(t, redisUrl!)
   windowsContract(t, async () => {
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     return new RedisSendWindows({ redis, appId })
   })
 
   t.test('the Redis key expires with the window', async (t) => {
-    const appId = `wx${randomBytes(8).toString('hex')}`
-    appIds.push(appId)
+    const appId = newAppId()
     const w = new RedisSendWindows({ redis, appId })
     const now = new Date()
     await w.open('o1', 'session', now)
