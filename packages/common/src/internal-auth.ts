@@ -35,13 +35,29 @@ async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): P
   }
   const expected = createHash('sha256').update(opts.internalToken).digest()
   app.decorateRequest('identity', null)
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public === true) return
+  // Callback style: no promise per request (every request of every service passes here).
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.config?.public === true) {
+      done()
+      return
+    }
     const presented = request.headers[INTERNAL_TOKEN_HEADER]
-    if (typeof presented !== 'string') throw new InternalAuthMissingError()
-    if (!sameSecret(presented, expected)) throw new InternalAuthInvalidError()
+    if (typeof presented !== 'string') {
+      done(new InternalAuthMissingError())
+      return
+    }
+    if (!sameSecret(presented, expected)) {
+      done(new InternalAuthInvalidError())
+      return
+    }
     const forwarded = request.headers[IDENTITY_HEADER]
-    if (typeof forwarded === 'string') request.identity = decodeIdentity(forwarded)
+    try {
+      if (typeof forwarded === 'string') request.identity = decodeIdentity(forwarded)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    done()
   })
 }
 

@@ -71,6 +71,44 @@ t.test('MsgCrypt.decrypt strictness', async (t) => {
     { code: 'WECHAT_CIPHERTEXT_INVALID', message: /UTF-8/ }, 'message that is not UTF-8')
 })
 
+t.test('MsgCrypt.decrypt takes canonical base64 only', async (t) => {
+  const good = safe.body.Encrypt as string
+  const urlSafe = good.replace(/\+/g, '-').replace(/\//g, '_')
+  t.not(urlSafe, good, 'the vector has + or / to swap')
+  t.throws(() => crypt.decrypt(urlSafe), { code: 'WECHAT_CIPHERTEXT_INVALID', message: /base64/ }, 'base64url alphabet')
+  const padded = forge(pad32(layout('x'.repeat(11), safe.appId)))
+  t.match(padded, /=$/, 'a ciphertext that needs padding')
+  t.throws(() => crypt.decrypt(padded.replace(/=+$/, '')), { code: 'WECHAT_CIPHERTEXT_INVALID', message: /base64/ }, 'padding left out')
+  t.throws(() => crypt.decrypt(good.slice(0, 40) + ' ' + good.slice(40)), { code: 'WECHAT_CIPHERTEXT_INVALID', message: /base64/ }, 'a space inside')
+  t.throws(() => crypt.decrypt(good + '\n'), { code: 'WECHAT_CIPHERTEXT_INVALID', message: /base64/ }, 'a trailing newline')
+  // Same bytes, non-canonical spare bits in the last character: decoders differ on these, so we refuse.
+  const data = padded.replace(/=+$/, '')
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  const tweaked = data.slice(0, -1) + alphabet[alphabet.indexOf(data.at(-1)!) + 1]! + padded.slice(data.length)
+  t.same(Buffer.from(tweaked, 'base64'), Buffer.from(padded, 'base64'), 'the tweak changes no decoded byte')
+  t.throws(() => crypt.decrypt(tweaked), { code: 'WECHAT_CIPHERTEXT_INVALID', message: /base64/ }, 'non-canonical spare bits')
+  t.equal(crypt.decrypt(padded), 'x'.repeat(11), 'the canonical form decrypts')
+})
+
+t.test('MsgCrypt.decrypt: one decipher serves every message, whatever came before', async (t) => {
+  // The AES context is kept across calls (msg-crypt.ts): a refused ciphertext must leave nothing behind,
+  // and every message must come out as it went in, whatever its length and order.
+  const messages = Array.from({ length: 40 }, (_, i) => `message ${i} ` + '好'.repeat(i * 7) + 'z'.repeat(i % 5))
+  const refused = [
+    forge(Buffer.concat([layout('hello', safe.appId), Buffer.alloc(5, 0)]).subarray(0, 32)),
+    Buffer.from(safe.body.Encrypt as string, 'base64').subarray(0, 100).toString('base64'),
+    forge(pad32(layout('hello', 'wx0000000000000000')))
+  ]
+  for (let round = 0; round < 3; round++) {
+    for (const [i, message] of messages.entries()) {
+      const sealed = crypt.encrypt(message)
+      t.equal(crypt.decrypt(sealed), message, `round ${round}, message ${i}`)
+      t.throws(() => crypt.decrypt(refused[i % refused.length]!), 'the next one is refused')
+    }
+  }
+  t.equal(crypt.decrypt(safe.body.Encrypt as string), crypt.decrypt(safe.body.Encrypt as string), 'the official vector twice over')
+})
+
 t.test('MsgCrypt.verify rejects a tampered ciphertext or signature', async (t) => {
   const { timestamp, nonce, msg_signature: sig } = safe.query
   const tampered = 'A' + (safe.body.Encrypt as string).slice(1)
