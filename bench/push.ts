@@ -11,7 +11,9 @@
 // phase so the load generator only picks the next one, and signed within the 300 s timestamp window.
 // Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (50), BENCH_WORKER (0: the cs worker off, the
 // stream keeps every message; 1: the worker processes them as in production), BENCH_DIRECT (1: also
-// measure the pushes straight at cs-messaging, to show what the gateway costs; 0: skip), REDIS_URL (else
+// measure the pushes straight at cs-messaging, to show what the gateway costs; 0: skip),
+// BENCH_REFERENCE (1: also measure the issue's reference handler, bench/reference-push-server.ts: URL
+// signature, XML parse and one auto-pipelined Redis SET, behind a gateway of its own; 0: skip), REDIS_URL (else
 // a throw-away redis-server is started). Run with REDIS_URL pointing at a shared Redis, the bench uses an
 // AppID of its own (`cs:{<appid>}:*` keys) and deletes its keys at the end.
 import { randomBytes } from 'node:crypto'
@@ -215,6 +217,53 @@ function metricSum (text: string, name: string): number {
   return sum
 }
 
+/**
+ * The issue's reference handler behind a gateway of its own, with the raw loader: the same pushes (their
+ * own MsgIds, never counted as recorded), so its ratio to the hello says what a push may cost before
+ * cs-messaging's own work (decryption, msg_signature, the atomic de-dup + enqueue, metrics).
+ */
+async function referencePhase (redisUrl: string, keyPrefix: string, cpuExtra: CpuTarget[]): Promise<PhaseResult> {
+  const [refPort, gwPort, unusedPort] = [await freePort(), await freePort(), await freePort()]
+  const reference = await startProcess('reference', `${root}bench/reference-push-server.ts`, refPort, {
+    WECHAT_TOKEN: pushToken,
+    REFERENCE_REDIS_URL: redisUrl,
+    REFERENCE_KEY_PREFIX: keyPrefix
+  })
+  const refGateway = await startProcess('reference gateway', `${root}gateway/src/server.ts`, gwPort, {
+    INTERNAL_TOKEN: internalToken,
+    CS_MESSAGING_URL: reference.url,
+    SESSION_URL: `http://127.0.0.1:${unusedPort}`
+  })
+  try {
+    const { hostname, port, host } = new URL(refGateway.url)
+    const url = `${refGateway.url}/wechat/callback`
+    // MsgIds far from the measured pushes' (the reference records nothing, so they are never checked).
+    const pool = Array.from({ length: 20_000 }, (_, i) => buildOne(1_000_000_000 + i, url)).map((p) => requestBytes('POST', p.path, host, p.body))
+    let i = 0
+    const cpu: CpuTarget[] = [{ name: 'gateway', pid: refGateway.child.pid! }, { name: 'reference', pid: reference.child.pid! }, ...cpuExtra]
+    const phase = async (name: string, sec: number): Promise<PhaseResult> => {
+      const before = cpuOf(cpu)
+      let bad = 0
+      const result = await rawLoad({
+        host: hostname,
+        port: Number(port),
+        connections,
+        durationSec: sec,
+        next: () => ({ n: i, bytes: pool[i++ % pool.length]! }),
+        onResponse: (_n, status, body) => { if (status !== 200 || body !== 'success') bad++ }
+      })
+      const after = cpuOf(cpu)
+      const cpuUsPerReq: Record<string, number> = {}
+      cpu.forEach((t, k) => { cpuUsPerReq[t.name] = (after[k]! - before[k]!) / Math.max(result.requests, 1) })
+      return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: bad, cpuUsPerReq }
+    }
+    await phase('warm-up', WARMUP_SEC)
+    return await phase('reference handler via gateway (raw loader)', durationSec)
+  } finally {
+    await stopAll([refGateway, reference])
+  }
+}
+
 const procs: Running[] = []
 let localRedis: LocalRedis | null = null
 let redis: Redis | undefined
@@ -289,11 +338,15 @@ try {
   prebuild(enough(max.reqPerSec * 1.5), pushUrl)
   const rawMax = await rawPhase('pushes via gateway, full load (raw loader)', gateway.url, 'push', cpu)
 
+  const reference = process.env.BENCH_REFERENCE === '0'
+    ? undefined
+    : await referencePhase(redisUrl, `${prefix}reference:`, cpu.filter((t) => t.name === 'redis-server'))
+
   const rate = Math.max(1, Math.floor(max.reqPerSec * 0.8))
   prebuild(enough(rate * 0.6), pushUrl)
   const steady = await load(`pushes via gateway at 80 % (${rate}/s)`, pushLoad(gateway.url, pushUrl, { overallRate: rate }), cpu)
 
-  const rows = [helloResult, ...(direct === undefined ? [] : [direct]), max, rawHello, rawMax, steady].map((r) => ({
+  const rows = [helloResult, ...(direct === undefined ? [] : [direct]), max, rawHello, rawMax, ...(reference === undefined ? [] : [reference]), steady].map((r) => ({
     scenario: r.name,
     'req/s': Math.round(r.reqPerSec),
     'p50 ms': r.p50,
@@ -306,6 +359,9 @@ try {
   console.log(`push max / hello throughput: ${ratio.toFixed(2)}x (goal >= 0.20x) ${ratio >= 0.2 ? 'ok' : 'MISSED'}`)
   const rawRatio = rawMax.reqPerSec / rawHello.reqPerSec
   console.log(`  the same with the raw loader (client CPU equal per request): ${rawRatio.toFixed(2)}x ${rawRatio >= 0.2 ? 'ok' : 'MISSED'}`)
+  if (reference !== undefined) {
+    console.log(`  the issue's reference handler (sha1 + XML + one Redis SET) via gateway, raw loader: ${(reference.reqPerSec / rawHello.reqPerSec).toFixed(2)}x; cs-messaging / reference: ${(rawMax.reqPerSec / reference.reqPerSec).toFixed(2)}x`)
+  }
   console.log(`p99 at 80 % of max (${rate} req/s offered, ${Math.round(steady.reqPerSec)} done): ${steady.p99} ms (goal < 50 ms) ${steady.p99 < 50 ? 'ok' : 'MISSED'}`)
   const total = (r: PhaseResult): string => Object.values(r.cpuUsPerReq).reduce((a, b) => a + b, 0).toFixed(1)
   console.log(`server CPU per push: ${total(max)} µs at full load, ${total(steady)} µs at 80 % (hello: ${total(helloResult)} µs)`)
