@@ -23,7 +23,7 @@ import autocannon from 'autocannon'
 import { createRedis } from '@weapp/common'
 import { buildPush } from '@weapp/wechat-sim'
 import { cpuMicros, startProcess, stopAll, type Running } from './lib/processes.js'
-import { rawLoad, requestBytes } from './lib/raw-load.js'
+import { rawLoad, requestBytes, type RawLoadOptions } from './lib/raw-load.js'
 import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
 
 type Redis = ReturnType<typeof createRedis>
@@ -103,12 +103,17 @@ function cpuOf (targets: CpuTarget[]): number[] {
   })
 }
 
+/** CPU µs per request of each target between two cpuOf() readings. */
+function cpuPerRequest (cpu: CpuTarget[], before: number[], after: number[], requests: number): Record<string, number> {
+  const perRequest: Record<string, number> = {}
+  cpu.forEach((t, i) => { perRequest[t.name] = (after[i]! - before[i]!) / Math.max(requests, 1) })
+  return perRequest
+}
+
 async function load (name: string, opts: autocannon.Options, cpu: CpuTarget[]): Promise<PhaseResult> {
   const before = cpuOf(cpu)
   const result = await autocannon(opts)
-  const after = cpuOf(cpu)
-  const cpuUsPerReq: Record<string, number> = {}
-  cpu.forEach((t, i) => { cpuUsPerReq[t.name] = (after[i]! - before[i]!) / Math.max(result.requests.total, 1) })
+  const cpuUsPerReq = cpuPerRequest(cpu, before, cpuOf(cpu), result.requests.total)
   return {
     name,
     reqPerSec: result.requests.average,
@@ -150,12 +155,19 @@ function pushLoad (gatewayUrl: string, url: string, extra: Partial<autocannon.Op
   }
 }
 
-/** The same kind of phase with the raw loader (bench/lib/raw-load.ts): hello requests or the next pushes. */
+/** One raw-loader phase (bench/lib/raw-load.ts) with the CPU each target spent per request. */
+async function rawMeasured (name: string, options: RawLoadOptions, cpu: CpuTarget[]): Promise<PhaseResult> {
+  const before = cpuOf(cpu)
+  const result = await rawLoad(options)
+  const cpuUsPerReq = cpuPerRequest(cpu, before, cpuOf(cpu), result.requests)
+  return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: result.non2xx, cpuUsPerReq }
+}
+
+/** The same kind of phase with the raw loader: hello requests or the next pushes. */
 async function rawPhase (name: string, base: string, kind: 'hello' | 'push', cpu: CpuTarget[]): Promise<PhaseResult> {
   const { hostname, port, host } = new URL(base)
   const helloBytes = requestBytes('GET', '/', host)
-  const before = cpuOf(cpu)
-  const result = await rawLoad({
+  return await rawMeasured(name, {
     host: hostname,
     port: Number(port),
     connections,
@@ -175,11 +187,7 @@ async function rawPhase (name: string, base: string, kind: 'hello' | 'push', cpu
       if (status === 200 && body === 'success') acked.add(n)
       else answeredOther.set(n, `${status} ${body.slice(0, 120)}`)
     }
-  })
-  const after = cpuOf(cpu)
-  const cpuUsPerReq: Record<string, number> = {}
-  cpu.forEach((t, i) => { cpuUsPerReq[t.name] = (after[i]! - before[i]!) / Math.max(result.requests, 1) })
-  return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: result.non2xx, cpuUsPerReq }
+  }, cpu)
 }
 
 async function redisPid (redis: Redis): Promise<number | undefined> {
@@ -242,20 +250,16 @@ async function referencePhase (redisUrl: string, keyPrefix: string, cpuExtra: Cp
     let i = 0
     const cpu: CpuTarget[] = [{ name: 'gateway', pid: refGateway.child.pid! }, { name: 'reference', pid: reference.child.pid! }, ...cpuExtra]
     const phase = async (name: string, sec: number): Promise<PhaseResult> => {
-      const before = cpuOf(cpu)
       let bad = 0
-      const result = await rawLoad({
+      const result = await rawMeasured(name, {
         host: hostname,
         port: Number(port),
         connections,
         durationSec: sec,
         next: () => ({ n: i, bytes: pool[i++ % pool.length]! }),
         onResponse: (_n, status, body) => { if (status !== 200 || body !== 'success') bad++ }
-      })
-      const after = cpuOf(cpu)
-      const cpuUsPerReq: Record<string, number> = {}
-      cpu.forEach((t, k) => { cpuUsPerReq[t.name] = (after[k]! - before[k]!) / Math.max(result.requests, 1) })
-      return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: bad, cpuUsPerReq }
+      }, cpu)
+      return { ...result, non2xx: bad }
     }
     await phase('warm-up', WARMUP_SEC)
     return await phase('reference handler via gateway (raw loader)', durationSec)

@@ -197,8 +197,10 @@ t.test('logout: POST /api/logout kills the token at once and the SDK forgets it'
   const res = await fetch(`${gateway}/api/me`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(res.status, 401)
   t.equal((await res.json() as { code: string }).code, 'GATEWAY_SESSION_INVALID')
-  await client.logout()
-  t.pass('a second logout is a no-op')
+  const sentBefore = wx.requests.length
+  await t.resolves(client.logout(), 'a second logout resolves')
+  t.equal(wx.requests.length, sentBefore, 'a second logout sends nothing (no token left)')
+  t.equal(client.token(), null)
 })
 
 t.test('socket: a ticket per connection, the seed greeting, echo, app-level ping/pong', async (t) => {

@@ -88,8 +88,8 @@ export class MsgCrypt {
 
   /** AES-256-CBC decryption of whole blocks: P[i] = D(C[i]) xor C[i-1], with C[-1] the IV. */
   #cbcDecrypt (data: Buffer): Buffer {
+    // decrypt() has checked that the length is whole blocks, so nothing is ever left buffered in #blocks.
     const plain = this.#blocks.update(data)
-    if (plain.length !== data.length) throw new CiphertextInvalidError('length is not a multiple of the AES block')
     const iv = this.#iv
     for (let i = 0; i < AES_BLOCK; i++) plain[i]! ^= iv[i]!
     for (let i = AES_BLOCK; i < plain.length; i++) plain[i]! ^= data[i - AES_BLOCK]!
