@@ -50,3 +50,12 @@ export function cpuMicros (pid: number): number {
   return ticks * (1e6 / CLOCK_TICKS)
 }
 const CLOCK_TICKS = 100 // sysconf(_SC_CLK_TCK) on Linux x86_64/arm64
+
+/** The machine's CPU time so far, from the first line of /proc/stat: busy and idle (idle + iowait), in µs of CPU. */
+export function machineCpu (): { busy: number, idle: number } {
+  const jiffies = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+  const idle = jiffies[3]! + (jiffies[4] ?? 0)
+  const busy = jiffies.slice(0, 8).reduce((a, b) => a + b, 0) - idle
+  return { busy: busy * (1e6 / CLOCK_TICKS), idle: idle * (1e6 / CLOCK_TICKS) }
+}
