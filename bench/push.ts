@@ -121,14 +121,19 @@ function cpuPerRequest (cpu: CpuTarget[], before: number[], after: number[], req
   return perRequest
 }
 
-async function load (name: string, opts: autocannon.Options, cpu: CpuTarget[]): Promise<PhaseResult> {
+/** Runs one load and reads, around it, the CPU of each target and of the whole machine. */
+async function measured<R> (cpu: CpuTarget[], run: () => Promise<R>, requestsOf: (result: R) => number): Promise<{ result: R, cpuUsPerReq: Record<string, number>, machine: MachineUse }> {
   const before = cpuOf(cpu)
   const machineBefore = machineCpu()
-  const result = await autocannon(opts)
-  const machine = machineUse(machineBefore, machineCpu(), result.requests.total)
-  const cpuUsPerReq = cpuPerRequest(cpu, before, cpuOf(cpu), result.requests.total)
+  const result = await run()
+  const requests = requestsOf(result)
+  const machine = machineUse(machineBefore, machineCpu(), requests)
+  return { result, cpuUsPerReq: cpuPerRequest(cpu, before, cpuOf(cpu), requests), machine }
+}
+
+async function load (name: string, opts: autocannon.Options, cpu: CpuTarget[]): Promise<PhaseResult> {
+  const { result, cpuUsPerReq, machine } = await measured(cpu, async () => await autocannon(opts), (r) => r.requests.total)
   return {
-    machine,
     name,
     reqPerSec: result.requests.average,
     p50: result.latency.p50,
@@ -136,7 +141,8 @@ async function load (name: string, opts: autocannon.Options, cpu: CpuTarget[]): 
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
-    cpuUsPerReq
+    cpuUsPerReq,
+    machine
   }
 }
 
@@ -171,12 +177,8 @@ function pushLoad (gatewayUrl: string, url: string, extra: Partial<autocannon.Op
 
 /** One raw-loader phase (bench/lib/raw-load.ts) with the CPU each target spent per request. */
 async function rawMeasured (name: string, options: RawLoadOptions, cpu: CpuTarget[]): Promise<PhaseResult> {
-  const before = cpuOf(cpu)
-  const machineBefore = machineCpu()
-  const result = await rawLoad(options)
-  const machine = machineUse(machineBefore, machineCpu(), result.requests)
-  const cpuUsPerReq = cpuPerRequest(cpu, before, cpuOf(cpu), result.requests)
-  return { machine, name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: result.non2xx, cpuUsPerReq }
+  const { result, cpuUsPerReq, machine } = await measured(cpu, async () => await rawLoad(options), (r) => r.requests)
+  return { name, reqPerSec: result.reqPerSec, p50: result.p50, p99: result.p99, requests: result.requests, errors: result.errors, non2xx: result.non2xx, cpuUsPerReq, machine }
 }
 
 /** The same kind of phase with the raw loader: hello requests or the next pushes. */
@@ -383,7 +385,7 @@ try {
   console.log(`  the same with the raw loader (client CPU equal per request): ${rawRatio.toFixed(2)}x ${rawRatio >= 0.2 ? 'ok' : 'MISSED'}`)
   // Throughput is CPU per request divided into the CPU the machine actually used: a chain of four
   // processes handing batches to one another on 2 cores leaves part of the machine idle, a hello does not.
-  const efficiency = (rawHello.machine.usPerReq / rawMax.machine.usPerReq)
+  const efficiency = rawHello.machine.usPerReq / rawMax.machine.usPerReq
   console.log(`  machine busy: hello ${Math.round(rawHello.machine.busyPct)} %, pushes ${Math.round(rawMax.machine.busyPct)} %; machine CPU per request: hello ${Math.round(rawHello.machine.usPerReq)} µs, push ${Math.round(rawMax.machine.usPerReq)} µs (${efficiency.toFixed(2)}x: the ratio if both kept the machine equally busy)`)
   if (reference !== undefined) {
     console.log(`  the issue's reference handler (sha1 + XML + one Redis SET) via gateway, raw loader: ${(reference.reqPerSec / rawHello.reqPerSec).toFixed(2)}x; cs-messaging / reference: ${(rawMax.reqPerSec / reference.reqPerSec).toFixed(2)}x; machine busy ${Math.round(reference.machine.busyPct)} %, ${Math.round(reference.machine.usPerReq)} µs per push`)
