@@ -525,4 +525,3 @@ async function waitFor<T> (probe: () => T | undefined, timeoutMs = 3000): Promis
     await sleep(50)
   }
 }
-

@@ -5,7 +5,7 @@ const host = 'api.example.com'
 const secure = true
 
 module.exports = {
-  host: host,
+  host,
   baseUrl: (secure ? 'https://' : 'http://') + host,
   wsUrl: (secure ? 'wss://' : 'ws://') + host,
   // 与 app.json 的 networkTimeout.request 一致。

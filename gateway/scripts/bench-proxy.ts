@@ -260,7 +260,7 @@ function clean (runs: Sample[]): { runs: Sample[], disturbed: boolean } {
 
 function report (all: Record<string, Sample[]>): void {
   const direct = all.direct ?? []
-  console.log(`mode            runs  median req/s  ×direct  server CPU µs/req (median)`)
+  console.log('mode            runs  median req/s  ×direct  server CPU µs/req (median)')
   console.log(`  runs: undisturbed/all (a run is disturbed when other processes used > ${DISTURBED_CORES} core); ×direct: median over`)
   console.log('  rounds of req/s ÷ the same round\'s direct req/s, from rounds where both runs were undisturbed (else all rounds)')
   for (const [mode, samples] of Object.entries(all)) {

@@ -90,13 +90,19 @@ t.test('request loggers are made only when something is logged, and then carry t
     return {
       level: 'info',
       isLevelEnabled: (l: string) => enabled.has(l),
-      fatal: log('fatal'), error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), trace: log('trace'), silent () {},
+      fatal: log('fatal'),
+      error: log('error'),
+      warn: log('warn'),
+      info: log('info'),
+      debug: log('debug'),
+      trace: log('trace'),
+      silent () {},
       child: (b: unknown) => { children++; return makeLogger(b, enabled) }
     }
   }
   const parent = makeLogger(null, new Set(['fatal', 'error', 'warn', 'info']))
   const factory = lazyChildLoggerFactory as unknown as (this: unknown, l: unknown, b: unknown, o: unknown, r: unknown) => any
-  const lazy = factory.call(null, parent, { reqId: 'r1' }, {}, null)
+  const lazy = factory(parent, { reqId: 'r1' }, {}, null)
   t.equal(children, 0, 'no child yet')
   t.equal(lazy.level, 'info')
   lazy.debug('not enabled')
@@ -105,7 +111,7 @@ t.test('request loggers are made only when something is logged, and then carry t
   lazy.error('again')
   t.equal(children, 1, 'made once, on first use')
   t.same(lines, [{ level: 'info', bindings: { reqId: 'r1' }, args: [{ a: 1 }, 'hello'] }, { level: 'error', bindings: { reqId: 'r1' }, args: ['again'] }])
-  factory.call(null, parent, { reqId: 'r2' }, { level: 'debug' }, null)
+  factory(parent, { reqId: 'r2' }, { level: 'debug' }, null)
   t.equal(children, 2, 'options of its own: made at once')
 })
 

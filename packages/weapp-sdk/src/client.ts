@@ -1,6 +1,6 @@
 import { ApiError } from './errors.js'
 import { Auth, type LoginOptions, type Session, type User } from './login.js'
-import { createRequester, resolveUrl, type RequestOptions, type Requester } from './request.js'
+import { createRequester, resolveUrl, type Requester } from './request.js'
 import { RealtimeSocket, type SocketOptions } from './socket.js'
 import { DEFAULT_STORAGE_KEY, TokenStore } from './storage.js'
 import { resolveWx, type WxApi } from './wx.js'

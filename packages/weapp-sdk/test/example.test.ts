@@ -1,4 +1,4 @@
-// The example mini-program's logic (app.js, pages/*/​*.js with the committed utils/weapp-sdk.js) run
+// The example mini-program's logic (app.js, pages/<page>/<page>.js with the committed utils/weapp-sdk.js) run
 // against the real system: the home page logs in, shows and edits the profile; the socket page shows the
 // greeting, the echo and pushed events (a customer-service message pushed by WeChat, through cs-messaging).
 import { randomUUID } from 'node:crypto'

@@ -152,6 +152,7 @@ const MSGTYPE_FIELDS: Record<CustomMessage['msgtype'], readonly string[]> = {
 
 /** A failed attempt that the retry loop may repeat; `error` is what the caller sees if it gives up. */
 class RetryableFailure {
+  // eslint-disable-next-line n/handle-callback-err -- a constructor, not a Node-style callback
   constructor (readonly error: Error, readonly always: boolean) {}
 }
 

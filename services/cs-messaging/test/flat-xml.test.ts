@@ -19,7 +19,7 @@ const VALID: Array<[string, string, Record<string, string>]> = [
   ['leading whitespace without a declaration', '  \n<xml><A>1</A></xml>', { A: '1' }],
   ['> in text', '<xml><A>1 > 0</A></xml>', { A: '1 > 0' }],
   ['names with digits, dots, dashes, underscores', '<xml><a_1>x</a_1><B.c-d>y</B.c-d><_e>z</_e></xml>', { a_1: 'x', 'B.c-d': 'y', _e: 'z' }],
-  ["single-quoted declaration with standalone", "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><xml><A>1</A></xml>", { A: '1' }]
+  ['single-quoted declaration with standalone', "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><xml><A>1</A></xml>", { A: '1' }]
 ]
 
 t.test('valid shapes: strings exactly as written, the same as the full parser', async (t) => {

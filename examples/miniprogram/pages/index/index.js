@@ -38,19 +38,19 @@ Page({
 
   showUser (user) {
     app.globalData.user = user
-    this.setData({ user: user, avatarUrl: user.avatarUrl || '', nicknameDraft: user.nickname || '' })
+    this.setData({ user, avatarUrl: user.avatarUrl || '', nicknameDraft: user.nickname || '' })
   },
 
   // <button open-type="chooseAvatar">：e.detail.avatarUrl 通常是本地临时文件（http://tmp/…）。
   // 它要先用 wx.uploadFile 传到你的存储换成 https 地址才能保存：PUT /api/me 只接受 https 地址。
   onChooseAvatar (e) {
     const avatarUrl = e.detail.avatarUrl
-    this.setData({ avatarUrl: avatarUrl, error: '', notice: '' })
+    this.setData({ avatarUrl, error: '', notice: '' })
     if (!/^https:\/\//.test(avatarUrl)) {
       this.setData({ notice: '头像仅在本机显示：上传到你的存储后再保存其 https 地址' })
       return
     }
-    return this.saveProfile({ avatarUrl: avatarUrl })
+    return this.saveProfile({ avatarUrl })
   },
 
   onNicknameInput (e) {

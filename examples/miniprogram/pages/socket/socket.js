@@ -40,7 +40,7 @@ Page({
     this.setState(socket.state)
     socket.on('open', () => { this.setState('open') })
     socket.on('greeting', (text) => { this.setData({ greeting: text, lastError: '' }) })
-    socket.on('message', (text) => { this.prepend('messages', { dir: 'in', text: text }) })
+    socket.on('message', (text) => { this.prepend('messages', { dir: 'in', text }) })
     socket.on('event', (push) => {
       this.prepend('events', { event: push.event, channel: push.channel || '', summary: summarize(push) })
     })
@@ -58,7 +58,7 @@ Page({
   },
 
   setState (state, text) {
-    this.setData({ state: state, stateText: text || STATE_TEXT[state] || state })
+    this.setData({ state, stateText: text || STATE_TEXT[state] || state })
   },
 
   onDraftInput (e) {
@@ -75,7 +75,7 @@ Page({
       wx.showToast({ title: '未连接', icon: 'none' })
       return
     }
-    this.prepend('messages', { dir: 'out', text: text })
+    this.prepend('messages', { dir: 'out', text })
     this.setData({ draft: '' })
   },
 

@@ -52,7 +52,7 @@ export function parseRules (json: string | undefined): AutoReplyRule[] {
     const rule: AutoReplyRule = { match: match as AutoReplyRule['match'], keyword: r.keyword, ignoreCase: r.ignoreCase === true, transfer: r.transfer === true }
     if (typeof r.reply === 'string') rule.reply = r.reply
     if (rule.match === 'regex') {
-      try { new RegExp(rule.keyword, rule.ignoreCase ? 'iu' : 'u') } catch { throw new Error(`${where}.keyword is not a valid regular expression`) }
+      try { RegExp(rule.keyword, rule.ignoreCase ? 'iu' : 'u') } catch { throw new Error(`${where}.keyword is not a valid regular expression`) }
     }
     return rule
   })

@@ -100,7 +100,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
             event: message.type,
             data: { tunnelId: grant.tunnelId, content: message.content }
           }).catch((err: unknown) => { log.warn({ err }, 'tunnel message not published') })
-          return
+          break
         }
         default:
           // Unknown frame types are ignored, as the wafer server did.
