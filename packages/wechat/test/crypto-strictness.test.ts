@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { decryptOpenData, encryptOpenData, MsgCrypt } from '../src/index.js'
 
-const { vectors: v } = JSON.parse(readFileSync(new URL('../../../../shared/wechat/vectors.json', import.meta.url), 'utf8'))
+const { vectors: v } = JSON.parse(readFileSync(new URL('./fixtures/vectors.json', import.meta.url), 'utf8'))
 const safe = v.message_push_safe_mode_json_official_doc
 const demo = v.miniprogram_userinfo_decrypt_official_demo
 

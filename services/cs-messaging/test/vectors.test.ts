@@ -6,7 +6,7 @@ import type { MemoryMessagesRepository } from '../src/messages/memory.js'
 
 // The published vectors, used as they are. They are old, so each test's clock is set to the vector's
 // own time (the same effect as a widened timestamp window, without weakening the configuration).
-const v = JSON.parse(readFileSync(new URL('../../../../shared/wechat/vectors.json', import.meta.url), 'utf8')).vectors
+const v = JSON.parse(readFileSync(new URL('../../../packages/wechat/test/fixtures/vectors.json', import.meta.url), 'utf8')).vectors
 
 const atVector = (timestamp: string): TestClock => new TestClock(Number(timestamp) * 1000 + 30_000)
 const qs = (q: Record<string, string>): string => new URLSearchParams(q).toString()
