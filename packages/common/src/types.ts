@@ -11,6 +11,11 @@ export interface UserIdentity {
   sessionId: string
   /** Which credential proved it: our bearer token, wafer generation 1 (id+skey), wafer 2 (skey) or a ws ticket. */
   via: 'bearer' | 'wafer1' | 'wafer2' | 'ticket'
+  /**
+   * The session's absolute expiry (ISO 8601; login + SESSION_MAX_TTL_SEC), so a long-lived use of the
+   * identity (an open WebSocket) can end when the session does. Absent in identities made before it existed.
+   */
+  absoluteExpiresAt?: string
 }
 
 export interface AdminIdentity {
@@ -61,7 +66,7 @@ export interface LoginResult {
   user: User
 }
 
-// ---- WeChat customer-service push payloads (protocol.md section 3.7) ----
+// ---- WeChat customer-service push payloads (docs/wechat/push.md#payloads) ----
 
 interface InboundBase {
   ToUserName: string
@@ -86,7 +91,7 @@ export interface InboundOther extends InboundBase { MsgType: string, Event?: str
 
 export type InboundMessage = InboundText | InboundImage | InboundMiniprogramPage | InboundEnterSession | InboundOther
 
-// ---- Outbound customer-service messages (protocol.md section 4.1) ----
+// ---- Outbound customer-service messages (docs/wechat/api.md#sending-a-message) ----
 
 export type OutboundMessage =
   | { msgtype: 'text', text: { content: string } }

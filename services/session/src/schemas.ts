@@ -42,7 +42,9 @@ export const UserIdentitySchema = Type.Object({
   openid: Type.String(),
   unionid: Type.Optional(Type.String()),
   sessionId: Type.String(),
-  via: Type.Union([Type.Literal('bearer'), Type.Literal('wafer1'), Type.Literal('wafer2'), Type.Literal('ticket')])
+  via: Type.Union([Type.Literal('bearer'), Type.Literal('wafer1'), Type.Literal('wafer2'), Type.Literal('ticket')]),
+  /** The session's absolute expiry: realtime-ws closes the session's sockets then. */
+  absoluteExpiresAt: Type.Optional(Type.String({ format: 'date-time' }))
 })
 
 /** A wx.login / getPhoneNumber code as WeChat hands it out (opaque; WeChat's are 32 characters). */

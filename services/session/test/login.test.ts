@@ -28,7 +28,7 @@ t.test('login: code → token and user; only the token hash is stored', async (t
   t.equal(stored?.openid, openid)
 
   const identity = await identityOf(app, { bearer: body.token })
-  t.same(identity, { kind: 'user', openid, unionid, sessionId: stored!.id, via: 'bearer' })
+  t.same(identity, { kind: 'user', openid, unionid, sessionId: stored!.id, via: 'bearer', absoluteExpiresAt: '2025-01-31T12:00:00.000Z' }, 'with the absolute expiry (30 days)')
 
   const extra = await sim.control.loginCode({ user: 'alice' })
   const withExtras = await call(app, { method: 'POST', url: '/api/login', body: { code: extra.code, errMsg: 'login:ok' } })

@@ -40,6 +40,7 @@ t.test('sliding idle expiry, written at most once a minute, capped by the absolu
   clock.advance(30_000)
   const early = await resolve(app, { bearer: token })
   t.equal(early.json().expiresAt, new Date(login + 3_600_000).toISOString(), 'within a minute: not slid, not written')
+  t.equal(early.json().identity.absoluteExpiresAt, new Date(login + 3 * 3_600_000).toISOString(), 'the identity carries the absolute expiry (realtime-ws ends sockets then)')
   t.same((await sessions.findByCredentialHash(hash))?.lastSeenAt, new Date(login))
 
   clock.advance(30_000)

@@ -99,5 +99,6 @@ export class SessionService {
 function toIdentity (session: SessionRecord): UserIdentity {
   const identity: UserIdentity = { kind: 'user', openid: session.openid, sessionId: session.id, via: session.kind }
   if (session.unionid !== undefined) identity.unionid = session.unionid
+  identity.absoluteExpiresAt = session.absoluteExpiresAt.toISOString()
   return identity
 }
