@@ -6,7 +6,7 @@
 # Works with BuildKit and with the legacy builder (no RUN --mount), so Debian's docker.io builds it too.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- build: resolve the locked dependencies once, then cut out one service with its production deps ----
+# ---- build: compile the workspace once, then cut out one service: its dist/ and production deps ----
 FROM ${NODE_IMAGE} AS build
 ENV CI=true \
     npm_config_update_notifier=false
@@ -16,10 +16,13 @@ WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 RUN npm install --global --no-fund --no-audit "pnpm@$(node -p "require('./package.json').packageManager.split('@')[1]")" \
  && pnpm --version
-# `pnpm fetch` needs only the lockfile: every production package lands in the store in a layer that stays
-# cached until pnpm-lock.yaml changes, whatever source file changed.
-RUN pnpm fetch --prod
+# `pnpm fetch` needs only the lockfile: every package (TypeScript included, to compile) lands in the store
+# in a layer that stays cached until pnpm-lock.yaml changes, whatever source file changed.
+RUN pnpm fetch
 COPY . .
+# Every package and service compiled to its dist/ (tsconfig.build.json); the images run only that.
+RUN pnpm install --offline --frozen-lockfile \
+ && pnpm run build
 # SERVICE is declared only here so every layer above is shared by all the images.
 ARG SERVICE
 # `pnpm deploy` copies the package and installs its production dependencies, at the versions of
@@ -32,8 +35,8 @@ ARG SERVICE
 RUN test -n "$SERVICE" && test -f "$SERVICE/package.json" \
     || { echo "build with --build-arg SERVICE=<workspace directory, e.g. services/session>" >&2; exit 1; }; \
     pnpm --config.inject-workspace-packages=true --filter "./${SERVICE}" deploy --prod --offline /out \
- && rm -rf /out/test /out/.tap /out/.env /out/.env.example /out/pnpm-lock.yaml \
- && test -e /out/node_modules/tsx/package.json
+ && rm -rf /out/.env /out/.env.example /out/pnpm-lock.yaml \
+ && test -f /out/dist/server.js
 
 # ---- runtime: the deployed directory, read-only for an unprivileged user ----
 FROM ${NODE_IMAGE} AS runtime
@@ -45,7 +48,8 @@ ENV NODE_ENV=production \
     PORT=${PORT}
 LABEL org.opencontainers.image.title="weapp ${SERVICE}"
 WORKDIR /app
-# Owned by root, so the process cannot rewrite its own code; tsx's compile cache goes to /tmp.
+# Owned by root, so the process cannot rewrite its own code. Only dist/ and production dependencies:
+# package.json "files" keeps src/ and test/ out of the deployed directory.
 COPY --from=build /out /app
 # The official node images have the user `node` (uid 1000); numeric so Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
@@ -57,4 +61,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # service closes gracefully (close-with-grace: in-flight requests finish, SHUTDOWN_TIMEOUT_MS budget) and
 # exits 0. Nothing here forks, so PID 1's other job (reaping zombies) is not needed.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--import", "tsx", "src/server.ts"]
+# Compiled JavaScript, stack traces mapped back to the TypeScript sources.
+ENTRYPOINT ["node", "--enable-source-maps", "dist/server.js"]

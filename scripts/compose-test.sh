@@ -290,10 +290,16 @@ for s in $NODE_SERVICES; do
   [ -n "$c" ] || { fail "$s: no container"; continue; }
   pid1=$(docker exec "$c" cat /proc/1/cmdline 2>/dev/null | tr '\0' ' ' || true)
   uid=$(docker exec "$c" id -u 2>/dev/null || true)
-  if [ "$pid1" = "node --import tsx src/server.ts " ] && [ "$uid" = 1000 ]; then
+  if [ "$pid1" = "node --enable-source-maps dist/server.js " ] && [ "$uid" = 1000 ]; then
     pass "$s: PID 1 is '${pid1% }', uid $uid, read-only root"
   else
     fail "$s: PID 1 '$pid1', uid '$uid'"
+  fi
+  # Production runs the compiled code only: no TypeScript sources, no tsx in the image.
+  if docker exec "$c" test -f /app/dist/server.js && ! docker exec "$c" test -e /app/src && ! docker exec "$c" test -e /app/node_modules/tsx; then
+    pass "$s: the image holds dist/ and production dependencies only (no src/, no tsx)"
+  else
+    fail "$s: the image should hold dist/server.js and neither src/ nor node_modules/tsx"
   fi
 done
 

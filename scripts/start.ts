@@ -1,4 +1,5 @@
-// `pnpm start`: the whole system on one machine with the embedded stores (no MongoDB, no Redis unless
+// `pnpm start`: the whole system on one machine, compiled as production runs it (built first when a
+// source changed: scripts/build.ts), with the embedded stores (no MongoDB, no Redis unless
 // MONGO_URL / REDIS_URL are set): the WeChat simulator, the services and the gateway, each its own process
 // (scripts/system.ts). Secrets left unset get development values made for this run only: the internal
 // token, the push Token and EncodingAESKey (shared by cs-messaging and the simulator's push sender), and one
@@ -6,6 +7,7 @@
 import { startSystem, type RunningSystem } from './system.js'
 
 const env = process.env
+const startedAt = performance.now()
 const port = (value: string | undefined, fallback: number): number => Number(value ?? fallback)
 let system: RunningSystem | undefined
 let stopping = false
@@ -50,7 +52,7 @@ if (system !== undefined && !stopping) {
     ? `    the simulator's pushes (POST ${simBase}/sim/push) go to ${pushUrl} (${env.SIM_PUSH_MODE ?? 'safe'} mode, ${env.SIM_PUSH_FORMAT ?? 'xml'})`
     : '    message push URL: /wechat/callback (WECHAT_TOKEN / WECHAT_ENCODING_AES_KEY as configured)'
   console.log(`
-  Ready. The gateway (the only public entry) is at ${gateway}
+  Ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s. The gateway (the only public entry) is at ${gateway}
     session service ${urls.session}, cs-messaging ${urls.cs}, realtime-ws ${urls.realtime} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
     stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process (set REDIS_URL for Redis)' : 'Redis'}
 ${pushLine}

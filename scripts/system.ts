@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
+import { DEFAULT_SIM_APP } from '@weapp/wechat-sim/defaults'
+import { ensureBuilt } from './build.js'
 import { freePort } from './redis-server.js'
 
 export type ProcessName = 'sim' | 'session' | 'cs' | 'realtime' | 'gateway'
@@ -47,16 +48,18 @@ export interface RunningSystem {
   stop: () => Promise<void>
 }
 
+// The compiled entries, run as production runs them (Dockerfile): plain node, source-mapped stack traces.
 const ENTRIES: Record<ProcessName, string> = {
-  sim: 'packages/wechat-sim/src/server.ts',
-  session: 'services/session/src/server.ts',
-  cs: 'services/cs-messaging/src/server.ts',
-  realtime: 'services/realtime-ws/src/server.ts',
-  gateway: 'gateway/src/server.ts'
+  sim: 'packages/wechat-sim/dist/server.js',
+  session: 'services/session/dist/server.js',
+  cs: 'services/cs-messaging/dist/server.js',
+  realtime: 'services/realtime-ws/dist/server.js',
+  gateway: 'gateway/dist/server.js'
 }
 const root = new URL('..', import.meta.url).pathname
 
 export async function startSystem (options: SystemOptions = {}): Promise<RunningSystem> {
+  ensureBuilt()
   const host = options.host ?? '127.0.0.1'
   const given = options.env ?? {}
   const usingSimulator = options.wechatApiBase === undefined
@@ -111,7 +114,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
   const expectedExit = new Set<ChildProcess>()
 
   async function launch (name: ProcessName): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRIES[name]], {
+    const child = spawn(process.execPath, ['--enable-source-maps', ENTRIES[name]], {
       cwd: root,
       env: { ...base, ...shared, ...envOf[name], ...options.processEnv?.[name], PORT: String(ports[name]) },
       stdio: ['ignore', options.output === 'prefix' ? 'pipe' : 'ignore', options.output === 'ignore' ? 'ignore' : 'pipe']
@@ -127,13 +130,13 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
 
   async function waitHealthy (name: ProcessName, child: ChildProcess): Promise<void> {
     const path = '/healthz'
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < 3000; i++) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.signalCode ?? child.exitCode}) before it was ready`)
       try {
         const res = await fetch(urls[name] + path)
         if (res.ok) return
       } catch {}
-      await sleep(100)
+      await sleep(20)
     }
     throw new Error(`${name} did not answer ${path} within 60 s`)
   }
@@ -164,12 +167,13 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
     startProcess: launch,
     stop: async () => { await Promise.all([...children.keys()].map(stopProcess)) }
   }
-  try {
-    // In dependency order: the gateway's /readyz needs every upstream, realtime-ws asks the session service.
-    for (const name of names) await launch(name)
-  } catch (err) {
+  // All at once: no process needs another to boot (the gateway's /readyz and realtime-ws's calls to the
+  // session service happen per request), so the stack is ready in the slowest one's time, not the sum.
+  const launched = await Promise.allSettled(names.map(launch))
+  const failed = launched.find((r) => r.status === 'rejected')
+  if (failed !== undefined) {
     await system.stop()
-    throw err
+    throw failed.reason
   }
   return system
 }

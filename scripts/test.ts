@@ -3,9 +3,13 @@
 // REDIS_URL is unset and the binary exists, so Redis-backed code is tested for real.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { ensureBuilt } from './build.js'
 import { startLocalRedis } from './redis-server.js'
 
-const TEST_GLOBS = ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'e2e/**/*.test.ts']
+const TEST_GLOBS = ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'e2e/**/*.test.ts']
+
+// End-to-end tests run the compiled services, as production does: compile what changed first.
+ensureBuilt()
 
 const env = { ...process.env }
 let redis = null

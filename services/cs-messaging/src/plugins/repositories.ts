@@ -1,9 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { MongoClient } from 'mongodb'
 import type { MessagesRepository } from '../messages/types.js'
 import { MemoryMessagesRepository } from '../messages/memory.js'
-import { MongoMessagesRepository } from '../messages/mongo.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,6 +18,9 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
     app.decorate('messagesRepository', new MemoryMessagesRepository())
     return
   }
+  // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.
+  const { MongoClient } = await import('mongodb')
+  const { MongoMessagesRepository } = await import('../messages/mongo.js')
   const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-cs-messaging' })
   app.addHook('onClose', async () => { await client.close() })
   await client.connect()

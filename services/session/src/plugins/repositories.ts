@@ -1,9 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { MongoClient } from 'mongodb'
 import type { SessionsRepository, UsersRepository } from '../repositories/types.js'
 import { MemorySessionsRepository, MemoryUsersRepository } from '../repositories/memory.js'
-import { MongoSessionsRepository, MongoUsersRepository } from '../repositories/mongo.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +29,9 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
     app.addHook('onClose', async () => { clearInterval(sweeper) })
     return
   }
+  // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.
+  const { MongoClient } = await import('mongodb')
+  const { MongoSessionsRepository, MongoUsersRepository } = await import('../repositories/mongo.js')
   const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-session' })
   app.addHook('onClose', async () => { await client.close() })
   await client.connect()
