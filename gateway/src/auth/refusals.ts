@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify'
 import { AuthRequiredError, SessionInvalidError } from '../errors.js'
 
-/** The magic key of wafer responses (shared/wechat/wafer-compat.md). */
+/** The magic key of wafer responses (docs/wafer.md). */
 export const WAFER_MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A'
 
 export type RefusingPolicy = 'user' | 'wafer1' | 'wafer2'

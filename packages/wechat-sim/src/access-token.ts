@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 /**
- * preHandler for every API that takes `?access_token=` (protocol.md §2.3): 41001 missing, 40014 malformed,
+ * preHandler for every API that takes `?access_token=` (docs/wechat/errors.md#token-errors): 41001 missing, 40014 malformed,
  * 40001 unknown or superseded, 42001 expired. On success `request.simAppId` names the token's app.
  */
 export async function requireAccessToken (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {

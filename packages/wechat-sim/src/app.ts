@@ -28,7 +28,7 @@ function resolveLogger (logger: SimulatorOptions['logger']): FastifyServerOption
 }
 
 /**
- * A local stand-in for api.weixin.qq.com (protocol.md §1, §2, §4, §5), a message-push sender (§3), plus the /sim control API
+ * A local stand-in for api.weixin.qq.com (docs/wechat/api.md), a message-push sender (docs/wechat/push.md), plus the /sim control API
  * (docs/internals.md). State lives in memory. Does not listen: server.ts or the caller does.
  */
 export async function buildSimulator (opts: SimulatorOptions = {}): Promise<FastifyInstance> {

@@ -42,7 +42,7 @@ export type TypingCheck = { ok: true } | { ok: false, errcode: 45080 | 45081 }
 
 /**
  * Customer-service state per (app, openid): the send window the user's last action opened
- * (protocol.md §4.1), the typing indicator (§4.2) and the messages the user received.
+ * (docs/wechat/limits.md#send-windows), the typing indicator (docs/wechat/api.md#typing) and the messages the user received.
  */
 export class Conversations {
   readonly #limits: ConversationLimits

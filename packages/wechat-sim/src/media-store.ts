@@ -36,7 +36,7 @@ export function imageContentType (contentType: string, filename: string): string
 
 const SWEEP_EVERY = 100
 
-/** Temporary media per app, for three days of simulator time (protocol.md §4.3/§4.4). */
+/** Temporary media per app, for three days of simulator time (docs/wechat/api.md#temporary-media). */
 export class MediaStore {
   readonly #items = new Map<string, StoredMedia>()
   #putsSinceSweep = 0

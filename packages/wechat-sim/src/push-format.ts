@@ -1,4 +1,4 @@
-// The two wire formats of the message push (protocol.md §3.3): WeChat's XML (text in CDATA, numbers
+// The two wire formats of the message push (docs/wechat/push.md#formats): WeChat's XML (text in CDATA, numbers
 // bare) and JSON where MsgId is an unquoted 64-bit integer, beyond what a JS number holds exactly.
 
 export type PushFormat = 'xml' | 'json'

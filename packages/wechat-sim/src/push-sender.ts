@@ -8,7 +8,7 @@ import { cdata, parseReplyBody, serializeMessage, type PushFormat, type PushMess
 
 export type { PushFormat, PushMessage } from './push-format.js'
 
-/** The console's encryption modes (protocol.md §3.3). */
+/** The console's encryption modes (docs/wechat/push.md#deliveries). */
 export type PushMode = 'plaintext' | 'compatible' | 'safe'
 
 /**
@@ -62,7 +62,7 @@ export interface PushOptions extends PushTarget {
   tamper?: PushTamper
   /** How long each delivery waits for an answer. Default 5000, as WeChat. */
   timeoutMs?: number
-  /** Deliveries in total. Default 3, as WeChat (protocol.md §3.5). */
+  /** Deliveries in total. Default 3, as WeChat (docs/wechat/limits.md#retry-count). */
   deliveries?: number
   /** Pause between deliveries. Default 0: WeChat re-sends as soon as it gives up on an answer. */
   retryDelayMs?: number
@@ -166,7 +166,7 @@ function prepare (opts: PushOptions): { crypt?: MsgCrypt, timeoutMs: number, del
 }
 
 /**
- * Builds one delivery exactly as WeChat does (protocol.md §3.2–3.4): query signature, timestamp, nonce,
+ * Builds one delivery exactly as WeChat does (docs/wechat/push.md#deliveries): query signature, timestamp, nonce,
  * openid, plus encrypt_type=aes and msg_signature when encrypted; the body in the mode's shape.
  */
 export function buildPush (opts: PushOptions, nowMs: number = (opts.now ?? Date.now)()): BuiltPush {
@@ -279,7 +279,7 @@ export interface ReplyContext {
 }
 
 /**
- * Would WeChat accept this answer (protocol.md §3.5)? `success` or a 0-byte body always; otherwise only
+ * Would WeChat accept this answer (docs/wechat/push.md#replies)? `success` or a 0-byte body always; otherwise only
  * a transfer_customer_service reply to a user message, in the push's format, with ToUserName/FromUserName
  * swapped, encrypted in safe mode (msg_signature valid, Nonce echoed), plain or encrypted in compatible mode.
  */

@@ -171,7 +171,7 @@ export class SimState {
     const appId = this.user(req.appId ?? this.defaultAppId, req.user).appId
     const countryCode = req.countryCode ?? '86'
     const purePhoneNumber = req.phoneNumber ?? defaultPhoneOf(req.user)
-    // protocol.md §5: phoneNumber carries the country prefix only for numbers outside China.
+    // docs/wechat/api.md#phone-number: phoneNumber carries the country prefix only for numbers outside China.
     const phoneNumber = countryCode === '86' ? purePhoneNumber : `+${countryCode}${purePhoneNumber}`
     const code = this.phoneCodes.issue(appId, { user: req.user, phoneNumber, purePhoneNumber, countryCode }, req.ttlMs ?? this.phoneCodeTtlMs, this.now())
     return { code, phoneNumber }

@@ -30,7 +30,7 @@ const BEIJING_OFFSET_MS = 8 * 3_600_000
 
 /**
  * access_tokens from /cgi-bin/token (classic) and /cgi-bin/stable_token: two independent lines per app
- * sharing one record table, so either kind works on every API (protocol.md §2).
+ * sharing one record table, so either kind works on every API (docs/wechat/api.md#access-tokens).
  */
 export class TokenStore {
   readonly #ttlMs: number

@@ -77,7 +77,7 @@ export interface PhoneNumberResult {
   watermark: { appid: string, timestamp: number }
 }
 
-/** A customer-service message (protocol.md §4.1); the same shape as @weapp/common's OutboundMessage. */
+/** A customer-service message (docs/wechat/api.md#sending-a-message); the same shape as @weapp/common's OutboundMessage. */
 export type CustomMessage =
   | { msgtype: 'text', text: { content: string } }
   | { msgtype: 'image', image: { media_id: string } }
@@ -497,7 +497,7 @@ async function readBody (body: Dispatcher.ResponseData['body'], maxBytes?: numbe
   return Buffer.concat(chunks)
 }
 
-/** media/get failures are JSON: by Content-Type, or by a leading "{" when the type says nothing (protocol.md §4.4). */
+/** media/get failures are JSON: by Content-Type, or by a leading "{" when the type says nothing (docs/wechat/api.md#media-download). */
 function looksLikeJson ({ contentType, body }: RawAnswer): boolean {
   const type = contentType.split(';')[0]!.trim().toLowerCase()
   if (type === 'application/json' || type.endsWith('+json') || type.startsWith('text/')) return true

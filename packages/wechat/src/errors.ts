@@ -19,7 +19,7 @@ export const BusyError = createError<[string]>('WECHAT_BUSY', 'WeChat is busy, r
 export const TokenInvalidError = createError<[string]>('WECHAT_TOKEN_INVALID', 'access_token rejected: %s', 502)
 export const CredentialsInvalidError = createError<[string]>('WECHAT_CREDENTIALS_INVALID', 'AppID/AppSecret rejected by WeChat: %s', 502)
 export const SessionKeyInvalidError = createError<[string]>('WECHAT_SESSION_KEY_INVALID', 'session_key is no longer valid: %s', 401)
-// customer service (protocol.md §4)
+// customer service (docs/wechat/errors.md#customer-service-errors)
 export const SendWindowClosedError = createError<[string]>('WECHAT_SEND_WINDOW_CLOSED', 'No customer-service send window is open for this user (they must message or enter the session first; 48 h / 1 min): %s', 409)
 export const SendQuotaExceededError = createError<[string]>('WECHAT_SEND_QUOTA_EXCEEDED', 'The messages allowed in this user\'s send window are used up until the user acts again: %s', 429)
 export const OpenidInvalidError = createError<[string]>('WECHAT_OPENID_INVALID', 'The openid is not a user of this mini-program: %s', 400)

@@ -6,12 +6,12 @@ export const DEFAULT_PORT = 8082
 export const DEFAULT_MONGO_DB = 'weapp'
 export const DEFAULT_WECHAT_API_BASE = 'https://api.weixin.qq.com'
 export const DEFAULT_WECHAT_TIMEOUT_MS = 5000
-/** protocol.md §3: reject pushes whose URL timestamp is further than this from our clock (replays, skew). */
+/** docs/wechat/push.md#timestamp-window: reject pushes whose URL timestamp is further than this from our clock (replays, skew). */
 export const DEFAULT_PUSH_TIMESTAMP_WINDOW_SEC = 300
 export const DEFAULT_PUSH_BODY_LIMIT = 64 * 1024
 /** WeChat gives up after 5 s: the recording step must have answered well before that. */
 export const DEFAULT_PUSH_ACK_TIMEOUT_MS = 3000
-/** WeChat's retries land within ~20 s (protocol.md §3.6); a day covers late duplicates with a wide margin. */
+/** WeChat's retries land within ~20 s (docs/wechat/push.md#retries-and-de-duplication); a day covers late duplicates with a wide margin. */
 export const DEFAULT_DEDUP_TTL_SEC = 24 * 3600
 export const DEFAULT_WORKER_CONCURRENCY = 4
 export const DEFAULT_WORKER_MAX_ATTEMPTS = 5
@@ -19,7 +19,7 @@ export const DEFAULT_WORKER_RETRY_BASE_MS = 1000
 export const DEFAULT_WORKER_RETRY_MAX_MS = 5 * 60_000
 /** A delivery unacknowledged this long belongs to a dead worker and is claimed by a live one. */
 export const DEFAULT_WORKER_CLAIM_IDLE_MS = 60_000
-/** protocol.md §7.9: WeChat documents no limit for mini-program images; 2 MiB is the Official-Account figure. */
+/** docs/wechat/limits.md#image-size: WeChat documents no limit for mini-program images; 2 MiB is the Official-Account figure. */
 export const DEFAULT_MEDIA_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
 /** Largest file GET /api/cs/media/:mediaId fetches from WeChat (users' pictures included). */
 export const DEFAULT_MEDIA_DOWNLOAD_MAX_BYTES = 10 * 1024 * 1024

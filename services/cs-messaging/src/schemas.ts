@@ -19,7 +19,7 @@ export const InboundMessageSchema = Type.Object({
  */
 const QueryParam = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 16 })]))
 
-/** The push URL's query (protocol.md §3.1-3.2); unknown parameters are allowed (WeChat may add some). */
+/** The push URL's query (docs/wechat/push.md#url-verification, docs/wechat/push.md#deliveries); unknown parameters are allowed (WeChat may add some). */
 export const PushQuerySchema = Type.Object({
   signature: QueryParam,
   timestamp: QueryParam,
@@ -30,7 +30,7 @@ export const PushQuerySchema = Type.Object({
   openid: QueryParam
 }, { additionalProperties: true })
 
-// ---- the admin send API (protocol.md §4) ----
+// ---- the admin send API (docs/wechat/api.md#customer-service) ----
 
 /** An openid: 28 characters of [A-Za-z0-9_-] in practice; a little room is left. */
 export const OpenidSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })

@@ -6,7 +6,7 @@ import { looksLikeOpenid, sessionKeyOf } from '../users.js'
 import { WX_OK, wxError } from '../wx-errors.js'
 
 /**
- * checkSessionKey (protocol.md §1.2): signature = hex HMAC-SHA256 keyed with the session_key string, over "".
+ * checkSessionKey (docs/wechat/api.md#checksession): signature = hex HMAC-SHA256 keyed with the session_key string, over "".
  * The key derives from the openid, so any openid this simulator could have issued can be checked.
  */
 export async function checksessionRoutes (app: FastifyInstance): Promise<void> {

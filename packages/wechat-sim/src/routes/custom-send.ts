@@ -16,7 +16,7 @@ function fieldsOf (body: Body, msgtype: string): Record<string, unknown> | undef
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
 }
 
-/** Per msgtype (protocol.md §4.1): text.content; image.media_id; link's four fields; miniprogrampage's three. */
+/** Per msgtype (docs/wechat/api.md#sending-a-message): text.content; image.media_id; link's four fields; miniprogrampage's three. */
 function checkContent (state: SimState, appId: string, body: Body): Checked {
   const msgtype = body.msgtype
   const now = state.now()
@@ -66,7 +66,7 @@ function send (state: SimState, request: FastifyRequest, body: Body, businessid?
 
 const schema = { querystring: stringFields('access_token'), response: { 200: wxErrorSchema } }
 
-/** sendCustomMessage (protocol.md §4.1) and its business (客服子商户) variant. */
+/** sendCustomMessage (docs/wechat/api.md#sending-a-message) and its business (客服子商户) variant. */
 export async function customSendRoutes (app: FastifyInstance): Promise<void> {
   app.post('/cgi-bin/message/custom/send', { attachValidation: true, preHandler: requireAccessToken, schema }, async (request) => {
     const body = jsonBody(request.body)

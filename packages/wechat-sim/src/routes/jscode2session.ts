@@ -9,7 +9,7 @@ const sessionSchema = {
   properties: { openid: { type: 'string' }, session_key: { type: 'string' }, unionid: { type: 'string' } }
 } as const
 
-/** code2Session (protocol.md §1.1). Success carries no errcode, as the real API answers today. */
+/** code2Session (docs/wechat/api.md#jscode2session). Success carries no errcode, as the real API answers today. */
 export async function jscode2sessionRoutes (app: FastifyInstance): Promise<void> {
   app.get('/sns/jscode2session', {
     attachValidation: true,

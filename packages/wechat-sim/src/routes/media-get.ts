@@ -4,7 +4,7 @@ import { field, stringFields, wxErrorSchema } from '../schemas.js'
 import { wxError } from '../wx-errors.js'
 
 /**
- * getTempMedia (protocol.md §4.4): the raw bytes with their Content-Type and
+ * getTempMedia (docs/wechat/api.md#media-download): the raw bytes with their Content-Type and
  * `Content-disposition: attachment; filename="<media_id>.<ext>"`, or JSON 40007 for a media_id that is
  * missing, unknown, another app's or past its three days.
  */

@@ -21,7 +21,7 @@ const uploadSchema = {
 const MULTIPART_OVERHEAD = 64 * 1024
 
 /**
- * uploadTempMedia (protocol.md §4.3): multipart/form-data with the file in the part `media`, type=image
+ * uploadTempMedia (docs/wechat/api.md#media-upload): multipart/form-data with the file in the part `media`, type=image
  * only (40004). 41005 without a file, 40006 empty or too large, 40005 not a JPEG/PNG/GIF/BMP (by the
  * part's Content-Type, else its filename's extension). The media_id lives three days.
  */

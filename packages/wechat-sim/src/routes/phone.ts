@@ -27,7 +27,7 @@ const phoneSchema = {
   }
 } as const
 
-/** getuserphonenumber (protocol.md §5): single-use codes from /sim/phone-code, per-app minute quota. */
+/** getuserphonenumber (docs/wechat/api.md#phone-number): single-use codes from /sim/phone-code, per-app minute quota. */
 export async function phoneRoutes (app: FastifyInstance): Promise<void> {
   app.post('/wxa/business/getuserphonenumber', {
     attachValidation: true,

@@ -13,7 +13,7 @@ const bodySchema = {
 } as const
 
 /**
- * getStableAccessToken (protocol.md §2.2). The body must be JSON: anything else reads as "no fields",
+ * getStableAccessToken (docs/wechat/api.md#stable-token). The body must be JSON: anything else reads as "no fields",
  * hence 41002 appid missing, as WeChat reports form-encoded bodies.
  */
 export async function stableTokenRoutes (app: FastifyInstance): Promise<void> {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { field, stringFields, tokenSuccessSchema, wxResponse } from '../schemas.js'
 import { wxError } from '../wx-errors.js'
 
-/** getAccessToken (protocol.md §2.1): every success supersedes the app's previous classic token. */
+/** getAccessToken (docs/wechat/api.md#classic-token): every success supersedes the app's previous classic token. */
 export async function tokenRoutes (app: FastifyInstance): Promise<void> {
   app.get('/cgi-bin/token', {
     attachValidation: true,
@@ -16,7 +16,7 @@ export async function tokenRoutes (app: FastifyInstance): Promise<void> {
     if (field(request.query, 'grant_type') !== 'client_credential') return wxError(40002)
     const expected = state.apps.get(appId)
     if (expected === undefined) return wxError(40013)
-    // On this endpoint a wrong AppSecret is 40001, not 40125 (protocol.md §2.3).
+    // On this endpoint a wrong AppSecret is 40001, not 40125 (docs/wechat/errors.md#credentials).
     if (secret !== expected) return wxError(40001)
     return state.tokens.issueClassic(appId, state.now())
   })

@@ -6,7 +6,7 @@ import { WX_OK, wxError } from '../wx-errors.js'
 const schema = { querystring: stringFields('access_token'), response: { 200: wxErrorSchema } }
 
 /**
- * setTyping (protocol.md §4.2) on the mini-program path (business/typing) and the older one (typing),
+ * setTyping (docs/wechat/api.md#typing) on the mini-program path (business/typing) and the older one (typing),
  * which behave the same. Typing needs an open window and a message exchanged within 30 s (45080), lasts
  * 15 s and cannot be re-sent while it shows (45081); CancelTyping always succeeds.
  */

@@ -1,4 +1,4 @@
-/** The image types customer service takes from us (protocol.md §4.3: type=image), with their extensions. */
+/** The image types customer service takes from us (docs/wechat/api.md#media-upload: type=image), with their extensions. */
 export const UPLOAD_IMAGE_TYPES: ReadonlyMap<string, string> = new Map([['image/jpeg', 'jpg'], ['image/png', 'png'], ['image/gif', 'gif']])
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])

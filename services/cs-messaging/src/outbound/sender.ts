@@ -3,7 +3,7 @@ import type { AccessTokenProvider } from '@weapp/wechat'
 import { OutboundNotWiredError } from '../errors.js'
 
 /**
- * Sends one customer-service message to a user (protocol.md §4.1). The worker's auto-replies call it;
+ * Sends one customer-service message to a user (docs/wechat/api.md#sending-a-message). The worker's auto-replies call it;
  * the admin send API will too. It throws on failure: typed WeChat errors (45015 window closed, 45047
  * quota, -1 busy…) or OutboundNotWiredError when nothing can send.
  */

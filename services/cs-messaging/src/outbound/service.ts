@@ -8,7 +8,7 @@ import type { MessagesRepository, OutboundCompletion, OutboundOutcome } from '..
 import type { SendWindows } from '../windows/send-windows.js'
 import { UnwiredOutboundSender, type OutboundSender } from './sender.js'
 
-/** media_ids live three days (protocol.md §4.3). */
+/** media_ids live three days (docs/wechat/api.md#temporary-media). */
 export const MEDIA_TTL_MS = 3 * 86_400_000
 
 /** The WeChat calls besides sending that the admin API makes. */

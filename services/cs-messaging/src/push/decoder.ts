@@ -10,7 +10,7 @@ import { parsePushXml } from './xml.js'
 import { toInboundMessage } from './message.js'
 
 export type PushFormat = 'xml' | 'json'
-/** protocol.md §3.3: plaintext; compatible (plaintext fields + Encrypt); safe (Encrypt only). */
+/** docs/wechat/push.md#deliveries: plaintext; compatible (plaintext fields + Encrypt); safe (Encrypt only). */
 export type PushMode = 'plaintext' | 'compatible' | 'safe'
 
 /** The query string as Fastify parsed it: values may be strings, arrays (repeated) or absent. */
@@ -91,7 +91,7 @@ export class PushDecoder {
     this.#now = opts.now
   }
 
-  /** GET URL verification: returns echostr when the signature holds (protocol.md §3.1). */
+  /** GET URL verification: returns echostr when the signature holds (docs/wechat/push.md#url-verification). */
   verifyEcho (query: PushQuery): string {
     this.#checkSigned(query)
     return param(query, 'echostr', ECHOSTR)
@@ -123,7 +123,7 @@ export class PushDecoder {
     return { kind: 'message', format, mode: 'plaintext', message: toInboundMessage(fields), nonce }
   }
 
-  /** Encrypts a passive reply for an encrypted push (protocol.md §3.5). */
+  /** Encrypts a passive reply for an encrypted push (docs/wechat/push.md#encrypted-reply). */
   encryptReply (reply: string, nonce: string, timestamp: number): EncryptedReply {
     if (this.#crypt === null) throw new EncryptionNotConfiguredError()
     return this.#crypt.encryptReply(reply, nonce, timestamp)

@@ -1,5 +1,5 @@
 /**
- * A strict scanner for the flat XML WeChat pushes (protocol.md §3.3–3.7):
+ * A strict scanner for the flat XML WeChat pushes (docs/wechat/push.md#formats):
  *
  *   [<?xml version="1.0" …?>] <xml> ( <Tag><![CDATA[…]]></Tag> | <Tag>text</Tag> | <Tag/> )+ </xml>
  *

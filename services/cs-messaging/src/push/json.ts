@@ -5,7 +5,7 @@ export const MAX_JSON_DEPTH = 16
 /** No number WeChat sends is longer than a 64-bit integer (20 characters with a sign). */
 export const MAX_NUMBER_LENGTH = 24
 
-/** 64-bit message ids: always kept as strings, whatever their size (protocol.md §0). */
+/** 64-bit message ids: always kept as strings, whatever their size (docs/wechat/push.md#message-ids). */
 const ID_KEY = /^msg_?id$/i
 /** Other id-like keys: an integer beyond 2^53 under them is kept as a string instead of refused. */
 const ID_SUFFIX = /id$/i

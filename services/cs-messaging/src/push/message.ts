@@ -41,7 +41,7 @@ export function toInboundMessage (fields: Record<string, unknown>): InboundMessa
 }
 
 /**
- * The de-duplication key of a push (protocol.md §3.6): the MsgId when there is one, otherwise
+ * The de-duplication key of a push (docs/wechat/push.md#retries-and-de-duplication): the MsgId when there is one, otherwise
  * FromUserName + CreateTime + Event (MsgType for the rare non-event without an id).
  */
 export function dedupKey (message: InboundMessage): string {

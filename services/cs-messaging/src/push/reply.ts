@@ -6,7 +6,7 @@ export interface PassiveReply {
   body: string
 }
 
-/** `success` acknowledges without further action and never needs encryption (protocol.md §3.5). */
+/** `success` acknowledges without further action and never needs encryption (docs/wechat/push.md#replies). */
 export const SUCCESS_REPLY: PassiveReply = Object.freeze({ contentType: 'text/plain; charset=utf-8', body: 'success' })
 
 const cdata = (value: string): string => `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`

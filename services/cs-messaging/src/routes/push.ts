@@ -7,7 +7,7 @@ import { SUCCESS_REPLY, transferReply, type PassiveReply } from '../push/reply.j
 import { QueueUnavailableError } from '../errors.js'
 import type { EnqueueResult } from '../queue/types.js'
 
-/** The two paths WeChat may be configured with (design.md: /wechat/callback, and the seed's /weapp/message). */
+/** The two paths WeChat may be configured with (docs/architecture.md#cs-messaging: /wechat/callback, and the seed's /weapp/message). */
 export const PUSH_PATHS = ['/wechat/callback', '/weapp/message'] as const
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { createHash } from 'node:crypto'
 
 /**
- * WeChat's customer-service send windows (protocol.md §4.1): a user's message opens 5 messages / 48 h,
+ * WeChat's customer-service send windows (docs/wechat/limits.md#send-windows): a user's message opens 5 messages / 48 h,
  * entering the session opens 2 messages / 1 minute. Quotas do not add up: each qualifying user action
  * resets the window to that action's quota and length (the latest action wins).
  */

@@ -21,7 +21,7 @@ function publicOrigin (configured: string | undefined, request: FastifyRequest):
 }
 
 /**
- * The wafer tunnel (shared/wechat/wafer-compat.md): GET /weapp/tunnel hands out a single-use socket URL
+ * The wafer tunnel (docs/wafer.md#tunnel): GET /weapp/tunnel hands out a single-use socket URL
  * (gen 1 `{url}` for wafer1 sessions, gen 2 `{code:0,data:{tunnelId,connectUrl}}` otherwise); the socket
  * speaks `ping`/`pong`, `timeout:<s>`, `close`, `message:{"type","content"}`.
  */

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 
-// The wire details of the wafer SDKs (shared/wechat/wafer-compat.md): header names, the magic key,
+// The wire details of the wafer SDKs (docs/wafer.md): header names, the magic key,
 // and how failures are spelled for each generation. Clients ignore HTTP status; they read these bodies.
 
 /** Key of the wafer generation 1 login answer and of its session errors. */

@@ -35,7 +35,7 @@ const UploadedSchema = Type.Object({
 })
 
 /**
- * Temporary media (protocol.md §4.3, §4.4): upload an image for image and miniprogrampage messages,
+ * Temporary media (docs/wechat/api.md#temporary-media): upload an image for image and miniprogrampage messages,
  * fetch a media_id (ours, or a picture a user sent).
  */
 const media: FastifyPluginAsyncTypebox = async (app) => {
