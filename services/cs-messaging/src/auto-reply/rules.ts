@@ -1,4 +1,5 @@
 import type { InboundMessage } from '@weapp/common'
+import { unsafeRegexReason } from './safe-regex.js'
 
 /**
  * One keyword rule, as written in AUTO_REPLY_RULES (a JSON array; the first matching rule wins):
@@ -20,6 +21,11 @@ export interface CompiledRule extends AutoReplyRule {
 }
 
 export const MAX_RULES = 200
+/**
+ * Rules look at the first 4096 characters of a text only (WeChat texts may hold 64 KiB): regexes run
+ * synchronously, and whatever backtracking a pattern that passed the boot check still does is bounded by it.
+ */
+export const MAX_MATCHED_CHARS = 4096
 export const MAX_KEYWORD_LENGTH = 256
 /** WeChat's customer-service text limit is about 2048 bytes; we check characters, a safe first bound. */
 export const MAX_REPLY_LENGTH = 2048
@@ -53,23 +59,31 @@ export function parseRules (json: string | undefined): AutoReplyRule[] {
     if (typeof r.reply === 'string') rule.reply = r.reply
     if (rule.match === 'regex') {
       try { RegExp(rule.keyword, rule.ignoreCase ? 'iu' : 'u') } catch { throw new Error(`${where}.keyword is not a valid regular expression`) }
+      const unsafe = unsafeRegexReason(rule.keyword)
+      if (unsafe !== undefined) throw new Error(`${where}.keyword is refused: ${unsafe} may backtrack catastrophically; rewrite the pattern without it`)
     }
     return rule
   })
 }
 
+/** The part of a text the rules look at. */
+export function matchedPart (text: string): string {
+  return text.length > MAX_MATCHED_CHARS ? text.slice(0, MAX_MATCHED_CHARS) : text
+}
+
 function compile (rule: AutoReplyRule): CompiledRule {
   if (rule.match === 'regex') {
     const re = new RegExp(rule.keyword, rule.ignoreCase ? 'iu' : 'u')
-    return { ...rule, test: (text) => re.test(text) }
+    return { ...rule, test: (text) => re.test(matchedPart(text)) }
   }
   const fold = (s: string): string => rule.ignoreCase ? s.toLocaleLowerCase() : s
   const keyword = fold(rule.keyword)
+  // exact compares the whole text (linear, and a long text is never equal to a keyword of ≤ 256 characters).
   const test = rule.match === 'exact'
     ? (text: string) => fold(text.trim()) === keyword
     : rule.match === 'prefix'
-      ? (text: string) => fold(text.trimStart()).startsWith(keyword)
-      : (text: string) => fold(text).includes(keyword)
+      ? (text: string) => fold(matchedPart(text).trimStart()).startsWith(keyword)
+      : (text: string) => fold(matchedPart(text)).includes(keyword)
   return { ...rule, test }
 }
 
