@@ -34,8 +34,11 @@ export const CsEnv = Type.Object({
   WECHAT_TOKEN: Type.String({ pattern: '^[A-Za-z0-9]{3,32}$' }),
   /** The 43-character EncodingAESKey. Absent: plaintext mode only (encrypt_type=aes pushes are refused). */
   WECHAT_ENCODING_AES_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}$' })),
-  /** false: only encrypted pushes are accepted (safe mode), a leaked Token alone cannot forge one. */
-  PUSH_ALLOW_PLAINTEXT: Type.Boolean({ default: true }),
+  /**
+   * Whether plaintext pushes are accepted. Unset: refused when an EncodingAESKey is configured (a leaked
+   * Token alone cannot forge a push), accepted when none is (plaintext is then the only mode).
+   */
+  PUSH_ALLOW_PLAINTEXT: Type.Optional(Type.Boolean()),
   PUSH_TIMESTAMP_WINDOW_SEC: Type.Integer({ minimum: 1, maximum: 86400, default: DEFAULT_PUSH_TIMESTAMP_WINDOW_SEC }),
   /** Largest accepted push body (bytes); larger ones get 413. */
   PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),
@@ -75,13 +78,14 @@ export const CsEnv = Type.Object({
 
 export type CsEnvConfig = Static<typeof CsEnv>
 
-/** The validated configuration, with the keyword rules parsed. */
-export type CsConfig = CsEnvConfig & { autoReplyRules: AutoReplyRule[] }
+/** The validated configuration, with the keyword rules parsed and the plaintext default resolved. */
+export type CsConfig = Omit<CsEnvConfig, 'PUSH_ALLOW_PLAINTEXT'> & { PUSH_ALLOW_PLAINTEXT: boolean, autoReplyRules: AutoReplyRule[] }
 
 /** Validates the environment; throws COMMON_CONFIG_INVALID naming every bad variable (never its value). */
 export function loadCsConfig (env: NodeJS.ProcessEnv = process.env): CsConfig {
   const config = loadConfig(CsEnv, env)
-  if (!config.PUSH_ALLOW_PLAINTEXT && config.WECHAT_ENCODING_AES_KEY === undefined) {
+  const allowPlaintext = config.PUSH_ALLOW_PLAINTEXT ?? config.WECHAT_ENCODING_AES_KEY === undefined
+  if (!allowPlaintext && config.WECHAT_ENCODING_AES_KEY === undefined) {
     throw new ConfigInvalidError('PUSH_ALLOW_PLAINTEXT=false needs WECHAT_ENCODING_AES_KEY (encrypted pushes)')
   }
   if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_BASE_MS) {
@@ -93,5 +97,5 @@ export function loadCsConfig (env: NodeJS.ProcessEnv = process.env): CsConfig {
   } catch (err) {
     throw new ConfigInvalidError((err as Error).message)
   }
-  return { ...config, autoReplyRules }
+  return { ...config, PUSH_ALLOW_PLAINTEXT: allowPlaintext, autoReplyRules }
 }

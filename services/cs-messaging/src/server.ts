@@ -12,6 +12,7 @@ await startService({
     mongo: config.MONGO_URL !== undefined,
     redis: config.REDIS_URL !== undefined,
     encrypted: config.WECHAT_ENCODING_AES_KEY !== undefined,
+    plaintext: config.PUSH_ALLOW_PLAINTEXT,
     worker: config.WORKER_ENABLED
   })
 })

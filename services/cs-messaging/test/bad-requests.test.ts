@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { MsgCrypt, msgSignature, urlSignature } from '@weapp/wechat'
 import { createRedis } from '@weapp/common'
-import { AES_KEY, APP_ID, PUSH_TOKEN, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { AES_KEY, APP_ID, INTERNAL_TOKEN, PUSH_TOKEN, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { loadCsConfig } from '../src/config.js'
 import { buildPush, serialize, textMessage, toWechatJson, type Fields } from './fixtures/push.js'
 import type { MemoryMessagesRepository } from '../src/messages/memory.js'
 
@@ -87,6 +88,12 @@ function corpus (now: number, appId: string): Case[] {
     { name: 'wrong msg_signature', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: goodSafe.url.replace(/msg_signature=[0-9a-f]+/, `msg_signature=${'a'.repeat(40)}`), payload: goodSafe.payload },
     { name: 'msg_signature missing', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: goodSafe.url.replace(/&msg_signature=[0-9a-f]+/, ''), payload: goodSafe.payload },
     { name: 'msg_signature of another ciphertext', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: goodSafe.url, payload: JSON.stringify({ ToUserName: 'gh_x', Encrypt: own.encrypt(json) }) },
+    // 40 characters but more bytes (or a longer lower case): refused as a mismatch, never a 500.
+    { name: 'msg_signature with a multibyte character', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: plainUrl({ encrypt_type: 'aes', msg_signature: 'é' + 'a'.repeat(39) }), payload: goodSafe.payload },
+    { name: 'msg_signature whose lower case is longer (İ)', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: plainUrl({ encrypt_type: 'aes', msg_signature: 'İ' + 'a'.repeat(39) }), payload: goodSafe.payload },
+    { name: 'msg_signature all CJK', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: plainUrl({ encrypt_type: 'aes', msg_signature: '签'.repeat(40) }), payload: goodSafe.payload },
+    { name: 'msg_signature not hex', status: 401, code: 'CS_MSG_SIGNATURE_INVALID', url: plainUrl({ encrypt_type: 'aes', msg_signature: 'z'.repeat(40) }), payload: goodSafe.payload },
+    { name: 'signature with a multibyte character', status: 400, code: 'CS_PUSH_QUERY_INVALID', url: plainUrl({ signature: 'é' + sig.slice(1) }), payload: json },
     { name: 'encrypt_type=aes without Encrypt', status: 400, code: 'CS_ENCRYPT_MISSING', url: plainUrl({ encrypt_type: 'aes', msg_signature: 'a'.repeat(40) }), payload: json },
     { name: 'truncated ciphertext', status: 400, code: 'WECHAT_CIPHERTEXT_INVALID', ...sealed(Buffer.from(goodEncrypt, 'base64').subarray(0, 32).toString('base64')) },
     { name: 'ciphertext not base64', status: 400, code: 'WECHAT_CIPHERTEXT_INVALID', ...sealed('!!not*base64!!') },
@@ -204,5 +211,20 @@ t.test('encrypted push to a plaintext-only service; plaintext push to a safe-onl
   t.equal(r3.json().code, 'CS_PLAINTEXT_REFUSED')
   const r4 = await call(safeOnly, { method: 'POST', url: enc.url, payload: enc.payload })
   t.equal(r4.statusCode, 200, 'encrypted still accepted')
+
+  // The default once a key is configured: plaintext refused (a leaked Token alone forges nothing).
+  const byDefault = await buildCs(t, { config: loadCsConfig({ INTERNAL_TOKEN, APP_ID, WECHAT_TOKEN: PUSH_TOKEN, WECHAT_ENCODING_AES_KEY: AES_KEY, LOG_LEVEL: 'silent' }), clock })
+  for (const format of ['xml', 'json'] as const) {
+    const p = buildPush(textMessage('o1', 'forged', clock.seconds), { mode: 'plaintext', format, timestamp: clock.seconds })
+    const res = await call(byDefault, { method: 'POST', url: p.url, payload: p.payload })
+    t.equal(res.statusCode, 400, `default, plaintext ${format}`)
+    t.equal(res.json().code, 'CS_PLAINTEXT_REFUSED')
+  }
+  for (const mode of ['safe', 'compatible'] as const) {
+    const p = buildPush(textMessage('o2', 'genuine', clock.seconds), { mode, format: 'xml', timestamp: clock.seconds })
+    t.equal((await call(byDefault, { method: 'POST', url: p.url, payload: p.payload })).statusCode, 200, `default, ${mode} accepted`)
+  }
+  t.equal((await byDefault.inboundQueue.stats()).length + (await byDefault.messagesRepository.listConversation('o1', { limit: 10 })).length, 0, 'the refused pushes recorded nothing')
+
   for (const app of [plainOnly, safeOnly]) t.equal((await app.inboundQueue.stats()).length + (await app.messagesRepository.listConversation('o1', { limit: 10 })).length <= 1, true)
 })

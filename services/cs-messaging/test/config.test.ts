@@ -38,6 +38,16 @@ t.test('defaults', async (t) => {
   t.equal(c.MEDIA_DOWNLOAD_MAX_BYTES, 10 * 1024 * 1024)
 })
 
+t.test('plaintext pushes: refused by default once an EncodingAESKey is set, accepted when allowed or when there is no key', async (t) => {
+  const key = { WECHAT_ENCODING_AES_KEY: 'A'.repeat(43) }
+  t.equal(loadCsConfig({ ...base, ...key }).PUSH_ALLOW_PLAINTEXT, false, 'a key: safe/compatible only by default')
+  t.equal(loadCsConfig({ ...base, ...key, PUSH_ALLOW_PLAINTEXT: 'true' }).PUSH_ALLOW_PLAINTEXT, true, 'explicitly allowed')
+  t.equal(loadCsConfig({ ...base, ...key, PUSH_ALLOW_PLAINTEXT: '' }).PUSH_ALLOW_PLAINTEXT, false, 'empty is unset (compose passes unset variables as empty)')
+  t.equal(loadCsConfig(base).PUSH_ALLOW_PLAINTEXT, true, 'no key: plaintext is the only mode')
+  t.equal(loadCsConfig({ ...base, PUSH_ALLOW_PLAINTEXT: 'true' }).PUSH_ALLOW_PLAINTEXT, true)
+  t.throws(() => loadCsConfig({ ...base, PUSH_ALLOW_PLAINTEXT: 'maybe' }), /PUSH_ALLOW_PLAINTEXT/)
+})
+
 t.test('media limits are bounded', async (t) => {
   t.equal(loadCsConfig({ ...base, MEDIA_UPLOAD_MAX_BYTES: '1048576' }).MEDIA_UPLOAD_MAX_BYTES, 1048576)
   t.throws(() => loadCsConfig({ ...base, MEDIA_UPLOAD_MAX_BYTES: String(11 * 1024 * 1024) }), /MEDIA_UPLOAD_MAX_BYTES/)

@@ -111,6 +111,9 @@ export class PushDecoder {
       if (this.#crypt === null) throw new EncryptionNotConfiguredError()
       const presented = query.msg_signature
       if (typeof presented !== 'string' || presented === '') throw new MsgSignatureInvalidError('msg_signature is missing')
+      // 40 hex digits before any comparison: a multibyte value of the same length would make the
+      // constant-time comparison throw (buffers of different byte lengths), a 500 instead of a refusal.
+      if (!SIGNATURE.test(presented)) throw new MsgSignatureInvalidError('malformed')
       const encrypt = fields.Encrypt
       if (typeof encrypt !== 'string' || encrypt === '') throw new EncryptMissingError()
       if (!signaturesEqual(this.#crypt.signature(timestamp, nonce, encrypt), presented)) throw new MsgSignatureInvalidError('mismatch')
