@@ -44,7 +44,7 @@ const GatewayOwnEnv = {
    */
   TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, secret: true })),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT }),
   /** Largest body of a WeChat push (`/wechat/callback`, `/weapp/message`); 413 above. */
   PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),
@@ -53,7 +53,7 @@ const GatewayOwnEnv = {
    * `Authorization: Bearer <key>` on `/api/cs/*` is forwarded as `{ kind: 'admin', keyId: id }`.
    * Unset: the admin routes answer 503 GATEWAY_ADMIN_DISABLED. May come from ADMIN_API_KEYS_FILE.
    */
-  ADMIN_API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  ADMIN_API_KEYS: Type.Optional(Type.String({ minLength: 1, secret: 'id-key-list' })),
   /** Largest file `POST /api/cs/media` takes (the route's body limit is this plus MULTIPART_OVERHEAD). */
   ADMIN_UPLOAD_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: DEFAULT_ADMIN_UPLOAD_LIMIT })
 }

@@ -1,6 +1,7 @@
 export * from './types.js'
 export * from './errors.js'
 export * from './config.js'
+export * from './secrets.js'
 export * from './logger.js'
 export * from './identity-header.js'
 export * from './internal-auth.js'

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,8 @@ const Schema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
   APP_SECRET: Type.String({ pattern: '^[0-9a-f]{32}$' })
 })
-const token = 'x'.repeat(32)
+// A real-looking token: a repeated character would be refused as a weak secret (secrets.test.ts).
+const token = randomBytes(32).toString('hex')
 const secret = 'a'.repeat(32)
 
 t.test('applies defaults and coerces numbers', async (t) => {

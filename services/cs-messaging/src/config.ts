@@ -31,9 +31,9 @@ export const CsEnv = Type.Object({
   /** The mini-program's AppID: every ciphertext must end with it. */
   APP_ID: Type.String({ pattern: '^wx[0-9a-f]{16}$' }),
   /** The push Token configured in the console (消息推送配置): a secret, may come from WECHAT_TOKEN_FILE. */
-  WECHAT_TOKEN: Type.String({ pattern: '^[A-Za-z0-9]{3,32}$' }),
+  WECHAT_TOKEN: Type.String({ pattern: '^[A-Za-z0-9]{3,32}$', secret: true }),
   /** The 43-character EncodingAESKey. Absent: plaintext mode only (encrypt_type=aes pushes are refused). */
-  WECHAT_ENCODING_AES_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}$' })),
+  WECHAT_ENCODING_AES_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}$', secret: true })),
   /**
    * Whether plaintext pushes are accepted. Unset: refused when an EncodingAESKey is configured (a leaked
    * Token alone cannot forge a push), accepted when none is (plaintext is then the only mode).
@@ -47,7 +47,7 @@ export const CsEnv = Type.Object({
   /** How long a delivered MsgId (or event key) is remembered as a duplicate. */
   DEDUP_TTL_SEC: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: DEFAULT_DEDUP_TTL_SEC }),
   /** Absent: the message log lives in process memory (embedded mode). */
-  MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://' })),
+  MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', secret: 'url' })),
   MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),
   /** false: this instance only receives (answers pushes, serves the API); other instances process. */
   WORKER_ENABLED: Type.Boolean({ default: true }),
@@ -66,7 +66,7 @@ export const CsEnv = Type.Object({
   /** Hand every user message over to the web customer-service tool (passive transfer_customer_service reply). */
   TRANSFER_TO_CS: Type.Boolean({ default: false }),
   /** Needed to send (auto-replies, the admin send/typing/media API): absent, auto-replies are skipped and the API answers 501. */
-  APP_SECRET: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
+  APP_SECRET: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$', secret: true })),
   WECHAT_API_BASE: Type.String({ pattern: '^https?://', default: DEFAULT_WECHAT_API_BASE }),
   WECHAT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_WECHAT_TIMEOUT_MS }),
   TOKEN_SOURCE: Type.Union([Type.Literal('stable'), Type.Literal('classic')], { default: 'stable' }),

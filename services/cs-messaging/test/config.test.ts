@@ -6,10 +6,12 @@ import { loadCsConfig } from '../src/config.js'
 import { AutoReplyRules } from '../src/auto-reply/rules.js'
 
 const base = {
-  INTERNAL_TOKEN: 'i'.repeat(40),
+  // Real-looking secrets: a repeated character or a short token is refused at boot (packages/common/src/secrets.ts).
+  INTERNAL_TOKEN: 'internal-token-for-cs-config-tests-0123456789',
   APP_ID: 'wx0123456789abcdef',
-  WECHAT_TOKEN: 'Token123'
+  WECHAT_TOKEN: 'Token0123456789abcdefXYZ'
 }
+const AES_KEY = 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR'
 
 t.test('defaults', async (t) => {
   const c = loadCsConfig(base)
@@ -56,19 +58,19 @@ t.test('media limits are bounded', async (t) => {
 
 t.test('values are coerced from the environment; secrets may come from files', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cs-config-'))
-  writeFileSync(join(dir, 'token'), 'FromFile42\n')
+  writeFileSync(join(dir, 'token'), 'FromFile0123456789abcdef\n')
   const c = loadCsConfig({
     ...base,
     WECHAT_TOKEN: '',
     WECHAT_TOKEN_FILE: join(dir, 'token'),
-    WECHAT_ENCODING_AES_KEY: 'A'.repeat(43),
+    WECHAT_ENCODING_AES_KEY: AES_KEY,
     PUSH_ALLOW_PLAINTEXT: 'false',
     PUSH_TIMESTAMP_WINDOW_SEC: '60',
     WORKER_CONCURRENCY: '16',
     TRANSFER_TO_CS: 'true',
     WELCOME_TEXT: '你好'
   })
-  t.equal(c.WECHAT_TOKEN, 'FromFile42')
+  t.equal(c.WECHAT_TOKEN, 'FromFile0123456789abcdef')
   t.equal(c.PUSH_ALLOW_PLAINTEXT, false)
   t.equal(c.PUSH_TIMESTAMP_WINDOW_SEC, 60)
   t.equal(c.WORKER_CONCURRENCY, 16)

@@ -3,6 +3,7 @@ import t from 'tap'
 import { MsgCrypt, urlSignature } from '@weapp/wechat'
 import { TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
 import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { CsConfig } from '../src/config.js'
 
 // The published vectors, used as they are. They are old, so each test's clock is set to the vector's
 // own time (the same effect as a widened timestamp window, without weakening the configuration).
@@ -10,14 +11,16 @@ const v = JSON.parse(readFileSync(new URL('../../../packages/wechat/test/fixture
 
 const atVector = (timestamp: string): TestClock => new TestClock(Number(timestamp) * 1000 + 30_000)
 const qs = (q: Record<string, string>): string => new URLSearchParams(q).toString()
+/** The vectors' Token and EncodingAESKey are published, so the boot check refuses them (packages/common/src/secrets.ts): they go into a config validated with good ones. */
+const vectorConfig = (secrets: { WECHAT_TOKEN: string, WECHAT_ENCODING_AES_KEY?: string }, env: Record<string, string> = {}): CsConfig => ({ ...testConfig(env), ...secrets })
 
 t.test('URL verification vector: echostr verbatim', async (t) => {
   const x = v.message_push_url_verification_official_doc
-  const app = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token }), clock: atVector(x.timestamp) })
+  const app = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token }), clock: atVector(x.timestamp) })
   const res = await call(app, { url: `/wechat/callback?${qs({ signature: x.expectedSignature, timestamp: x.timestamp, nonce: x.nonce, echostr: x.echostr })}` })
   t.equal(res.statusCode, 200)
   t.equal(res.body, x.expectedResponseBody)
-  const stale = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token }), clock: new TestClock() })
+  const stale = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token }), clock: new TestClock() })
   const late = await call(stale, { url: `/wechat/callback?${qs({ signature: x.expectedSignature, timestamp: x.timestamp, nonce: x.nonce, echostr: x.echostr })}` })
   t.equal(late.statusCode, 401, 'the same vector today is stale')
   t.equal(late.json().code, 'CS_TIMESTAMP_STALE')
@@ -25,7 +28,7 @@ t.test('URL verification vector: echostr verbatim', async (t) => {
 
 t.test('plaintext JSON vector', async (t) => {
   const x = v.message_push_plaintext_post_official_doc
-  const app = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token }), clock: atVector(x.timestamp) })
+  const app = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token }), clock: atVector(x.timestamp) })
   const res = await call(app, { method: 'POST', url: `/wechat/callback?${qs({ signature: x.expectedSignature, timestamp: x.timestamp, nonce: x.nonce })}`, payload: JSON.stringify(x.body), headers: { 'content-type': 'application/json' } })
   t.equal(res.statusCode, 200)
   t.ok(x.acceptedResponseBodies.includes(res.body))
@@ -37,7 +40,7 @@ t.test('plaintext JSON vector', async (t) => {
 
 t.test('safe-mode JSON vector: msg_signature, AES, AppID', async (t) => {
   const x = v.message_push_safe_mode_json_official_doc
-  const app = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey, APP_ID: x.appId }), clock: atVector(x.query.timestamp) })
+  const app = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey }, { APP_ID: x.appId }), clock: atVector(x.query.timestamp) })
   const res = await call(app, { method: 'POST', url: `/weapp/message?${qs(x.query)}`, payload: JSON.stringify(x.body), headers: { 'content-type': 'application/json' } })
   t.equal(res.statusCode, 200, res.body)
   t.equal(res.body, 'success')
@@ -48,7 +51,7 @@ t.test('safe-mode JSON vector: msg_signature, AES, AppID', async (t) => {
   t.same((await repo.findByKey(key))?.message, expected)
 
   // The same vector against another AppID: the ciphertext names the vector's AppID, so it is refused.
-  const other = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey, APP_ID: 'wx0000000000000000' }), clock: atVector(x.query.timestamp) })
+  const other = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey }, { APP_ID: 'wx0000000000000000' }), clock: atVector(x.query.timestamp) })
   const refused = await call(other, { method: 'POST', url: `/weapp/message?${qs(x.query)}`, payload: JSON.stringify(x.body) })
   t.equal(refused.statusCode, 400)
   t.equal(refused.json().code, 'WECHAT_APPID_MISMATCH')
@@ -61,7 +64,7 @@ t.test('safe-mode JSON vector: msg_signature, AES, AppID', async (t) => {
 
 t.test('Tencent WXBizMsgCrypt XML sample (compatible mode): the decrypted copy wins, MsgId exact', async (t) => {
   const x = v.wxbizmsgcrypt_tencent_sample_decrypt
-  const app = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey, APP_ID: x.appId }), clock: atVector(x.timestamp) })
+  const app = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey }, { APP_ID: x.appId }), clock: atVector(x.timestamp) })
   const f = x.plaintextFieldsAlsoInPacket
   const payload = `<xml><ToUserName><![CDATA[${f.ToUserName}]]></ToUserName>\n<FromUserName><![CDATA[${f.FromUserName}]]></FromUserName>\n` +
     `<CreateTime>${f.CreateTime}</CreateTime>\n<MsgType><![CDATA[${f.MsgType}]]></MsgType>\n<Content><![CDATA[${f.Content}]]></Content>\n` +
@@ -81,7 +84,7 @@ t.test('Tencent WXBizMsgCrypt XML sample (compatible mode): the decrypted copy w
   t.match(metrics.body, /cs_pushes_total\{mode="compatible",format="xml",type="text"\} 1/)
 
   // A tampered plaintext copy changes nothing: only the verified ciphertext is trusted.
-  const app2 = await buildCs(t, { config: testConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey, APP_ID: x.appId }), clock: atVector(x.timestamp) })
+  const app2 = await buildCs(t, { config: vectorConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey }, { APP_ID: x.appId }), clock: atVector(x.timestamp) })
   await call(app2, { method: 'POST', url: `/wechat/callback?${qs(query)}`, payload: payload.replace('abcdteT', 'FORGED'), headers: { 'content-type': 'text/xml' } })
   const repo2 = app2.messagesRepository as MemoryMessagesRepository
   await waitFor(async () => (await repo2.findByKey(key)) !== null)
@@ -91,7 +94,7 @@ t.test('Tencent WXBizMsgCrypt XML sample (compatible mode): the decrypted copy w
 t.test('encrypted transfer reply with the vector key: decryptable, signed, nonce echoed', async (t) => {
   const x = v.message_push_safe_mode_json_official_doc
   const app = await buildCs(t, {
-    config: testConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey, APP_ID: x.appId, TRANSFER_TO_CS: 'true' }),
+    config: vectorConfig({ WECHAT_TOKEN: x.token, WECHAT_ENCODING_AES_KEY: x.encodingAESKey }, { APP_ID: x.appId, TRANSFER_TO_CS: 'true' }),
     clock: atVector(x.query.timestamp)
   })
   const crypt = new MsgCrypt({ token: x.token, encodingAESKey: x.encodingAESKey, appId: x.appId })

@@ -15,11 +15,11 @@ export const SessionEnv = Type.Object({
   /** The mini-program's AppID. */
   APP_ID: Type.String({ pattern: '^wx[0-9a-f]{16}$' }),
   /** The mini-program's AppSecret: a secret, may come from APP_SECRET_FILE. */
-  APP_SECRET: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  APP_SECRET: Type.String({ pattern: '^[0-9a-f]{32}$', secret: true }),
   /** Where the WeChat server API lives (the simulator in development and tests). */
   WECHAT_API_BASE: Type.String({ pattern: '^https?://', default: DEFAULT_WECHAT_API_BASE }),
   /** Absent: users and sessions live in process memory (embedded mode). */
-  MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://' })),
+  MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', secret: 'url' })),
   MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),
   /** A session unused for this long expires (each use slides it). */
   SESSION_IDLE_TTL_SEC: Type.Integer({ minimum: 60, default: DEFAULT_SESSION_IDLE_TTL_SEC }),

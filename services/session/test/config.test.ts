@@ -2,7 +2,8 @@ import t from 'tap'
 import { loadSessionConfig } from '../src/config.js'
 
 const base = {
-  INTERNAL_TOKEN: 'i'.repeat(40),
+  // A real-looking token: a repeated character is refused at boot (packages/common/src/secrets.ts).
+  INTERNAL_TOKEN: 'internal-token-for-session-config-tests-0123456789',
   APP_ID: 'wx0123456789abcdef',
   APP_SECRET: '0123456789abcdef0123456789abcdef'
 }
