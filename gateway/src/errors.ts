@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { exposeMessages } from '@weapp/common'
 
 // Every error the gateway itself answers with. Codes are stable: never reuse one for another meaning.
 // Expected, frequent errors (bad credentials, upstream down) skip the stack trace: it costs time and
@@ -17,3 +18,7 @@ export const BodyTooLargeError = createError<[number]>('GATEWAY_BODY_TOO_LARGE',
 export const AdminAuthRequiredError = createError('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <admin key>', 401, Error, false)
 export const AdminKeyInvalidError = createError('GATEWAY_ADMIN_KEY_INVALID', 'Admin key invalid', 401, Error, false)
 export const AdminDisabledError = createError('GATEWAY_ADMIN_DISABLED', 'The admin API is disabled: no admin key is configured on the gateway (set ADMIN_API_KEYS)', 503, Error, false)
+
+// Texts of our own (an upstream's name, what to configure), never what an upstream said: shown on their
+// 5xx answers as they are; other 5xx messages are replaced by a generic one (@weapp/common error handler).
+exposeMessages(UpstreamUnavailableError, UpstreamTimeoutError, UpstreamBadResponseError, GatewayClosingError, AdminDisabledError)

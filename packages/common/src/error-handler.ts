@@ -19,9 +19,34 @@ const STATUS_NAMES: Record<number, string> = {
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout'
+}
+
+/**
+ * What a client reads on a 5xx: the error's message may carry what an upstream said (WeChat's errmsg),
+ * a driver's error text or an internal name, so it goes to the log and the client gets this instead.
+ */
+export const GENERIC_5XX_MESSAGES: Readonly<Record<number, string>> = Object.freeze({
+  500: 'Internal server error',
+  501: 'Not implemented',
+  502: 'An upstream service failed',
+  503: 'Service unavailable, retry later',
+  504: 'An upstream service did not answer in time'
+})
+const GENERIC_5XX_OTHER = 'Server error'
+
+const PUBLIC_MESSAGE = Symbol.for('weapp.error.publicMessage')
+
+/**
+ * Marks error classes whose message is a text of our own, safe to show on a 5xx (it says what to do, and
+ * nothing an upstream sent): e.g. "the admin API is disabled: set ADMIN_API_KEYS". Everything else is
+ * answered with GENERIC_5XX_MESSAGES.
+ */
+export function exposeMessages (...errors: Array<{ prototype: object }>): void {
+  for (const E of errors) Object.defineProperty(E.prototype, PUBLIC_MESSAGE, { value: true, configurable: true })
 }
 
 export function errorBody (statusCode: number, code: string, message: string): ErrorBody {
@@ -29,17 +54,18 @@ export function errorBody (statusCode: number, code: string, message: string): E
 }
 
 /**
- * One error handler for every service: 4xx errors keep their code and message, 5xx details are
- * logged with the request context and hidden from the client.
+ * One error handler for every service: 4xx errors keep their code and message; 5xx errors keep their
+ * stable code (500: INTERNAL_ERROR) with a generic message, and their detail is logged with the request id.
  */
 export function installErrorHandling (app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     let status = err.statusCode ?? 500
     if (status < 400 || status > 599) status = 500
     if (status >= 500) {
-      request.log.error({ err }, 'request failed')
       const code = status === 500 ? 'INTERNAL_ERROR' : (err.code ?? 'UPSTREAM_ERROR')
-      return reply.code(status).send(errorBody(status, code, status === 500 ? 'Internal server error' : err.message))
+      request.log.error({ err, code, status }, 'request failed')
+      const exposed = status !== 500 && (err as { [PUBLIC_MESSAGE]?: unknown })[PUBLIC_MESSAGE] === true
+      return reply.code(status).send(errorBody(status, code, exposed ? err.message : GENERIC_5XX_MESSAGES[status] ?? GENERIC_5XX_OTHER))
     }
     if (err.validation !== undefined) {
       return reply.code(400).send(errorBody(400, 'VALIDATION_FAILED', err.message))

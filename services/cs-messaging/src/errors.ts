@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { exposeMessages } from '@weapp/common'
 
 // Every error the cs-messaging service raises. Codes are stable: never reuse one for another meaning.
 // Errors from @weapp/wechat (WECHAT_CIPHERTEXT_INVALID, WECHAT_APPID_MISMATCH) pass through unchanged.
@@ -60,6 +61,9 @@ export const SendWindowClosedError = createError<[string]>('CS_SEND_WINDOW_CLOSE
 export const SendQuotaExceededError = createError<[string]>('CS_SEND_QUOTA_EXCEEDED', 'Not sent: the send window of %s is used up (5 messages per user message, 2 per session entry) until the user acts again; send with force: true to let WeChat decide', 429)
 /** No OutboundSender is wired (no APP_SECRET, or the WeChat client lacks sendCustomMessage). */
 export const OutboundNotWiredError = createError<[string]>('CS_OUTBOUND_NOT_WIRED', 'Outbound sending is not available: %s', 501)
+// Our own configuration hint (APP_SECRET is not configured): shown on the 501 as it is. Every other 5xx
+// (WeChat's WECHAT_BUSY, WECHAT_TIMEOUT, ... with its errmsg) is answered with a generic message.
+exposeMessages(OutboundNotWiredError)
 
 // ---- lifecycle and configuration ----
 /** A plugin or module was given options it cannot work with. */
