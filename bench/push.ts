@@ -22,6 +22,7 @@ import { cpus } from 'node:os'
 import autocannon from 'autocannon'
 import { createRedis } from '@weapp/common'
 import { buildPush } from '@weapp/wechat-sim'
+import { builtServer } from './lib/built.js'
 import { cpuMicros, machineCpu, startProcess, stopAll, type Running } from './lib/processes.js'
 import { rawLoad, requestBytes, type RawLoadOptions } from './lib/raw-load.js'
 import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
@@ -255,7 +256,7 @@ async function referencePhase (redisUrl: string, keyPrefix: string, cpuExtra: Cp
     REFERENCE_REDIS_URL: redisUrl,
     REFERENCE_KEY_PREFIX: keyPrefix
   })
-  const refGateway = await startProcess('reference gateway', `${root}gateway/src/server.ts`, gwPort, {
+  const refGateway = await startProcess('reference gateway', builtServer('gateway'), gwPort, {
     INTERNAL_TOKEN: internalToken,
     CS_MESSAGING_URL: reference.url,
     SESSION_URL: `http://127.0.0.1:${unusedPort}`
@@ -303,7 +304,7 @@ try {
   const [helloPort, csPort, gatewayPort, unusedPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
   const hello = await startProcess('hello', `${root}bench/hello-server.ts`, helloPort, {}, '/')
   procs.push(hello)
-  const cs = await startProcess('cs-messaging', `${root}services/cs-messaging/src/server.ts`, csPort, {
+  const cs = await startProcess('cs-messaging', builtServer('services/cs-messaging'), csPort, {
     INTERNAL_TOKEN: internalToken,
     REDIS_URL: redisUrl,
     APP_ID: appId,
@@ -314,7 +315,7 @@ try {
   })
   procs.push(cs)
   // The session service is not part of this path: pushes need no user session.
-  const gateway = await startProcess('gateway', `${root}gateway/src/server.ts`, gatewayPort, {
+  const gateway = await startProcess('gateway', builtServer('gateway'), gatewayPort, {
     INTERNAL_TOKEN: internalToken,
     CS_MESSAGING_URL: cs.url,
     SESSION_URL: `http://127.0.0.1:${unusedPort}`

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { encodeIdentity, type Identity } from '@weapp/common'
 import { DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
+import { builtServer } from './lib/built.js'
 import { startProcess, stopAll, type Running } from './lib/processes.js'
 import { measure, printTable, type Result, type Scenario } from './lib/measure.js'
 import { freePort } from '../scripts/redis-server.js'
@@ -19,12 +20,12 @@ try {
   const [helloPort, simPort, sessionPort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
   const hello = await startProcess('hello', `${root}bench/hello-server.ts`, helloPort, {}, '/')
   procs.push(hello)
-  const sim = await startProcess('wechat-sim', `${root}packages/wechat-sim/src/server.ts`, simPort, {})
+  const sim = await startProcess('wechat-sim', builtServer('packages/wechat-sim'), simPort, {})
   procs.push(sim)
   const common = { INTERNAL_TOKEN: internalToken, APP_ID: DEFAULT_SIM_APP.appId, APP_SECRET: DEFAULT_SIM_APP.appSecret, WECHAT_API_BASE: sim.url }
-  const session = await startProcess('session', `${root}services/session/src/server.ts`, sessionPort, common)
+  const session = await startProcess('session', builtServer('services/session'), sessionPort, common)
   procs.push(session)
-  const gateway = await startProcess('gateway', `${root}gateway/src/server.ts`, gatewayPort, { ...common, SESSION_URL: session.url })
+  const gateway = await startProcess('gateway', builtServer('gateway'), gatewayPort, { ...common, SESSION_URL: session.url })
   procs.push(gateway)
 
   // One logged-in user, as a mini-program would have after wx.login → POST /api/login.

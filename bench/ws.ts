@@ -3,7 +3,7 @@
 //
 //   (a) idle memory: IDLE authenticated sockets opened on one target and left idle; RSS (VmRSS of
 //       /proc/<pid>/status) of every server process on the path before and after: settled (3 s), and after
-//       a full GC (SIGWINCH → gc(), preloaded by bench/lib/gc-on-signal.ts, which also reports the live JS
+//       a full GC (SIGWINCH → gc(), preloaded by bench/lib/gc-on-signal.js, which also reports the live JS
 //       heap). Each target gets fresh server processes (and a warm-up) first: a heap grown by an earlier
 //       target would hide part of the next one's cost.
 //   (c) fan-out: with those sockets open, FANOUT of them subscribe to a `public:` channel and the bench
@@ -36,6 +36,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BusChannels, INTERNAL_TOKEN_HEADER, IDENTITY_HEADER, createBus, encodeIdentity, type Bus, type Identity } from '@weapp/common'
 import { DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
+import { builtServer } from './lib/built.js'
 import { cpuMicros, startProcess, stopAll, type Running } from './lib/processes.js'
 import { ClientPool, type EchoResult, type OpenSpec } from './lib/ws-clients.js'
 import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
@@ -115,7 +116,7 @@ interface Proc {
   pids: () => number[]
   /** Fresh process(es) on the same port. */
   restart?: () => Promise<void>
-  /** Node servers: where gc-on-signal.ts writes process.memoryUsage() after a GC. */
+  /** Node servers: where gc-on-signal.js writes process.memoryUsage() after a GC. */
   memoryFile?: string
 }
 const rssOf = (p: Proc): number => p.pids().reduce((s, pid) => s + rssKb(pid), 0)
@@ -153,7 +154,7 @@ class Server implements Proc {
       procs.splice(procs.indexOf(old), 1)
     }
     const env = this.memoryFile === undefined ? this.env : { ...this.env, BENCH_MEMORY_FILE: this.memoryFile }
-    this.running = await startProcess(this.name, `${root}${this.entry}`, this.port, env, this.readyPath, this.nodeArgs)
+    this.running = await startProcess(this.name, this.entry, this.port, env, this.readyPath, this.nodeArgs)
     procs.push(this.running)
   }
 }
@@ -250,16 +251,16 @@ try {
   bus = createBus(redisUrl)
 
   // ---------- servers, each its own process ----------
-  const gcPreload = ['--import', new URL('./lib/gc-on-signal.ts', import.meta.url).href]
+  const gcPreload = ['--import', new URL('./lib/gc-on-signal.js', import.meta.url).href]
   const [barePort, simPort, sessionPort, realtimePort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
-  const bare = await Server.start('ws-echo', 'bench/ws-echo-server.ts', barePort, {}, '/', gcPreload)
-  const sim = await Server.start('wechat-sim', 'packages/wechat-sim/src/server.ts', simPort, {})
+  const bare = await Server.start('ws-echo', `${root}bench/ws-echo-server.ts`, barePort, {}, '/', gcPreload)
+  const sim = await Server.start('wechat-sim', builtServer('packages/wechat-sim'), simPort, {})
   const common = { INTERNAL_TOKEN: internalToken, REDIS_URL: redisUrl }
-  const session = await Server.start('session', 'services/session/src/server.ts', sessionPort, {
+  const session = await Server.start('session', builtServer('services/session'), sessionPort, {
     ...common, APP_ID: DEFAULT_SIM_APP.appId, APP_SECRET: DEFAULT_SIM_APP.appSecret, WECHAT_API_BASE: sim.url
   })
-  const realtime = await Server.start('realtime-ws', 'services/realtime-ws/src/server.ts', realtimePort, { ...common, SESSION_URL: session.url }, '/healthz', gcPreload)
-  const gateway = await Server.start('gateway', 'gateway/src/server.ts', gatewayPort, {
+  const realtime = await Server.start('realtime-ws', builtServer('services/realtime-ws'), realtimePort, { ...common, SESSION_URL: session.url }, '/healthz', gcPreload)
+  const gateway = await Server.start('gateway', builtServer('gateway'), gatewayPort, {
     ...common, SESSION_URL: session.url, REALTIME_WS_URL: realtime.url, LOGIN_RATE_LIMIT_MAX: '1000000'
   }, '/healthz', gcPreload)
   const wsUrl = (http: string): string => http.replace(/^http/, 'ws')

@@ -6,31 +6,49 @@ export interface Running {
   name: string
   child: ChildProcess
   url: string
+  /** Milliseconds from spawn until `readyPath` first answered 200 (polled every READY_POLL_MS). */
+  readyMs: number
+}
+
+const READY_POLL_MS = 10
+const READY_TIMEOUT_MS = 30_000
+
+/**
+ * How an entry runs. A bench-own TypeScript server runs under tsx, with workspace packages resolved to
+ * their sources; a compiled service (`<dir>/dist/server.js`, see built.ts) runs as production runs it:
+ * plain node with source-mapped stack traces; any other JavaScript (the seed peer) runs under bare node.
+ */
+function runnerArgs (entry: string): string[] {
+  if (entry.endsWith('.ts')) return ['--import', 'tsx', '--conditions=@weapp/source']
+  if (entry.endsWith('/dist/server.js')) return ['--enable-source-maps']
+  return []
 }
 
 /**
- * Starts a TypeScript entry file in its own Node process and waits until `readyPath` answers 200.
- * `nodeArgs` go before the entry (e.g. another `--import`).
+ * Starts a server in its own Node process and waits until `readyPath` answers 200.
+ * `nodeArgs` go before the entry (e.g. a preload: `--import`, `--require`).
  */
 export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz', nodeArgs: string[] = []): Promise<Running> {
   // BENCH_NODE_ARGS: Node flags for every server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
   // see where a scenario's CPU goes (such flags are not allowed in NODE_OPTIONS).
   const benchArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const child = spawn(process.execPath, [...benchArgs, '--import', 'tsx', ...nodeArgs, entry], {
+  const started = performance.now()
+  const child = spawn(process.execPath, [...benchArgs, ...runnerArgs(entry), ...nodeArgs, entry], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
+  while (performance.now() - started < READY_TIMEOUT_MS) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.signalCode ?? child.exitCode}) before it was ready`)
     try {
       const res = await fetch(url + readyPath)
-      if (res.ok) return { name, child, url }
+      await res.arrayBuffer()
+      if (res.ok) return { name, child, url, readyMs: performance.now() - started }
     } catch {}
-    await sleep(100)
+    await sleep(READY_POLL_MS)
   }
   child.kill('SIGKILL')
-  throw new Error(`${name} did not become ready`)
+  throw new Error(`${name} did not become ready within ${READY_TIMEOUT_MS / 1000} s`)
 }
 
 export async function stopAll (procs: Running[]): Promise<void> {
