@@ -125,11 +125,13 @@ async function main (nginx: string): Promise<void> {
   const accessLog = (): string[] => readFileSync(accessLogFile, 'utf8').split('\n').filter((l) => l !== '')
 
   /** A request over HTTPS (HTTP/1.1), trusting only the test certificate. */
-  async function call (path: string, init: RequestInit = {}, base = origin): Promise<Reply> {
+  async function call (path: string, init: RequestInit = {}, base = origin, rawPath = false): Promise<Reply> {
     const url = new URL(path, base)
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const target = rawPath ? new URL(base) : url
     return await new Promise((resolve, reject) => {
-      const req = send(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, (res) => {
+      const options = { method: init.method ?? 'GET', headers: init.headers, ca, agent: false, ...(rawPath ? { path } : {}) }
+      const req = send(target, options, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
@@ -202,6 +204,15 @@ async function main (nginx: string): Promise<void> {
     const bad = spawnSync('sh', [join(root, 'nginx/render.sh'), join(work, 'bad')], { encoding: 'utf8', env: { PATH: process.env.PATH, GATEWAY_UPSTREAM: 'gateway' } })
     t.not(bad.status, 0, 'a malformed variable stops render.sh')
     t.match(bad.stderr, /GATEWAY_UPSTREAM must be host:port/)
+
+    // The per-client limits with their documented defaults (nginx/README.md, "Limits").
+    t.match(text, /limit_req_zone\s+\$binary_remote_addr zone=weapp_login:10m rate=1r\/s;/)
+    t.match(text, /limit_req zone=weapp_login burst=30 nodelay;\s+limit_conn weapp_login_conn 20;/)
+    t.match(text, /limit_req zone=weapp_ws burst=100 nodelay;\s+limit_conn weapp_ws_conn 500;/)
+    t.match(text, /limit_req_status 429;/)
+    const badRate = spawnSync('sh', [join(root, 'nginx/render.sh'), join(work, 'bad-rate')], { encoding: 'utf8', env: { PATH: process.env.PATH, NGINX_LOGIN_RATE: 'fast' } })
+    t.not(badRate.status, 0)
+    t.match(badRate.stderr, /NGINX_LOGIN_RATE must be requests per second or minute/)
   })
 
   t.test('port 80 redirects to HTTPS; HSTS on HTTPS', async (t) => {
@@ -495,6 +506,114 @@ async function main (nginx: string): Promise<void> {
       t.equal(await redis.exists(`${LOGIN_RATE_LIMIT_KEY_PREFIX}127.0.0.1`), 1, 'the real client address has one')
     }
   })
+
+  t.test('/metrics is never forwarded: nginx answers 404 itself, however the path is spelled', async (t) => {
+    for (const path of ['/metrics', '/metrics/', '/metrics?format=prometheus', '//metrics', '/%6Detrics', '/metrics/x']) {
+      // The path as written (a URL would read //metrics as a host).
+      const res = await call(path, { headers: { authorization: `Bearer ${adminKey}` } }, origin, true)
+      t.equal(res.status, 404, path)
+      t.same(res.json(), { statusCode: 404, code: 'PROXY_NOT_FOUND', error: 'Not Found', message: 'Not found' }, `${path}: nginx's answer`)
+      t.match(res.headers['strict-transport-security'], /^max-age=/)
+    }
+    const line = await waitFor(() => accessLog().find((l) => l.includes('"path":"/%6Detrics"')))
+    t.ok(line, 'logged')
+    if (line !== undefined) t.match(JSON.parse(line), { status: 404, upstream: '' }, 'no upstream was asked')
+  })
+
+  t.test('/readyz through nginx: the status only, never which upstream is down', async (t) => {
+    const ready = await call('/readyz')
+    t.equal(ready.status, 200)
+    t.same(ready.json(), { status: 'ok' }, 'no upstream list')
+    t.same((await call('/readyz/')).json(), { status: 'ok' })
+    t.equal((await call('/readyz', { method: 'POST' })).status, 403, 'GET and HEAD only')
+    t.equal((await call('/_weapp_readyz')).status, 404, 'the subrequest location is internal')
+
+    await system.stopProcess('cs')
+    try {
+      // The gateway itself says 503 (its detail, if any, stays on the backend network)...
+      const direct = await fetch(`${system.urls.gateway}/readyz`)
+      t.equal(direct.status, 503)
+      // ...nginx passes the status on, and nothing else.
+      const down = await call('/readyz')
+      t.equal(down.status, 503)
+      t.same(down.json(), { status: 'unavailable' })
+    } finally {
+      await system.startProcess('cs')
+    }
+    t.equal((await call('/readyz')).status, 200, 'ready again')
+  })
+
+  t.test('WebSocket sockets per client address are capped (NGINX_WS_CONN): the next upgrade is a 429 from nginx', async (t) => {
+    // A second nginx with a cap of 2 open sockets per address, in front of the same system.
+    const port = await freePort()
+    const limited = render(join(work, 'ws-limit'), {
+      NGINX_LISTEN_ADDRESS: '127.0.0.1',
+      NGINX_HTTP_PORT: String(await freePort()),
+      NGINX_HTTPS_PORT: String(port),
+      GATEWAY_UPSTREAM: `127.0.0.1:${system.ports.gateway}`,
+      REALTIME_WS_UPSTREAM: `127.0.0.1:${system.ports.realtime}`,
+      TLS_CERT: certFile,
+      TLS_KEY: keyFile,
+      NGINX_ACCESS_LOG: 'off',
+      NGINX_WS_CONN: '2'
+    })
+    const second = spawn(nginx, ['-c', limited, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    t.teardown(async () => {
+      const exited = new Promise((resolve) => second.once('exit', resolve))
+      second.kill('SIGTERM')
+      await exited
+    })
+    for (let i = 0; ; i++) {
+      try {
+        if ((await call('/healthz', {}, `https://127.0.0.1:${port}`)).status === 200) break
+      } catch {}
+      if (i > 100) throw new Error('the second nginx did not start')
+      await sleep(100)
+    }
+    const base = `wss://127.0.0.1:${port}`
+    const grace = await login('grace')
+    const auth = { authorization: `Bearer ${grace.token}` }
+    const first = await Client.open(t, `${base}/ws`, auth, wss)
+    t.equal(await first.next(), `Server: 恭喜，${grace.openid}`)
+    const ticket = (await call('/api/ws/tickets', { method: 'POST', headers: auth })).json().ticket
+    const ticketed = await Client.open(t, `${base}/ws?ticket=${ticket}`, {}, wss)
+    t.equal(await ticketed.next(), `Server: 恭喜，${grace.openid}`, 'the direct path counts too')
+
+    const third = await refusal(`${base}/ws`, auth, wss)
+    t.ok(isProxyRateLimited(third), `a third socket: ${third.status} ${JSON.stringify(third.body)}`)
+    const tunnel = await refusal(`${base}/weapp/tunnel/socket?ticket=x`, {}, wss)
+    t.ok(isProxyRateLimited(tunnel), 'the tunnel socket shares the cap')
+
+    first.ws.close()
+    await first.closed
+    await sleep(200)
+    const again = await Client.open(t, `${base}/ws`, auth, wss)
+    t.equal(await again.next(), `Server: 恭喜，${grace.openid}`, 'a closed socket frees its place')
+  })
+
+  // Last: it spends this address's login budget at nginx.
+  t.test('a burst of logins beyond NGINX_LOGIN_BURST is refused by nginx with 429, before the gateway', async (t) => {
+    const burst = 60
+    const started = Date.now()
+    const paths = ['/api/login', '/login', '/weapp/login']
+    const results = await Promise.all(Array.from({ length: burst }, async (_, i) => {
+      const path = paths[i % paths.length]!
+      return path === '/api/login'
+        ? await call(path, json({ code: `nope-${i}` }))
+        : await call(path, { headers: { 'x-wx-code': `nope-${i}` } })
+    }))
+    const seconds = Math.ceil((Date.now() - started) / 1000)
+    const limited = results.filter((r) => isProxyRateLimited({ status: r.status, body: r.status === 429 ? r.json() : undefined }))
+    const passed = results.filter((r) => r.status !== 429)
+    // nginx lets at most its burst (30) plus its rate (1/s) × the elapsed time through; the gateway's own
+    // limit is 1,000 in this run, so every 429 here is nginx's.
+    t.ok(passed.length <= 30 + seconds + 1, `${passed.length} reached the gateway in ${seconds} s`)
+    t.ok(limited.length >= burst - 31 - seconds, `${limited.length} refused by nginx`)
+    t.equal(limited.length + passed.length, burst, 'every refusal is nginx\'s PROXY_RATE_LIMITED')
+    t.ok(passed.every((r) => r.status >= 200 && r.status < 500), 'the rest were answered by the services (refusing the bad code)', { statuses: passed.map((r) => r.status) })
+    const refusedHere = results.find((r) => r.status === 429)
+    if (refusedHere !== undefined) t.match(refusedHere.headers['strict-transport-security'], /^max-age=/)
+  })
 }
 
 /** A one-file multipart/form-data body in the field `media`. */
@@ -506,6 +625,11 @@ function multipart (file: Buffer, headers: Record<string, string>): RequestInit 
     Buffer.from(`\r\n--${boundary}--\r\n`)
   ])
   return { method: 'POST', headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` }, body }
+}
+
+/** A request nginx refused with its own 429 (limit_req / limit_conn), in the services' JSON shape. */
+function isProxyRateLimited (r: { status: number, body: any }): boolean {
+  return r.status === 429 && r.body?.code === 'PROXY_RATE_LIMITED'
 }
 
 function nginxTest (nginx: string, conf: string): { status: number | null, stderr: string } {
