@@ -3,7 +3,8 @@ import t from 'tap'
 import { Client, refusal } from '../../services/realtime-ws/test/fixtures/ws-client.js'
 import { ADMIN_API_KEYS, BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, adminBearer, bearer, startHarness } from './fixtures/gateway.js'
 
-const h = await startHarness({ env: { ADMIN_API_KEYS } })
+// realtime-ws builds tunnel URLs from PUBLIC_WS_ORIGIN only (a client's Host is never trusted for it).
+const h = await startHarness({ env: { ADMIN_API_KEYS }, realtimeEnv: { PUBLIC_WS_ORIGIN: 'wss://wx.example.com' } })
 t.teardown(h.close)
 
 t.test('/ws with a bearer session: greeting from the session profile, then echo, through the gateway', async (t) => {

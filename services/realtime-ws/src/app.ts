@@ -8,6 +8,7 @@ import metricsPlugin from './plugins/metrics.js'
 import ticketsPlugin from './plugins/tickets.js'
 import nicknamePlugin from './plugins/nickname.js'
 import hubPlugin from './plugins/hub.js'
+import revocationPlugin from './plugins/revocation.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api.js'
@@ -50,6 +51,7 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
   await app.register(ticketsPlugin)
   await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })
   await app.register(hubPlugin)
+  await app.register(revocationPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity, type Identity } from '@weapp/common'
-import { WsAuthRequiredError, WsTicketInvalidError, WsUpgradeRequiredError } from './errors.js'
+import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, IdentityMalformedError, decodeIdentity, type Identity } from '@weapp/common'
+import { WsAuthRequiredError, WsSessionEndedError, WsTicketInvalidError, WsUpgradeRequiredError } from './errors.js'
+import { sessionEndReason } from './hub/session-end.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,10 +14,21 @@ declare module 'fastify' {
 export type UpgradePurpose = 'ws' | 'tunnel'
 
 /**
+ * For routes that hand out something to connect with (tickets, tunnel URLs): nothing for a session this
+ * instance knows was revoked, or that is past its absolute expiry.
+ */
+export function assertSessionLive (app: FastifyInstance, identity: Identity): void {
+  const ended = sessionEndReason(identity, app.wsHub.revoked, app.wsNow())
+  if (ended === 'malformed') throw new IdentityMalformedError()
+  if (ended !== null) throw new WsSessionEndedError(ended)
+}
+
+/**
  * The onRequest hook of a WebSocket route (declared `public`, so the shared internal-auth check skips it):
  * either a single-use ticket in `?ticket=` (nginx may send the upgrade straight here), or the gateway's
  * internal credential with a forwarded identity. Anything else is refused with 401 and a JSON body before
- * the socket opens. The tunnel socket accepts tunnel tickets only (its id comes from the ticket).
+ * the socket opens. The tunnel socket accepts tunnel tickets only (its id comes from the ticket). A session
+ * that was revoked or reached its absolute expiry opens nothing, whichever way it comes.
  */
 export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
   const expected = createHash('sha256').update(app.wsConfig.INTERNAL_TOKEN).digest()
@@ -32,6 +44,7 @@ export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
       const grant = await app.wsTickets.consume(ticket)
       if (grant === null || grant.purpose !== purpose) return refuse('bad_ticket', new WsTicketInvalidError())
       const identity: Identity = grant.identity.kind === 'user' ? { ...grant.identity, via: 'ticket' } : grant.identity
+      if (sessionEndReason(identity, app.wsHub.revoked, app.wsNow()) !== null) return refuse('session_ended', new WsTicketInvalidError())
       request.wsGrant = { identity, via: 'ticket', tunnelId: grant.purpose === 'tunnel' ? grant.tunnelId : null }
       return
     }
@@ -45,6 +58,9 @@ export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
     if (typeof forwarded !== 'string') return refuse('no_credentials', new WsAuthRequiredError('a ticket or a session is required'))
     let identity: Identity
     try { identity = decodeIdentity(forwarded) } catch { return refuse('identity', new WsAuthRequiredError('forwarded identity is malformed')) }
+    const ended = sessionEndReason(identity, app.wsHub.revoked, app.wsNow())
+    if (ended === 'malformed') return refuse('identity', new WsAuthRequiredError('forwarded identity is malformed'))
+    if (ended !== null) return refuse('session_ended', new WsSessionEndedError(ended))
     request.wsGrant = { identity, via: 'gateway', tunnelId: null }
   }
 }

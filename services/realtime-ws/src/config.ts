@@ -11,6 +11,11 @@ export const DEFAULT_MAX_CONNECTIONS_PER_USER = 5
 export const DEFAULT_MAX_CHANNELS_PER_SOCKET = 32
 export const DEFAULT_TICKET_TTL_SEC = 60
 export const DEFAULT_TUNNEL_TIMEOUT_SEC = 15
+// Far above what a client of this service sends (a chat, a tunnel's 15 s ping) and above the closed-loop
+// echo benchmark (`pnpm bench:ws`: about 450 frames/s per socket on 2 cores), still a bound on a flood.
+export const DEFAULT_MAX_FRAMES_PER_SEC = 2000
+export const DEFAULT_MAX_FRAMES_PER_SEC_PER_USER = 5000
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2000
 
 /** Everything the realtime service reads from its environment, validated at boot. */
 export const RealtimeEnv = Type.Object({
@@ -20,7 +25,10 @@ export const RealtimeEnv = Type.Object({
   SESSION_URL: Type.String({ pattern: '^https?://', default: DEFAULT_SESSION_URL }),
   /** How long the nickname lookup may take before the greeting falls back to the openid. */
   SESSION_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_SESSION_TIMEOUT_MS }),
-  /** Public origin of the WebSocket endpoint (wss://example.com) used in tunnel URLs; absent: the request's host. */
+  /**
+   * Public origin of the WebSocket endpoint (wss://example.com) used in tunnel URLs. Absent: the request's
+   * host only when it is a loopback one (development); any other host is refused, never echoed back.
+   */
   PUBLIC_WS_ORIGIN: Type.Optional(Type.String({ pattern: '^wss?://[^/?#\\s]+$' })),
   /** The server pings every socket this often; a socket that did not answer the previous ping is terminated. */
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 50, default: DEFAULT_HEARTBEAT_INTERVAL_MS }),
@@ -34,7 +42,13 @@ export const RealtimeEnv = Type.Object({
   /** Lifetime of a connection ticket (single use). */
   TICKET_TTL_SEC: Type.Integer({ minimum: 1, maximum: 3600, default: DEFAULT_TICKET_TTL_SEC }),
   /** Sent to wafer tunnel clients as `timeout:<n>`: their ping interval; no ping for 1.5 × this closes the tunnel. */
-  TUNNEL_TIMEOUT_SEC: Type.Integer({ minimum: 1, maximum: 300, default: DEFAULT_TUNNEL_TIMEOUT_SEC })
+  TUNNEL_TIMEOUT_SEC: Type.Integer({ minimum: 1, maximum: 300, default: DEFAULT_TUNNEL_TIMEOUT_SEC }),
+  /** Frames a socket may send per second (bursts of as many); more closes it with 4029 and nothing past the limit is handled. */
+  MAX_FRAMES_PER_SEC: Type.Integer({ minimum: 1, maximum: 100_000, default: DEFAULT_MAX_FRAMES_PER_SEC }),
+  /** The same across all sockets of one user (or admin key) on this instance. */
+  MAX_FRAMES_PER_SEC_PER_USER: Type.Integer({ minimum: 1, maximum: 100_000, default: DEFAULT_MAX_FRAMES_PER_SEC_PER_USER }),
+  /** A Redis command (tickets, revocations) not answered within this fails instead of holding the request. */
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS })
 })
 
 export type RealtimeConfig = Static<typeof RealtimeEnv>

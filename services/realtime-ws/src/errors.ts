@@ -6,6 +6,12 @@ import createError from '@fastify/error'
 export const WsAuthRequiredError = createError<[string]>('WS_AUTH_REQUIRED', 'Authentication required: %s', 401)
 /** The ticket is unknown, already used, expired or meant for another endpoint. */
 export const WsTicketInvalidError = createError('WS_TICKET_INVALID', 'Ticket unknown, already used or expired', 401)
+/** The session behind the identity was logged out, revoked or reached its absolute expiry. */
+export const WsSessionEndedError = createError<[string]>('WS_SESSION_ENDED', 'Session ended: %s', 401)
+/** GET /weapp/tunnel without PUBLIC_WS_ORIGIN from a non-loopback host: the URL is never built from a client's Host. */
+export const WsPublicOriginUnsetError = createError('WS_PUBLIC_ORIGIN_UNSET', 'PUBLIC_WS_ORIGIN is not configured: tunnel URLs are only built for loopback hosts without it', 503)
+/** The ticket store (Redis) did not answer in time or failed. */
+export const WsTicketStoreUnavailableError = createError('WS_TICKET_STORE_UNAVAILABLE', 'Connection tickets are unavailable, try again', 503)
 /** A plain HTTP request to a WebSocket-only path. */
 export const WsUpgradeRequiredError = createError('WS_UPGRADE_REQUIRED', 'This path only accepts WebSocket upgrades', 426)
 /** A plugin was registered with options it cannot work with. */
@@ -24,5 +30,9 @@ export const CloseCodes = {
   goingAway: 1001,
   policy: 1008,
   tooBig: 1009,
-  tryAgainLater: 1013
+  tryAgainLater: 1013,
+  /** The socket's session was logged out, revoked or reached its absolute expiry: log in again. */
+  sessionEnded: 4001,
+  /** More frames than MAX_FRAMES_PER_SEC (per socket or per user): reconnect after a back-off, send less. */
+  rateLimited: 4029
 } as const

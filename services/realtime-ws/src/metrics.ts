@@ -11,13 +11,17 @@ export class WsMetrics {
   readonly messagesOut: Counter<'kind'>
   /** Sockets cut because their send buffer passed MAX_BUFFERED_BYTES. */
   readonly slowConsumers: Counter
-  /** Upgrades refused before the socket opened, by reason (no_credentials, bad_ticket, internal_token, identity). */
+  /** Upgrades refused before the socket opened, by reason (no_credentials, bad_ticket, internal_token, identity, session_ended). */
   readonly authRefusals: Counter<'reason'>
   /** Sockets terminated for missing a heartbeat pong (or a tunnel ping). */
   readonly heartbeatTimeouts: Counter<'kind'>
   /** Oldest sockets closed to keep a user under MAX_CONNECTIONS_PER_USER. */
   readonly connectionsReplaced: Counter
   readonly ticketsIssued: Counter<'purpose'>
+  /** Sockets closed because their session ended (reason: revoked or expired). */
+  readonly sessionsEnded: Counter<'reason'>
+  /** Sockets closed for sending more than MAX_FRAMES_PER_SEC (per socket or per user). */
+  readonly rateLimited: Counter<'kind'>
 
   constructor () {
     const registers = [this.registry]
@@ -30,6 +34,8 @@ export class WsMetrics {
     this.heartbeatTimeouts = new Counter({ name: 'ws_heartbeat_timeouts_total', help: 'Sockets terminated for a missed pong or tunnel ping', labelNames: ['kind'], registers })
     this.connectionsReplaced = new Counter({ name: 'ws_connections_replaced_total', help: 'Oldest sockets closed by the per-user connection cap', registers })
     this.ticketsIssued = new Counter({ name: 'ws_tickets_issued_total', help: 'Connection tickets issued, by purpose', labelNames: ['purpose'], registers })
+    this.sessionsEnded = new Counter({ name: 'ws_session_ended_closes_total', help: 'Sockets closed because their session was revoked or expired', labelNames: ['reason'], registers })
+    this.rateLimited = new Counter({ name: 'ws_rate_limited_total', help: 'Sockets closed for exceeding the frame rate limit, by kind', labelNames: ['kind'], registers })
     this.openSockets.set({ kind: 'ws' }, 0)
     this.openSockets.set({ kind: 'tunnel' }, 0)
   }

@@ -1,13 +1,13 @@
 import t, { type Test } from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
-import { ALICE, Client, gatewayHeaders, refusal, start, testConfig } from './fixtures/harness.js'
+import { ALICE, Client, INTERNAL_TOKEN, gatewayHeaders, refusal, start, testConfig } from './fixtures/harness.js'
 
 async function openTunnel (t: Test, r: Awaited<ReturnType<typeof start>>): Promise<{ client: Client, tunnelId: string }> {
-  const res = await r.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders({ ...ALICE, via: 'wafer2' }), host: 'example.test' } })
+  const res = await r.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders({ ...ALICE, via: 'wafer2' }), host: '127.0.0.1:8080' } })
   t.equal(res.statusCode, 200)
   const body = res.json<{ code: number, data: { tunnelId: string, connectUrl: string } }>()
   t.equal(body.code, 0)
-  t.match(body.data.connectUrl, /^wss:\/\/example\.test\/weapp\/tunnel\/socket\?ticket=[\w-]{43}$/)
+  t.match(body.data.connectUrl, /^wss:\/\/127\.0\.0\.1:8080\/weapp\/tunnel\/socket\?ticket=[\w-]{43}$/)
   const url = new URL(body.data.connectUrl)
   return { client: await Client.open(t, `${r.ws}${url.pathname}${url.search}`), tunnelId: body.data.tunnelId }
 }
@@ -56,4 +56,28 @@ t.test('a tunnel ticket is single-use; no ping within the timeout closes the tun
   t.equal(await client.next(3000), 'close')
   t.equal((await client.closed).code, 1000)
   t.ok(Date.now() - started >= 1000, 'not before the timeout')
+})
+
+t.test('the tunnel URL never comes from a forged Host: PUBLIC_WS_ORIGIN, else loopback hosts only', async (t) => {
+  const issued = async (r: Awaited<ReturnType<typeof start>>): Promise<string> => {
+    const metrics = await r.app.inject({ url: '/metrics', headers: { 'x-internal-token': INTERNAL_TOKEN } })
+    return /ws_tickets_issued_total\{purpose="tunnel"\} (\d+)/.exec(metrics.body)?.[1] ?? '0'
+  }
+  const dev = await start(t)
+  for (const headers of [{ host: 'evil.example' }, { host: '127.0.0.1:8080', 'x-forwarded-host': 'evil.example' }, { host: 'localhost.evil.example' }, { host: '127.0.0.1.evil.example' }, { host: '127.0.0.1@evil.example' }]) {
+    const res = await dev.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders(ALICE), ...headers } })
+    t.equal(res.statusCode, 503, `refused: ${JSON.stringify(headers)}`)
+    t.match(res.json(), { statusCode: 503, code: 'WS_PUBLIC_ORIGIN_UNSET', error: 'Service Unavailable' })
+    t.notMatch(res.body, /evil/, 'the forged host is not echoed')
+  }
+  t.equal(await issued(dev), '0', 'no ticket was issued for a refused request')
+  for (const host of ['localhost:8080', '127.0.0.1', '[::1]:8443']) {
+    const res = await dev.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders(ALICE), 'x-forwarded-host': host } })
+    t.match(res.json(), { data: { connectUrl: `wss://${host}/weapp/tunnel/socket?ticket=` } }, `development: ${host} is used`)
+  }
+
+  const prod = await start(t, { config: testConfig({ PUBLIC_WS_ORIGIN: 'wss://ws.example.com' }) })
+  const forged = await prod.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders(ALICE), host: 'evil.example', 'x-forwarded-host': 'evil.example' } })
+  t.equal(forged.statusCode, 200)
+  t.match(forged.json(), { data: { connectUrl: /^wss:\/\/ws\.example\.com\/weapp\/tunnel\/socket\?ticket=[\w-]{43}$/ } }, 'the configured origin, whatever the Host')
 })

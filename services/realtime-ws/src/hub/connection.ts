@@ -8,6 +8,11 @@ export const SLOW_CONSUMER_GRACE_MS = 1000
 
 let nextId = 0
 
+/** The key of the per-user cap, the per-user frame limit and user delivery. */
+export function principalOf (identity: Identity): string {
+  return identity.kind === 'user' ? `user:${identity.openid}` : `admin:${identity.keyId}`
+}
+
 /** One open socket: who it is, what it listens to, and a send that never buffers without bound. */
 export class Connection {
   readonly id = ++nextId
@@ -18,6 +23,10 @@ export class Connection {
   readonly openedAt = Date.now()
   /** Cleared by every heartbeat ping, set again by the pong (or any frame from the client). */
   alive = true
+  /** When the session ends (ms), or null (admin keys): the hub closes the socket then. */
+  expiresAt: number | null = null
+  /** Armed by the hub only once the expiry is within a heartbeat interval, so idle sockets hold no timer. */
+  expiryTimer: NodeJS.Timeout | null = null
   #cut = false
   readonly #maxBuffered: number
   readonly #metrics: WsMetrics
@@ -33,9 +42,10 @@ export class Connection {
   }
 
   /** The key of the per-user cap and of user delivery. */
-  get principal (): string {
-    return this.identity.kind === 'user' ? `user:${this.identity.openid}` : `admin:${this.identity.keyId}`
-  }
+  get principal (): string { return principalOf(this.identity) }
+
+  /** The session this socket lives on; null for admin keys. */
+  get sessionId (): string | null { return this.identity.kind === 'user' ? this.identity.sessionId : null }
 
   get open (): boolean { return !this.#cut && this.socket.readyState === this.socket.OPEN }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Identity } from '@weapp/common'
+import { WsTicketStoreUnavailableError } from '../errors.js'
 
 /** What a ticket opens: the JSON socket (/ws) or a wafer tunnel (with its id). */
 export type TicketGrant =
@@ -11,10 +12,14 @@ export type TicketGrant =
 export interface TicketStore {
   /** Returns the ticket (256 random bits, base64url). */
   issue (grant: TicketGrant, ttlMs: number): Promise<string>
-  /** The grant, exactly once; null when unknown, used or expired. */
+  /** The grant, exactly once; null when unknown, used, expired or of a revoked session. */
   consume (ticket: string): Promise<TicketGrant | null>
+  /** The session was logged out: its unused tickets open nothing any more (for retainMs, longer than a ticket lives). */
+  revokeSession (sessionId: string, retainMs: number): Promise<void>
   close (): Promise<void>
 }
+
+const sessionOf = (grant: TicketGrant): string | null => grant.identity.kind === 'user' ? grant.identity.sessionId : null
 
 export const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
@@ -47,6 +52,11 @@ export class MemoryTicketStore implements TicketStore {
     return entry.expiresAt > this.#now() ? entry.grant : null
   }
 
+  /** One process: the session's tickets are simply deleted (the route refuses new ones for it). */
+  async revokeSession (sessionId: string): Promise<void> {
+    for (const [key, entry] of this.#tickets) if (sessionOf(entry.grant) === sessionId) this.#tickets.delete(key)
+  }
+
   get size (): number { return this.#tickets.size }
 
   #sweep (): void {
@@ -57,27 +67,47 @@ export class MemoryTicketStore implements TicketStore {
   async close (): Promise<void> { this.#tickets.clear() }
 }
 
-/** Shared by every instance: SET PX to issue, GETDEL to consume atomically (Redis ≥ 6.2). */
+/** A Redis failure (down, or no answer within REDIS_COMMAND_TIMEOUT_MS) is a 503, not a hung request. */
+async function unavailableOnError<T> (command: Promise<T>): Promise<T> {
+  try { return await command } catch (err) { throw Object.assign(new WsTicketStoreUnavailableError(), { cause: err }) }
+}
+
+/**
+ * Shared by every instance: SET PX to issue, GETDEL to consume atomically (Redis ≥ 6.2). A logout leaves
+ * `ws:revoked:<sessionId>` (written by every instance that heard it, idempotent) for longer than a ticket
+ * lives; a user ticket is honoured only when its session has no such mark, so an instance that missed
+ * the event (or started after it) refuses it too.
+ */
 export class RedisTicketStore implements TicketStore {
   readonly #redis: Redis
   readonly #prefix: string
+  readonly #revokedPrefix: string
 
-  constructor (redis: Redis, prefix = 'ws:ticket:') {
+  constructor (redis: Redis, prefix = 'ws:ticket:', revokedPrefix = 'ws:revoked:') {
     this.#redis = redis
     this.#prefix = prefix
+    this.#revokedPrefix = revokedPrefix
   }
 
   async issue (grant: TicketGrant, ttlMs: number): Promise<string> {
     const ticket = newTicket()
-    await this.#redis.set(this.#prefix + ticketHash(ticket), JSON.stringify(grant), 'PX', ttlMs)
+    await unavailableOnError(this.#redis.set(this.#prefix + ticketHash(ticket), JSON.stringify(grant), 'PX', ttlMs))
     return ticket
   }
 
   async consume (ticket: string): Promise<TicketGrant | null> {
     if (!TICKET_PATTERN.test(ticket)) return null
-    const value = await this.#redis.getdel(this.#prefix + ticketHash(ticket))
+    const value = await unavailableOnError(this.#redis.getdel(this.#prefix + ticketHash(ticket)))
     if (value === null) return null
-    try { return JSON.parse(value) as TicketGrant } catch { return null }
+    let grant: TicketGrant
+    try { grant = JSON.parse(value) as TicketGrant } catch { return null }
+    const sessionId = sessionOf(grant)
+    if (sessionId !== null && await unavailableOnError(this.#redis.exists(this.#revokedPrefix + sessionId)) > 0) return null
+    return grant
+  }
+
+  async revokeSession (sessionId: string, retainMs: number): Promise<void> {
+    await this.#redis.set(this.#revokedPrefix + sessionId, '1', 'PX', retainMs)
   }
 
   /** The Redis client belongs to whoever created it. */

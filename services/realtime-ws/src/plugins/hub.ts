@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import { Hub, SHUTDOWN_GRACE_MS } from '../hub/hub.js'
+import { REVOCATION_MARGIN_MS } from '../hub/session-end.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,10 @@ async function hubPlugin (app: FastifyInstance): Promise<void> {
     log: app.log.child({ component: 'hub' }),
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     maxBufferedBytes: config.MAX_BUFFERED_BYTES,
-    maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER
+    maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
+    frameLimits: { perSocket: config.MAX_FRAMES_PER_SEC, perUser: config.MAX_FRAMES_PER_SEC_PER_USER },
+    revokedRetainMs: config.TICKET_TTL_SEC * 1000 + REVOCATION_MARGIN_MS,
+    now: app.wsNow
   })
   app.decorate('wsHub', hub)
   app.decorateRequest('wsGrant', null)

@@ -12,7 +12,8 @@ declare module 'fastify' {
 
 async function redisPlugin (app: FastifyInstance): Promise<void> {
   const url = app.wsConfig.REDIS_URL
-  const redis = url === undefined ? null : createRedis(url)
+  // A Redis that stops answering fails the command (503 on a ticket) instead of holding the upgrade for ever.
+  const redis = url === undefined ? null : createRedis(url, { commandTimeout: app.wsConfig.REDIS_COMMAND_TIMEOUT_MS })
   if (redis !== null) {
     redis.on('error', (err) => { app.log.warn({ err }, 'redis connection error') })
     app.addHook('onClose', async () => {

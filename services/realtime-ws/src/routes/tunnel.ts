@@ -3,20 +3,30 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { BusChannels, requireUser } from '@weapp/common'
-import { upgradeAuth } from '../auth.js'
+import { assertSessionLive, upgradeAuth } from '../auth.js'
 import { TicketQuery, errorResponses } from '../schemas.js'
 import { parseTunnelFrame, parseTunnelMessage, tunnelMessage } from '../hub/protocol.js'
-import { CloseCodes } from '../errors.js'
+import { CloseCodes, WsPublicOriginUnsetError } from '../errors.js'
 import { rawText, releaseUpgrade } from './ws.js'
 
 export const TUNNEL_SOCKET_PATH = '/weapp/tunnel/socket'
 /** A tunnel client pings every `timeout` seconds; it is closed after this many intervals without one. */
 export const TUNNEL_DEADLINE_FACTOR = 1.5
 
-function publicOrigin (configured: string | undefined, request: FastifyRequest): string {
+/** Names a development client reaches this machine by (any port): the only hosts taken from a request. */
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i
+
+/**
+ * Where tunnel clients connect: PUBLIC_WS_ORIGIN. Without it, the Host the client used (the gateway's
+ * x-forwarded-host, else Host) only when it is a loopback name, as in development: any other Host is the
+ * client's to choose, and a URL built from it would send the ticket wherever the client (or whoever
+ * shaped its request) pointed it. Refused with 503 WS_PUBLIC_ORIGIN_UNSET instead, before any ticket.
+ */
+export function publicOrigin (configured: string | undefined, request: FastifyRequest): string {
   if (configured !== undefined) return configured
   const forwarded = request.headers['x-forwarded-host']
   const host = typeof forwarded === 'string' && forwarded !== '' ? forwarded.split(',')[0]!.trim() : request.host
+  if (!LOOPBACK_HOST.test(host)) throw new WsPublicOriginUnsetError()
   return `wss://${host}`
 }
 
@@ -33,15 +43,17 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
           Type.Object({ code: Type.Literal(0), data: Type.Object({ tunnelId: Type.String(), connectUrl: Type.String() }) }),
           Type.Object({ url: Type.String() })
         ]),
-        ...errorResponses(401, 500, 503)
+        ...errorResponses(400, 401, 500, 503)
       }
     }
   }, async (request, reply) => {
     const identity = requireUser(request)
+    assertSessionLive(app, identity)
+    const origin = publicOrigin(app.wsConfig.PUBLIC_WS_ORIGIN, request)
     const tunnelId = randomUUID()
     const ticket = await app.wsTickets.issue({ purpose: 'tunnel', identity, tunnelId }, app.wsConfig.TICKET_TTL_SEC * 1000)
     app.wsMetrics.ticketsIssued.inc({ purpose: 'tunnel' })
-    const connectUrl = `${publicOrigin(app.wsConfig.PUBLIC_WS_ORIGIN, request)}${TUNNEL_SOCKET_PATH}?ticket=${ticket}`
+    const connectUrl = `${origin}${TUNNEL_SOCKET_PATH}?ticket=${ticket}`
     reply.header('cache-control', 'no-store')
     return identity.via === 'wafer1' ? { url: connectUrl } : { code: 0 as const, data: { tunnelId, connectUrl } }
   })
@@ -58,6 +70,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
     const identity = grant.identity
     const { wsHub: hub, wsMetrics: metrics, wsConfig: config, wsBus: bus } = app
     const conn = hub.add(socket, identity, 'tunnel')
+    const admit = hub.frameGate(socket, identity, 'tunnel')
     const timeoutSec = config.TUNNEL_TIMEOUT_SEC
     const deadlineMs = Math.round(timeoutSec * 1000 * TUNNEL_DEADLINE_FACTOR)
     let deadline: NodeJS.Timeout | null = null
@@ -77,6 +90,8 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
 
     socket.on('message', (data) => {
       metrics.messagesIn.inc({ kind: 'tunnel' })
+      // Past the rate limit nothing is handled: no echo, no publish on the bus.
+      if (!admit()) return
       conn.alive = true
       const frame = parseTunnelFrame(rawText(data))
       switch (frame.type) {

@@ -95,8 +95,12 @@ const ws: FastifyPluginAsyncTypebox = async (app) => {
       conn = hub.add(socket, grant.identity, 'ws')
       log.info({ openid: grant.identity.kind === 'user' ? grant.identity.openid : undefined, via: grant.via }, 'websocket connected')
     })()
+    // Frames admitted before the limit tripped are still answered, then the socket closes.
+    const admit = hub.frameGate(socket, grant.identity, 'ws', () => chain)
     socket.on('message', (data, isBinary) => {
       metrics.messagesIn.inc({ kind: 'ws' })
+      // Checked as the frame arrives, not in the chain: frames past the limit never queue.
+      if (!admit()) return
       chain = chain.then(() => {
         if (conn === null) return
         conn.alive = true
