@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { exposeMessages } from '@weapp/common'
 
 // Every error the realtime service raises. Codes are stable: never reuse one for another meaning.
 
@@ -12,6 +13,8 @@ export const WsSessionEndedError = createError<[string]>('WS_SESSION_ENDED', 'Se
 export const WsPublicOriginUnsetError = createError('WS_PUBLIC_ORIGIN_UNSET', 'PUBLIC_WS_ORIGIN is not configured: tunnel URLs are only built for loopback hosts without it', 503)
 /** The ticket store (Redis) did not answer in time or failed. */
 export const WsTicketStoreUnavailableError = createError('WS_TICKET_STORE_UNAVAILABLE', 'Connection tickets are unavailable, try again', 503)
+// Texts of our own that say what to do: shown on the 503 (other 5xx messages stay generic).
+exposeMessages(WsPublicOriginUnsetError, WsTicketStoreUnavailableError)
 /** A plain HTTP request to a WebSocket-only path. */
 export const WsUpgradeRequiredError = createError('WS_UPGRADE_REQUIRED', 'This path only accepts WebSocket upgrades', 426)
 /** A plugin was registered with options it cannot work with. */

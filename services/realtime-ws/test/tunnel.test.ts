@@ -67,7 +67,7 @@ t.test('the tunnel URL never comes from a forged Host: PUBLIC_WS_ORIGIN, else lo
   for (const headers of [{ host: 'evil.example' }, { host: '127.0.0.1:8080', 'x-forwarded-host': 'evil.example' }, { host: 'localhost.evil.example' }, { host: '127.0.0.1.evil.example' }, { host: '127.0.0.1@evil.example' }]) {
     const res = await dev.app.inject({ url: '/weapp/tunnel', headers: { ...gatewayHeaders(ALICE), ...headers } })
     t.equal(res.statusCode, 503, `refused: ${JSON.stringify(headers)}`)
-    t.match(res.json(), { statusCode: 503, code: 'WS_PUBLIC_ORIGIN_UNSET', error: 'Service Unavailable' })
+    t.same(res.json(), { statusCode: 503, code: 'WS_PUBLIC_ORIGIN_UNSET', error: 'Service Unavailable', message: 'PUBLIC_WS_ORIGIN is not configured: tunnel URLs are only built for loopback hosts without it' })
     t.notMatch(res.body, /evil/, 'the forged host is not echoed')
   }
   t.equal(await issued(dev), '0', 'no ticket was issued for a refused request')
