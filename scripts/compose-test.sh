@@ -14,7 +14,8 @@
 # 3. Builds the project's images from the real Dockerfile (NODE_IMAGE = the node stand-in) with compose,
 #    starts docker-compose.yml + deploy/docker-compose.test.yml with the dev profile (health-gated), and
 #    checks: every container healthy, only nginx published (and the simulator, test-only), non-root node
-#    as PID 1, Redis AOF on its volume, TRUST_PROXY = nginx's address, then through the nginx container's
+#    as PID 1, Redis AOF on its volume and noeviction, no secret in any container's environment (they are
+#    Docker secrets, written by deploy/make-secrets.sh), TRUST_PROXY = nginx's address, then through the nginx container's
 #    HTTPS port (deploy/compose-checks.mjs): redirect, login → me, a signed push recorded, wss greeting and
 #    echo (through the gateway and with a ticket straight to realtime-ws), logout. Finally `compose stop`
 #    and each Node service's exit: 0 after a SIGTERM-initiated graceful close, not a kill.
@@ -182,17 +183,18 @@ random_hex () { node -e "console.log(require('crypto').randomBytes($1).toString(
 https_port=$(free_port)
 http_port=$(free_port)
 sim_port=$(free_port)
-admin_key=$(random_hex 32)
+# The secrets, as an operator makes them (deploy/make-secrets.sh), with a random AppSecret the simulator
+# is given too; the admin key is read back for the checks.
+secrets_dir="$work/secrets"
+rm -rf "$secrets_dir"
+APP_SECRET=$(random_hex 16) sh deploy/make-secrets.sh "$secrets_dir" 2>/dev/null
+admin_key=$(sed -n 's/^ops://p' "$secrets_dir/admin_api_keys")
+redis_password=$(sed -n 's/^requirepass //p' "$secrets_dir/redis_conf")
 
 # .env.example with test values: the test also proves the committed example is complete and valid.
 env_file="$work/test.env"
 declare -A override=(
-  [INTERNAL_TOKEN]=$(random_hex 32)
-  [MONGO_ROOT_PASSWORD]=$(random_hex 16)
-  [REDIS_PASSWORD]=$(random_hex 16)
-  [WECHAT_TOKEN]=$(random_hex 16)
-  [WECHAT_ENCODING_AES_KEY]=$(node -e "console.log(require('crypto').randomBytes(32).toString('base64').slice(0, 43))")
-  [ADMIN_API_KEYS]="test:$admin_key"
+  [SECRETS_DIR]=$secrets_dir
   [WECHAT_API_BASE]=http://wechat-sim:8090
   [IMAGE_TAG]=compose-test
   [NGINX_HTTP_PORT]=$http_port
@@ -304,7 +306,18 @@ for s in $NODE_SERVICES; do
 done
 
 redis_c=$(id_of redis)
-aof=$(docker exec "$redis_c" redis-cli config get appendonly 2>/dev/null | tail -n 1 || true)
+aof=$(docker exec -e REDISCLI_AUTH="$redis_password" "$redis_c" redis-cli config get appendonly 2>/dev/null | tail -n 1 || true)
+eviction=$(docker exec -e REDISCLI_AUTH="$redis_password" "$redis_c" redis-cli config get maxmemory-policy 2>/dev/null | tail -n 1 || true)
+if [ "$eviction" = noeviction ]; then pass "redis: maxmemory-policy noeviction (queue data is never evicted)"; else fail "redis: maxmemory-policy '$eviction'"; fi
+# Secrets are Docker secrets: no container's environment holds one (docker inspect would show it).
+leaked=$(for c in $(containers); do
+  env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$c")
+  for f in "$secrets_dir"/*; do
+    value=$(sed -n '1p' "$f"); value=${value#requirepass }; value=${value#ops:}
+    if printf '%s' "$env" | grep -qF -- "$value"; then echo "$(name_of "$c"):$(basename "$f")"; fi
+  done
+done | sort -u | tr '\n' ' ')
+if [ -z "$leaked" ]; then pass "no secret in any container's environment (all through /run/secrets)"; else fail "secrets in environments: $leaked"; fi
 mount=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/data"}}{{.Type}}:{{.Name}}{{end}}{{end}}' "$redis_c")
 if [ "$aof" = yes ] && [ "$mount" = "volume:${project}_redis-data" ] && docker exec "$redis_c" test -d /data/appendonlydir; then
   pass "redis: appendonly $aof, /data on the named volume ${project}_redis-data"

@@ -5,7 +5,11 @@ set -e
 if [ "${1#-}" != "$1" ]; then set -- redis-server "$@"; fi
 if [ "$1" = redis-server ]; then
   shift
-  set -- redis-server --protected-mode no "$@"
+  # A configuration file, when given, must stay the first argument (redis-server <file> [--options]).
+  case ${1:-} in
+    -*|'') set -- redis-server --protected-mode no "$@" ;;
+    *) conf=$1; shift; set -- redis-server "$conf" --protected-mode no "$@" ;;
+  esac
   if [ "$(id -u)" = 0 ]; then
     find /data \! -user redis -exec chown redis:redis '{}' +
     exec setpriv --reuid=redis --regid=redis --init-groups "$@"

@@ -45,11 +45,14 @@ export function loadConfig<T extends TObject> (schema: T, env: NodeJS.ProcessEnv
     if (direct !== undefined && direct !== '') {
       input[key] = direct
     } else if (file !== undefined && file !== '') {
+      let content: string | undefined
       try {
-        input[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+        content = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
       } catch {
         problems.push(`${key}_FILE names a file that cannot be read`)
       }
+      // An empty file is an unset variable, as an empty one is (a compose secret that must exist, left empty).
+      if (content !== undefined && content !== '') input[key] = content
     }
   }
   const validate = ajv.compile(schema)

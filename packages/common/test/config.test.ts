@@ -45,3 +45,11 @@ t.test('reads secrets from <NAME>_FILE', async (t) => {
   t.equal(config.APP_SECRET, secret)
   t.throws(() => loadConfig(Schema, { INTERNAL_TOKEN: token, APP_SECRET_FILE: join(dir, 'missing') }), { message: /APP_SECRET_FILE names a file that cannot be read/ })
 })
+
+t.test('an empty <NAME>_FILE is an unset variable, like an empty variable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'))
+  const empty = join(dir, 'redis_url')
+  writeFileSync(empty, '\n')
+  t.equal(loadConfig(Schema, { INTERNAL_TOKEN: token, APP_SECRET: secret, REDIS_URL_FILE: empty }).REDIS_URL, undefined, 'optional: unset')
+  t.throws(() => loadConfig(Schema, { APP_SECRET: secret, INTERNAL_TOKEN_FILE: empty }), { message: /INTERNAL_TOKEN is required/ })
+})
