@@ -13,6 +13,11 @@ export const DEFAULT_PUSH_BODY_LIMIT = 64 * 1024
 export const DEFAULT_PUSH_ACK_TIMEOUT_MS = 3000
 /** WeChat's retries land within ~20 s (docs/wechat/push.md#retries-and-de-duplication); a day covers late duplicates with a wide margin. */
 export const DEFAULT_DEDUP_TTL_SEC = 24 * 3600
+/** The message log (both directions) keeps half a year of conversations, then MongoDB's TTL index deletes them. */
+export const DEFAULT_MESSAGE_RETENTION_DAYS = 180
+/** Dead letters wait this long for an operator's replay, and at most this many are kept (the oldest go first). */
+export const DEFAULT_DEAD_LETTER_RETENTION_DAYS = 30
+export const DEFAULT_DEAD_LETTER_MAX = 10_000
 export const DEFAULT_WORKER_CONCURRENCY = 4
 export const DEFAULT_WORKER_MAX_ATTEMPTS = 5
 export const DEFAULT_WORKER_RETRY_BASE_MS = 1000
@@ -46,6 +51,12 @@ export const CsEnv = Type.Object({
   PUSH_ACK_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 4500, default: DEFAULT_PUSH_ACK_TIMEOUT_MS }),
   /** How long a delivered MsgId (or event key) is remembered as a duplicate. */
   DEDUP_TTL_SEC: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: DEFAULT_DEDUP_TTL_SEC }),
+  /** Messages (inbound and sent) older than this, by their createdAt, are deleted from the log. */
+  MESSAGE_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: DEFAULT_MESSAGE_RETENTION_DAYS }),
+  /** Dead letters older than this are deleted (replay them before). */
+  DEAD_LETTER_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: DEFAULT_DEAD_LETTER_RETENTION_DAYS }),
+  /** At most this many dead letters are kept: a new one pushes out the oldest. */
+  DEAD_LETTER_MAX: Type.Integer({ minimum: 10, maximum: 1_000_000, default: DEFAULT_DEAD_LETTER_MAX }),
   /** Absent: the message log lives in process memory (embedded mode). */
   MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', secret: 'url' })),
   MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),

@@ -22,6 +22,9 @@ t.test('defaults', async (t) => {
   t.equal(c.PUSH_BODY_LIMIT, 64 * 1024)
   t.equal(c.PUSH_ACK_TIMEOUT_MS, 3000)
   t.equal(c.DEDUP_TTL_SEC, 86400)
+  t.equal(c.MESSAGE_RETENTION_DAYS, 180)
+  t.equal(c.DEAD_LETTER_RETENTION_DAYS, 30)
+  t.equal(c.DEAD_LETTER_MAX, 10_000)
   t.equal(c.MONGO_URL, undefined)
   t.equal(c.MONGO_DB, 'weapp')
   t.equal(c.WORKER_ENABLED, true)
@@ -41,13 +44,26 @@ t.test('defaults', async (t) => {
 })
 
 t.test('plaintext pushes: refused by default once an EncodingAESKey is set, accepted when allowed or when there is no key', async (t) => {
-  const key = { WECHAT_ENCODING_AES_KEY: 'A'.repeat(43) }
+  const key = { WECHAT_ENCODING_AES_KEY: AES_KEY }
   t.equal(loadCsConfig({ ...base, ...key }).PUSH_ALLOW_PLAINTEXT, false, 'a key: safe/compatible only by default')
   t.equal(loadCsConfig({ ...base, ...key, PUSH_ALLOW_PLAINTEXT: 'true' }).PUSH_ALLOW_PLAINTEXT, true, 'explicitly allowed')
   t.equal(loadCsConfig({ ...base, ...key, PUSH_ALLOW_PLAINTEXT: '' }).PUSH_ALLOW_PLAINTEXT, false, 'empty is unset (compose passes unset variables as empty)')
   t.equal(loadCsConfig(base).PUSH_ALLOW_PLAINTEXT, true, 'no key: plaintext is the only mode')
   t.equal(loadCsConfig({ ...base, PUSH_ALLOW_PLAINTEXT: 'true' }).PUSH_ALLOW_PLAINTEXT, true)
   t.throws(() => loadCsConfig({ ...base, PUSH_ALLOW_PLAINTEXT: 'maybe' }), /PUSH_ALLOW_PLAINTEXT/)
+})
+
+t.test('retention settings are bounded', async (t) => {
+  const c = loadCsConfig({ ...base, MESSAGE_RETENTION_DAYS: '7', DEAD_LETTER_RETENTION_DAYS: '3', DEAD_LETTER_MAX: '500', DEDUP_TTL_SEC: '3600' })
+  t.same([c.MESSAGE_RETENTION_DAYS, c.DEAD_LETTER_RETENTION_DAYS, c.DEAD_LETTER_MAX, c.DEDUP_TTL_SEC], [7, 3, 500, 3600])
+  for (const [name, value] of [
+    ['MESSAGE_RETENTION_DAYS', '0'], ['MESSAGE_RETENTION_DAYS', '3651'], ['MESSAGE_RETENTION_DAYS', '1.5'],
+    ['DEAD_LETTER_RETENTION_DAYS', '0'], ['DEAD_LETTER_RETENTION_DAYS', '366'],
+    ['DEAD_LETTER_MAX', '9'], ['DEAD_LETTER_MAX', '1000001'], ['DEAD_LETTER_MAX', 'lots'],
+    ['DEDUP_TTL_SEC', '59'], ['DEDUP_TTL_SEC', String(30 * 86400 + 1)]
+  ] as const) {
+    t.throws(() => loadCsConfig({ ...base, [name]: value }), { code: 'COMMON_CONFIG_INVALID', message: new RegExp(name) }, `${name}=${value}`)
+  }
 })
 
 t.test('media limits are bounded', async (t) => {

@@ -6,9 +6,9 @@ import { queueContract } from './fixtures/queue-contract.js'
 import { redisScope } from './fixtures/redis-scope.js'
 
 t.test('memory queue', async (t) => {
-  queueContract(t, async () => {
+  queueContract(t, async (deadLetters) => {
     let offset = 0
-    const queue = new MemoryInboundQueue({ dedupTtlMs: 60_000, now: () => Date.now() + offset })
+    const queue = new MemoryInboundQueue({ dedupTtlMs: 60_000, ...(deadLetters !== undefined ? { deadLetters } : {}), now: () => Date.now() + offset })
     t.teardown(() => queue.close())
     return { queue, advance: (ms) => { offset += ms } }
   })
@@ -17,12 +17,12 @@ t.test('memory queue', async (t) => {
 const redisUrl = process.env.REDIS_URL
 t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
   const { redis, newAppId } = redisScope(t, redisUrl!)
-  queueContract(t, async () => {
+  queueContract(t, async (deadLetters) => {
     // Keys of their own per subtest; Redis' TTLs run on its own clock, so the dedup TTL is checked
     // by letting a 1-second key expire for real in the test below, not by moving our clock.
     const appId = newAppId()
     let offset = 0
-    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, now: () => Date.now() + offset })
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, ...(deadLetters !== undefined ? { deadLetters } : {}), now: () => Date.now() + offset })
     t.teardown(() => queue.close())
     return {
       queue,
@@ -59,6 +59,18 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
     t.equal(await redis.xlen(`cs:{${appId}}:inbound`), 0, 'the XADD was undone')
     t.equal(await redis.exists(`cs:{${appId}}:dedup:msg:x`), 0)
     t.equal(await queue.enqueueOnce('msg:x', m, new Date()), 'queued', 'and the message can still be recorded')
+  })
+
+  t.test('parked malformed entries count against DEAD_LETTER_MAX too', async (t) => {
+    const appId = newAppId()
+    const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, deadLetters: { max: 2, retentionMs: 86_400_000 } })
+    t.teardown(() => queue.close())
+    await queue.read('w', 1, 0) // creates the group
+    for (let i = 0; i < 3; i++) await redis.xadd(`cs:{${appId}}:inbound`, '*', 'key', `msg:bad${i}`, 'msg', '{not json', 'at', '', 'n', '0')
+    for (let i = 0; i < 3; i++) await redis.zadd(`cs:{${appId}}:retry`, 0, `not a json member ${i}`)
+    t.same(await queue.read('w', 10, 0), [])
+    t.equal(await queue.promoteDue(), 3)
+    t.equal(await redis.xlen(`cs:{${appId}}:dead`), 2, 'six parked, two kept')
   })
 
   t.test('entries no worker can read are parked as dead letters, never blocking the queue', async (t) => {

@@ -3,7 +3,8 @@ import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { MemorySendWindows, RedisSendWindows } from '../src/windows/send-windows.js'
 import { MemoryMessagesRepository } from '../src/messages/memory.js'
-import { CONVERSATION_INDEX, MongoMessagesRepository } from '../src/messages/mongo.js'
+import { CONVERSATION_INDEX, MESSAGES_COLLECTION, MongoMessagesRepository, RETENTION_INDEX } from '../src/messages/mongo.js'
+import type { NewInboundRecord, NewOutboundRecord } from '../src/messages/types.js'
 import { windowsContract } from './fixtures/windows-contract.js'
 import { messagesContract } from './fixtures/messages-contract.js'
 import { redisScope } from './fixtures/redis-scope.js'
@@ -14,6 +15,36 @@ t.test('memory send windows', async (t) => {
 
 t.test('memory message log', async (t) => {
   messagesContract(t, async () => new MemoryMessagesRepository())
+})
+
+const DAY = 86_400_000
+function inbound (key: string, createdAt: Date): NewInboundRecord {
+  const message = { ToUserName: 'gh', FromUserName: 'o1', CreateTime: Math.floor(createdAt.getTime() / 1000), MsgType: 'text', Content: key }
+  return { key, openid: 'o1', msgType: 'text', message, createdAt, receivedAt: createdAt, storedAt: createdAt }
+}
+function outbound (key: string, createdAt: Date): NewOutboundRecord {
+  return { key, openid: 'o1', msgType: 'text', message: { msgtype: 'text', text: { content: key } }, createdAt, sentBy: 'ops', forced: false, outcome: 'sent' }
+}
+
+t.test('memory message log: records older than the retention are deleted (MESSAGE_RETENTION_DAYS)', async (t) => {
+  let now = Date.UTC(2025, 0, 10)
+  const at = (ms: number): Date => new Date(now + ms)
+  const repo = new MemoryMessagesRepository({ retentionMs: DAY, now: () => new Date(now) })
+  await repo.insertInbound(inbound('msg:old', at(-2 * DAY)))
+  await repo.insertOutbound(outbound('out:old', at(-DAY - 1)))
+  await repo.insertInbound(inbound('msg:fresh', at(-3600_000)))
+  await repo.insertOutbound(outbound('out:fresh', at(0)))
+  t.equal(repo.expire(), 2, 'both directions, by createdAt')
+  t.same((await repo.listConversation('o1', { limit: 10 })).map((r) => r.key), ['out:fresh', 'msg:fresh'])
+  t.equal(await repo.findByKey('msg:old'), null)
+  t.equal(await repo.findOutbound('out:old'), null)
+
+  // Writes sweep on their own (at most once a minute): two days later the log holds only the new message.
+  now += 2 * DAY
+  await repo.insertInbound(inbound('msg:new', at(0)))
+  t.same((await repo.listConversation('o1', { limit: 10 })).map((r) => r.key), ['msg:new'])
+  t.equal(repo.size, 1)
+  t.equal(new MemoryMessagesRepository().expire(), 0, 'no retention given: nothing ever expires')
 })
 
 const redisUrl = process.env.REDIS_URL
@@ -46,7 +77,7 @@ t.test('MongoDB message log', { skip: mongoUrl === undefined ? 'MONGO_URL is not
   messagesContract(t, async () => {
     const name = `weapp_test_${randomBytes(6).toString('hex')}`
     dbs.push(name)
-    const repo = new MongoMessagesRepository(client.db(name))
+    const repo = new MongoMessagesRepository(client.db(name), { retentionSec: 180 * 86_400 })
     await repo.ensureIndexes()
     return repo
   })
@@ -54,10 +85,22 @@ t.test('MongoDB message log', { skip: mongoUrl === undefined ? 'MONGO_URL is not
   t.test('indexes: _id is the dedup key, openid + createdAt + _id for conversations and their pages', async (t) => {
     const name = `weapp_test_${randomBytes(6).toString('hex')}`
     dbs.push(name)
-    await new MongoMessagesRepository(client.db(name)).ensureIndexes()
-    await new MongoMessagesRepository(client.db(name)).ensureIndexes()
-    const idx = await client.db(name).collection('messages').indexes()
+    await new MongoMessagesRepository(client.db(name), { retentionSec: 86_400 }).ensureIndexes()
+    await new MongoMessagesRepository(client.db(name), { retentionSec: 86_400 }).ensureIndexes()
+    const idx = await client.db(name).collection(MESSAGES_COLLECTION).indexes()
     const conversation = idx.find((i) => i.name === CONVERSATION_INDEX)
     t.same(conversation?.key, { openid: 1, createdAt: -1, _id: -1 })
+    const ttl = idx.find((i) => i.name === RETENTION_INDEX)
+    t.same(ttl?.key, { createdAt: 1 }, 'the retention is a TTL index on createdAt')
+    t.equal(ttl?.expireAfterSeconds, 86_400)
+  })
+
+  t.test('a changed MESSAGE_RETENTION_DAYS is applied to the existing TTL index', async (t) => {
+    const name = `weapp_test_${randomBytes(6).toString('hex')}`
+    dbs.push(name)
+    await new MongoMessagesRepository(client.db(name), { retentionSec: 86_400 }).ensureIndexes()
+    await new MongoMessagesRepository(client.db(name), { retentionSec: 7 * 86_400 }).ensureIndexes()
+    const ttl = (await client.db(name).collection(MESSAGES_COLLECTION).indexes()).find((i) => i.name === RETENTION_INDEX)
+    t.equal(ttl?.expireAfterSeconds, 7 * 86_400)
   })
 })

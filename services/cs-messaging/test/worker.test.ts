@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { BusyError, MsgCrypt, errorFromErrcode } from '@weapp/wechat'
-import { ADMIN, AES_KEY, RecordingSender, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { ADMIN, AES_KEY, APP_ID, PUSH_TOKEN, RecordingSender, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage, type Fields } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
@@ -179,7 +179,7 @@ for (const backend of BACKENDS) {
 t.test('transfer reply in every mode and format (encrypted when the push was)', async (t) => {
   const clock = new TestClock()
   const app = await buildCs(t, { config: testConfig({ TRANSFER_TO_CS: 'true' }), clock })
-  const crypt = new MsgCrypt({ token: 'PushToken2025', encodingAESKey: AES_KEY, appId: 'wx5f1c0d2e3b4a6978' })
+  const crypt = new MsgCrypt({ token: PUSH_TOKEN, encodingAESKey: AES_KEY, appId: APP_ID })
   for (const mode of MODES) {
     for (const format of FORMATS) {
       const p = buildPush(textMessage('o_t', 'anything', clock.seconds), { mode, format, timestamp: clock.seconds, nonce: '778899' })

@@ -18,11 +18,50 @@ function olderThan (r: MessageRecord, before: MessageCursor | Date | undefined):
   return t < c || (t === c && r.key < before.key)
 }
 
+export interface MemoryMessagesOptions {
+  /** Records whose createdAt is older than this are deleted (MESSAGE_RETENTION_DAYS); default: never. */
+  retentionMs?: number
+  now?: () => Date
+}
+
+/** Expired records are looked for at most this often, on writes. */
+const SWEEP_INTERVAL_MS = 60_000
+
 /** The message log in process memory: the embedded default when MONGO_URL is unset. */
 export class MemoryMessagesRepository implements MessagesRepository {
   readonly #byKey = new Map<string, MessageRecord>()
+  readonly #retentionMs: number
+  readonly #now: () => Date
+  #lastSweep = -Infinity
+
+  constructor ({ retentionMs = Infinity, now = () => new Date() }: MemoryMessagesOptions = {}) {
+    this.#retentionMs = retentionMs
+    this.#now = now
+  }
+
+  /** Deletes the records older than the retention (as MongoDB's TTL index does); returns how many. */
+  expire (): number {
+    const cutoff = this.#now().getTime() - this.#retentionMs
+    let removed = 0
+    for (const [key, r] of this.#byKey) {
+      if (r.createdAt.getTime() >= cutoff) continue
+      this.#byKey.delete(key)
+      removed++
+    }
+    return removed
+  }
+
+  /** Writes sweep now and then, so the log never holds much more than the retention. */
+  #sweep (): void {
+    if (this.#retentionMs === Infinity) return
+    const now = this.#now().getTime()
+    if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return
+    this.#lastSweep = now
+    this.expire()
+  }
 
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
+    this.#sweep()
     if (this.#byKey.has(record.key)) return 'exists'
     this.#byKey.set(record.key, { ...copy(record), direction: 'in', steps: {} })
     return 'inserted'
@@ -54,6 +93,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
   }
 
   async insertOutbound (record: NewOutboundRecord): Promise<void> {
+    this.#sweep()
     if (this.#byKey.has(record.key)) throw new Error(`message ${record.key} exists already`)
     this.#byKey.set(record.key, { ...copy(record), direction: 'out' })
   }

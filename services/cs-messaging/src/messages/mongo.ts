@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
 import type { InboundMessage } from '@weapp/common'
+import { OptionsInvalidError } from '../errors.js'
 import type {
   ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
   NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
@@ -8,6 +9,10 @@ import type {
 export const MESSAGES_COLLECTION = 'messages'
 /** Conversations, newest first: the only sort the log is read with (and the per-user grouping of the list). */
 export const CONVERSATION_INDEX = 'openid_created_at_id'
+/** MongoDB deletes a message once its createdAt is MESSAGE_RETENTION_DAYS old (its TTL monitor runs every minute). */
+export const RETENTION_INDEX = 'created_at_ttl'
+/** MongoDB's answer to createIndex for an existing index with other options (another expireAfterSeconds). */
+const INDEX_OPTIONS_CONFLICT = 85
 
 /** _id is the de-duplication key (unique by construction): a redelivered message is never stored twice. */
 interface InboundDoc {
@@ -75,16 +80,34 @@ function olderThan (before: MessageCursor | Date | undefined): Filter<MessageDoc
   return { $or: [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.key } }] }
 }
 
-export class MongoMessagesRepository implements MessagesRepository {
-  readonly #messages: Collection<MessageDoc>
+export interface MongoMessagesOptions {
+  /** Messages are deleted this long after their createdAt (MESSAGE_RETENTION_DAYS in seconds). */
+  retentionSec: number
+}
 
-  constructor (db: Db) {
+export class MongoMessagesRepository implements MessagesRepository {
+  readonly #db: Db
+  readonly #messages: Collection<MessageDoc>
+  readonly #retentionSec: number
+
+  constructor (db: Db, { retentionSec }: MongoMessagesOptions) {
+    if (!Number.isInteger(retentionSec) || retentionSec < 1) throw new OptionsInvalidError('retentionSec must be a positive integer')
+    this.#db = db
     this.#messages = db.collection<MessageDoc>(MESSAGES_COLLECTION)
+    this.#retentionSec = retentionSec
   }
 
   async ensureIndexes (): Promise<void> {
     // Serves a conversation's pages, and the conversation list's per-user "latest first" grouping.
     await this.#messages.createIndex({ openid: 1, createdAt: -1, _id: -1 }, { name: CONVERSATION_INDEX })
+    // The retention: a TTL index on createdAt. A changed MESSAGE_RETENTION_DAYS is applied with collMod
+    // (createIndex refuses new options for an existing index).
+    try {
+      await this.#messages.createIndex({ createdAt: 1 }, { name: RETENTION_INDEX, expireAfterSeconds: this.#retentionSec })
+    } catch (err) {
+      if (!(err instanceof MongoServerError) || err.code !== INDEX_OPTIONS_CONFLICT) throw err
+      await this.#db.command({ collMod: MESSAGES_COLLECTION, index: { name: RETENTION_INDEX, expireAfterSeconds: this.#retentionSec } })
+    }
   }
 
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {

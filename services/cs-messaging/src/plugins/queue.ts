@@ -21,8 +21,9 @@ export interface QueuePluginOptions {
 }
 
 async function queuePlugin (app: FastifyInstance, opts: QueuePluginOptions): Promise<void> {
-  const { APP_ID, DEDUP_TTL_SEC } = app.csConfig
+  const { APP_ID, DEDUP_TTL_SEC, DEAD_LETTER_RETENTION_DAYS, DEAD_LETTER_MAX } = app.csConfig
   const now = (): number => app.clock().getTime()
+  const deadLetters = { retentionMs: DEAD_LETTER_RETENTION_DAYS * 86_400_000, max: DEAD_LETTER_MAX }
   let queue: InboundQueue
   if (opts.queue !== undefined) {
     if (typeof opts.queue?.enqueueOnce !== 'function') throw new OptionsInvalidError('queue must be an InboundQueue')
@@ -32,10 +33,10 @@ async function queuePlugin (app: FastifyInstance, opts: QueuePluginOptions): Pro
     return
   }
   if (app.csRedis === null) {
-    queue = new MemoryInboundQueue({ dedupTtlMs: DEDUP_TTL_SEC * 1000, now })
+    queue = new MemoryInboundQueue({ dedupTtlMs: DEDUP_TTL_SEC * 1000, deadLetters, now })
     app.decorate('sendWindows', new MemorySendWindows())
   } else {
-    queue = new RedisInboundQueue({ redis: app.csRedis, appId: APP_ID, dedupTtlSec: DEDUP_TTL_SEC, now })
+    queue = new RedisInboundQueue({ redis: app.csRedis, appId: APP_ID, dedupTtlSec: DEDUP_TTL_SEC, deadLetters, now })
     app.decorate('sendWindows', new RedisSendWindows({ redis: app.csRedis, appId: APP_ID }))
   }
   app.decorate('inboundQueue', queue)

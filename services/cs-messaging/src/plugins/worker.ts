@@ -14,7 +14,7 @@ declare module 'fastify' {
 
 export interface WorkerPluginOptions {
   /** Tuning the tests need (short blocking reads, short stop timeout). */
-  tuning?: Partial<Pick<WorkerOptions, 'blockMs' | 'stopTimeoutMs'>>
+  tuning?: Partial<Pick<WorkerOptions, 'blockMs' | 'stopTimeoutMs' | 'trimEveryMs'>>
 }
 
 /** Builds the processor and the worker; starts it once the app is ready and stops it before closing. */

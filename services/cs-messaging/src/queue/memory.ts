@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { InboundMessage } from '@weapp/common'
-import type { DeadLetter, Delivery, EnqueueResult, InboundQueue, QueueStats, QueuedMessage } from './types.js'
+import type { DeadLetter, DeadLetterRetention, Delivery, EnqueueResult, InboundQueue, QueueStats, QueuedMessage } from './types.js'
 
 interface Entry extends QueuedMessage {
   id: string
@@ -13,8 +13,12 @@ interface Delayed { dueAt: number, item: QueuedMessage }
 
 export interface MemoryInboundQueueOptions {
   dedupTtlMs: number
+  /** Default: kept for 30 days, at most 10,000 (the configuration's defaults). */
+  deadLetters?: DeadLetterRetention
   now?: () => number
 }
+
+const DEFAULT_DEAD_LETTERS: DeadLetterRetention = { retentionMs: 30 * 86_400_000, max: 10_000 }
 
 const SWEEP_INTERVAL_MS = 60_000
 const copy = <T>(value: T): T => structuredClone(value)
@@ -25,6 +29,7 @@ const copy = <T>(value: T): T => structuredClone(value)
  */
 export class MemoryInboundQueue implements InboundQueue {
   readonly #ttlMs: number
+  readonly #deadLetters: DeadLetterRetention
   readonly #now: () => number
   readonly #seen = new Map<string, number>()
   readonly #entries = new Map<string, Entry>()
@@ -37,8 +42,9 @@ export class MemoryInboundQueue implements InboundQueue {
   #lastSweep = 0
   #closed = false
 
-  constructor ({ dedupTtlMs, now = Date.now }: MemoryInboundQueueOptions) {
+  constructor ({ dedupTtlMs, deadLetters = DEFAULT_DEAD_LETTERS, now = Date.now }: MemoryInboundQueueOptions) {
     this.#ttlMs = dedupTtlMs
+    this.#deadLetters = deadLetters
     this.#now = now
   }
 
@@ -117,6 +123,30 @@ export class MemoryInboundQueue implements InboundQueue {
     this.#entries.delete(delivery.id)
     const id = this.#nextId()
     this.#dead.set(id, { id, key: entry.key, message: entry.message, receivedAt: entry.receivedAt, attempt: delivery.attempt + 1, error, failedAt: new Date(this.#now()).toISOString() })
+    // The Map keeps insertion order: the first keys are the oldest dead letters.
+    for (const oldest of this.#dead.keys()) {
+      if (this.#dead.size <= this.#deadLetters.max) break
+      this.#dead.delete(oldest)
+    }
+  }
+
+  async trimDeadLetters (): Promise<number> {
+    const cutoff = this.#now() - this.#deadLetters.retentionMs
+    let removed = 0
+    for (const [id, dead] of this.#dead) {
+      if (Date.parse(dead.failedAt) >= cutoff) continue
+      this.#dead.delete(id)
+      removed++
+    }
+    return removed
+  }
+
+  async touch (consumer: string, deliveries: Delivery[]): Promise<void> {
+    const now = this.#now()
+    for (const d of deliveries) {
+      const entry = this.#entries.get(d.id)
+      if (entry?.consumer === consumer) entry.deliveredAt = now
+    }
   }
 
   async listDeadLetters ({ limit, before }: { limit: number, before?: string | undefined }): Promise<DeadLetter[]> {

@@ -1,12 +1,17 @@
 import type { Redis } from 'ioredis'
 import type { InboundMessage } from '@weapp/common'
 import { OptionsInvalidError } from '../errors.js'
-import { ACK, DEAD_LETTER, ENQUEUE_ONCE, PARK_MALFORMED, PROMOTE_DUE, REPLAY, RETRY, runScript } from './scripts.js'
-import type { DeadLetter, Delivery, EnqueueResult, InboundQueue, QueueStats } from './types.js'
+import { ACK, DEAD_LETTER, ENQUEUE_ONCE, PARK_MALFORMED, PROMOTE_DUE, REPLAY, RETRY, TOUCH, TRIM_DEAD_LETTERS, runScript } from './scripts.js'
+import type { DeadLetter, DeadLetterRetention, Delivery, EnqueueResult, InboundQueue, QueueStats } from './types.js'
 
 export const CONSUMER_GROUP = 'workers'
 /** How many due retries one promotion moves (the rest follow on the next tick). */
 const PROMOTE_BATCH = 100
+/** Entry ids per TOUCH script call (the script unpacks them into one XCLAIM). */
+const TOUCH_BATCH = 500
+/** Dead letters one trim deletes at most (the rest go on the next one: the worker trims every minute). */
+const TRIM_BATCH = 1000
+const DEFAULT_DEAD_LETTERS: DeadLetterRetention = { retentionMs: 30 * 86_400_000, max: 10_000 }
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/
 
 /** The Redis keys of one app's queue. The {hash tag} keeps them in one cluster slot, as the scripts need. */
@@ -26,6 +31,8 @@ export interface RedisInboundQueueOptions {
   redis: Redis
   appId: string
   dedupTtlSec: number
+  /** Default: kept for 30 days, at most 10,000 (the configuration's defaults). */
+  deadLetters?: DeadLetterRetention
   now?: () => number
 }
 
@@ -62,18 +69,22 @@ export class RedisInboundQueue implements InboundQueue {
   readonly #redis: Redis
   readonly #keys: ReturnType<typeof queueKeys>
   readonly #ttlSec: number
+  readonly #deadLetters: DeadLetterRetention
   readonly #now: () => number
   /** Blocking reads hold a connection: they get their own, created on the first read. */
   #blocking: Redis | null = null
   #groupReady = false
   #closed = false
 
-  constructor ({ redis, appId, dedupTtlSec, now = Date.now }: RedisInboundQueueOptions) {
+  constructor ({ redis, appId, dedupTtlSec, deadLetters = DEFAULT_DEAD_LETTERS, now = Date.now }: RedisInboundQueueOptions) {
     if (typeof redis?.evalsha !== 'function') throw new OptionsInvalidError('redis must be an ioredis client')
     if (!Number.isInteger(dedupTtlSec) || dedupTtlSec < 1) throw new OptionsInvalidError('dedupTtlSec must be a positive integer')
+    if (!Number.isInteger(deadLetters.max) || deadLetters.max < 1) throw new OptionsInvalidError('deadLetters.max must be a positive integer')
+    if (!(deadLetters.retentionMs > 0)) throw new OptionsInvalidError('deadLetters.retentionMs must be positive')
     this.#redis = redis
     this.#keys = queueKeys(appId)
     this.#ttlSec = dedupTtlSec
+    this.#deadLetters = deadLetters
     this.#now = now
   }
 
@@ -142,14 +153,27 @@ export class RedisInboundQueue implements InboundQueue {
   }
 
   async promoteDue (): Promise<number> {
-    return Number(await runScript(this.#redis, PROMOTE_DUE, [this.#keys.retry, this.#keys.stream, this.#keys.dead], [this.#now(), PROMOTE_BATCH, new Date(this.#now()).toISOString()]))
+    return Number(await runScript(this.#redis, PROMOTE_DUE, [this.#keys.retry, this.#keys.stream, this.#keys.dead], [this.#now(), PROMOTE_BATCH, new Date(this.#now()).toISOString(), this.#deadLetters.max]))
   }
 
   async deadLetter (delivery: Delivery, error: string): Promise<void> {
     await runScript(this.#redis, DEAD_LETTER, [this.#keys.stream, this.#keys.dead], [
       CONSUMER_GROUP, delivery.id, delivery.key, JSON.stringify(delivery.message), delivery.receivedAt,
-      delivery.attempt + 1, error.slice(0, 2000), new Date(this.#now()).toISOString()
+      delivery.attempt + 1, error.slice(0, 2000), new Date(this.#now()).toISOString(), this.#deadLetters.max
     ])
+  }
+
+  /** By each dead letter's failedAt (our clock, as everything else the queue decides by time). */
+  async trimDeadLetters (): Promise<number> {
+    const cutoff = new Date(Math.max(0, this.#now() - this.#deadLetters.retentionMs)).toISOString()
+    return Number(await runScript(this.#redis, TRIM_DEAD_LETTERS, [this.#keys.dead], [cutoff, TRIM_BATCH]))
+  }
+
+  async touch (consumer: string, deliveries: Delivery[]): Promise<void> {
+    for (let i = 0; i < deliveries.length; i += TOUCH_BATCH) {
+      const ids = deliveries.slice(i, i + TOUCH_BATCH).map((d) => d.id)
+      await runScript(this.#redis, TOUCH, [this.#keys.stream], [CONSUMER_GROUP, consumer, ...ids])
+    }
   }
 
   async listDeadLetters ({ limit, before }: { limit: number, before?: string | undefined }): Promise<DeadLetter[]> {
@@ -212,7 +236,7 @@ export class RedisInboundQueue implements InboundQueue {
 
   /** An entry no worker can process is moved to the dead-letter stream as it is, so it blocks nothing. */
   async #parkMalformed (id: string, fields: Fields): Promise<void> {
-    await runScript(this.#redis, PARK_MALFORMED, [this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString()])
+    await runScript(this.#redis, PARK_MALFORMED, [this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString(), this.#deadLetters.max])
   }
 
   #blockingConnection (): Redis {

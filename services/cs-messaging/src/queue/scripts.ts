@@ -50,20 +50,21 @@ return 1`)
 
 /**
  * KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] id, ARGV[3] key, ARGV[4] message,
- * ARGV[5] receivedAt, ARGV[6] attempts, ARGV[7] error, ARGV[8] failedAt. Returns the dead-letter id or nil.
+ * ARGV[5] receivedAt, ARGV[6] attempts, ARGV[7] error, ARGV[8] failedAt, ARGV[9] most dead letters kept
+ * (the oldest beyond it are dropped by the XADD itself). Returns the dead-letter id or nil.
  */
 export const DEAD_LETTER = script(`
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return false end
-local id = redis.call('XADD', KEYS[2], '*', 'key', ARGV[3], 'msg', ARGV[4], 'at', ARGV[5], 'n', ARGV[6], 'err', ARGV[7], 'failedAt', ARGV[8])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '=', ARGV[9], '*', 'key', ARGV[3], 'msg', ARGV[4], 'at', ARGV[5], 'n', ARGV[6], 'err', ARGV[7], 'failedAt', ARGV[8])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return id`)
 
 /**
  * KEYS[1] retry zset, KEYS[2] stream, KEYS[3] dead-letter stream; ARGV[1] now ms, ARGV[2] limit, ARGV[3]
- * failedAt. Moves due retries into the stream; a member that cannot be read is parked as a dead letter
- * instead of blocking every later promotion.
+ * failedAt, ARGV[4] most dead letters kept. Moves due retries into the stream; a member that cannot be
+ * read is parked as a dead letter instead of blocking every later promotion.
  */
 export const PROMOTE_DUE = script(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -72,15 +73,15 @@ for _, member in ipairs(due) do
   if ok and type(e) == 'table' and type(e.key) == 'string' and type(e.msg) == 'string' and type(e.at) == 'string' and tonumber(e.n) then
     redis.call('XADD', KEYS[2], '*', 'key', e.key, 'msg', e.msg, 'at', e.at, 'n', tostring(e.n))
   else
-    redis.call('XADD', KEYS[3], '*', 'key', '', 'msg', member, 'at', '', 'n', '0', 'err', 'malformed retry entry', 'failedAt', ARGV[3])
+    redis.call('XADD', KEYS[3], 'MAXLEN', '=', ARGV[4], '*', 'key', '', 'msg', member, 'at', '', 'n', '0', 'err', 'malformed retry entry', 'failedAt', ARGV[3])
   end
   redis.call('ZREM', KEYS[1], member)
 end
 return #due`)
 
-/** KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] id, ARGV[3] raw fields JSON, ARGV[4] failedAt. */
+/** KEYS[1] stream, KEYS[2] dead-letter stream; ARGV[1] group, ARGV[2] id, ARGV[3] raw fields JSON, ARGV[4] failedAt, ARGV[5] most dead letters kept. */
 export const PARK_MALFORMED = script(`
-redis.call('XADD', KEYS[2], '*', 'key', '', 'msg', ARGV[3], 'at', '', 'n', '0', 'err', 'malformed queue entry', 'failedAt', ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '=', ARGV[5], '*', 'key', '', 'msg', ARGV[3], 'at', '', 'n', '0', 'err', 'malformed queue entry', 'failedAt', ARGV[4])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1`)
@@ -95,6 +96,45 @@ for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
 local id = redis.call('XADD', KEYS[2], '*', 'key', h.key, 'msg', h.msg, 'at', h.at, 'n', '0')
 redis.call('XDEL', KEYS[1], ARGV[1])
 return id`)
+
+/**
+ * KEYS[1] dead-letter stream; ARGV[1] cutoff (ISO time), ARGV[2] most deletions in this call. Deletes
+ * dead letters that failed before the cutoff, oldest first (the stream is in failure order; ISO times in
+ * UTC compare as strings). Returns how many.
+ */
+export const TRIM_DEAD_LETTERS = script(`
+local n = 0
+local limit = tonumber(ARGV[2])
+while n < limit do
+  local r = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
+  if #r == 0 then return n end
+  for _, e in ipairs(r) do
+    local f = e[2]
+    local failedAt = ''
+    for i = 1, #f, 2 do if f[i] == 'failedAt' then failedAt = f[i + 1] end end
+    if failedAt >= ARGV[1] or n >= limit then return n end
+    redis.call('XDEL', KEYS[1], e[1])
+    n = n + 1
+  end
+end
+return n`)
+
+/**
+ * KEYS[1] stream; ARGV[1] group, ARGV[2] consumer, ARGV[3..] entry ids. Resets the idle time of the
+ * entries still pending for this consumer (XCLAIM to itself, JUSTID: the delivery count is unchanged);
+ * an entry another consumer took over, or one already settled, is left alone. Returns how many.
+ */
+export const TOUCH = script(`
+local args = { 'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0 }
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #p == 1 then args[#args + 1] = ARGV[i] end
+end
+local n = #args - 5
+if n == 0 then return 0 end
+args[#args + 1] = 'JUSTID'
+redis.call(unpack(args))
+return n`)
 
 /** EVALSHA, loading the script with EVAL when the server does not know it yet (restart, failover). */
 export async function runScript (redis: Redis, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {

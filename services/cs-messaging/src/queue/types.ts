@@ -39,6 +39,14 @@ export interface QueueStats {
 
 export type EnqueueResult = 'queued' | 'duplicate'
 
+/** How long and how many dead letters a queue keeps (DEAD_LETTER_RETENTION_DAYS, DEAD_LETTER_MAX). */
+export interface DeadLetterRetention {
+  /** Dead letters older than this are deleted by trimDeadLetters(). */
+  retentionMs: number
+  /** At most this many are kept: adding one beyond it drops the oldest. */
+  max: number
+}
+
 /**
  * The inbound queue with its de-duplication: Redis (a stream with a consumer group, one Lua script for
  * dedupe + enqueue) or process memory, both passing test/fixtures/queue-contract.ts.
@@ -66,6 +74,14 @@ export interface InboundQueue {
   /** Puts a dead letter back into the queue (attempt 0); null when there is no such dead letter. */
   replay (id: string): Promise<string | null>
   stats (): Promise<QueueStats>
+  /** Deletes dead letters older than the queue's retention; returns how many (the count cap applies on every add). */
+  trimDeadLetters (): Promise<number>
+  /**
+   * Keeps deliveries this consumer holds (received, not yet settled) from looking abandoned: their idle
+   * time starts again, so claimStale elsewhere does not take them while they wait behind their user's
+   * earlier messages. Deliveries another consumer took over meanwhile are left alone.
+   */
+  touch (consumer: string, deliveries: Delivery[]): Promise<void>
   /** Forgets consumers (workers that are gone) with nothing pending and idle longer than idleMs. */
   pruneConsumers? (idleMs: number): Promise<number>
   /** Ends a blocked read at once (a worker stopping); later reads work again. */

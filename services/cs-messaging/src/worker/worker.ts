@@ -13,6 +13,13 @@ const PROMOTE_EVERY_MS = 200
 /** Consumers of workers that are gone (nothing pending, idle for an hour) are removed from the group. */
 const PRUNE_EVERY_MS = 10 * 60_000
 const PRUNE_IDLE_MS = 3600_000
+/** Dead letters past DEAD_LETTER_RETENTION_DAYS are deleted this often (and when the worker starts). */
+export const DEFAULT_TRIM_EVERY_MS = 60_000
+/**
+ * Messages a worker holds at most while their user's earlier message is processed. Reading past them is
+ * what lets other users' messages through while one user has a backlog; beyond this many, reading waits.
+ */
+export const DEFAULT_MAX_HELD = 1000
 
 export interface Processor {
   process (delivery: Delivery): Promise<void>
@@ -34,6 +41,10 @@ export interface WorkerOptions {
   blockMs?: number
   /** How long stop() waits for in-flight messages; unfinished ones stay pending for another worker. */
   stopTimeoutMs?: number
+  /** Messages held back behind their user's message in process, at most (DEFAULT_MAX_HELD). */
+  maxHeld?: number
+  /** How often old dead letters are trimmed (DEFAULT_TRIM_EVERY_MS). */
+  trimEveryMs?: number
   log: FastifyBaseLogger
   metrics: CsMetrics
 }
@@ -47,14 +58,28 @@ function describe (err: unknown): string {
 }
 
 /**
- * The queue consumer: reads new entries (at most `concurrency` in flight), takes over entries a dead
- * worker left pending, moves due retries back, and settles every delivery: ack on success, retry with
+ * The queue consumer: reads new entries, takes over entries a dead worker left pending, moves due
+ * retries back, trims old dead letters, and settles every delivery: ack on success, retry with
  * exponential back-off on failure, dead-letter after maxAttempts.
+ *
+ * Per user, messages are processed one at a time in queue order; `concurrency` users at once. A message
+ * whose user is busy is held (not processed, not counted against concurrency) and reading goes on while
+ * a slot is free, so one user's backlog or slow WeChat calls never keep other users' messages waiting.
+ * Users take turns: a user with more held messages goes to the back of the line after each message.
  */
 export class InboundWorker {
   readonly #o: Required<WorkerOptions>
+  /** Messages being processed: at most `concurrency`, one per user. */
   readonly #inflight = new Set<Promise<void>>()
-  readonly #byUser = new Map<string, Promise<void>>()
+  /** Users with a message being processed. */
+  readonly #active = new Set<string>()
+  /** Per user, the messages received and not started yet, in queue order. */
+  readonly #waiting = new Map<string, Delivery[]>()
+  /** Users with waiting messages and none being processed: next served first. */
+  readonly #ready: string[] = []
+  /** Every delivery received and not yet settled, by id (held ones are touched; claims are not doubled). */
+  readonly #owned = new Map<string, Delivery>()
+  #held = 0
   readonly #abort = new AbortController()
   #loop: Promise<void> | null = null
   #stopping = false
@@ -63,8 +88,11 @@ export class InboundWorker {
     for (const name of ['concurrency', 'maxAttempts', 'retryBaseMs', 'retryMaxMs', 'claimIdleMs'] as const) {
       if (!Number.isInteger(options[name]) || options[name] < 1) throw new OptionsInvalidError(`worker ${name} must be a positive integer`)
     }
-    this.#o = { blockMs: DEFAULT_BLOCK_MS, stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS, ...options }
+    this.#o = { blockMs: DEFAULT_BLOCK_MS, stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS, maxHeld: DEFAULT_MAX_HELD, trimEveryMs: DEFAULT_TRIM_EVERY_MS, ...options }
   }
+
+  /** Messages received and waiting behind their user's message in process (tests, metrics). */
+  get held (): number { return this.#held }
 
   get running (): boolean { return this.#loop !== null && !this.#stopping }
 
@@ -95,11 +123,15 @@ export class InboundWorker {
   }
 
   async #run (): Promise<void> {
-    const { queue, consumer, concurrency, claimIdleMs, blockMs, log } = this.#o
+    const { queue, consumer, concurrency, claimIdleMs, blockMs, maxHeld, trimEveryMs, log } = this.#o
     // Look for abandoned deliveries at least this often (and at once on start: a restart picks them up).
     const claimEveryMs = Math.max(50, Math.min(Math.floor(claimIdleMs / 2), 5000))
+    // Held messages are touched well within claimIdleMs, so no other worker takes them as abandoned.
+    const touchEveryMs = Math.max(10, Math.floor(claimIdleMs / 3))
     let lastClaim = 0
     let lastPromote = 0
+    let lastTouch = Date.now()
+    let lastTrim = 0
     let lastPrune = Date.now()
     let errorPause = 100
     while (!this.#stopping) {
@@ -113,6 +145,14 @@ export class InboundWorker {
           lastPrune = Date.now()
           await queue.pruneConsumers(PRUNE_IDLE_MS)
         }
+        if (this.#held > 0 && Date.now() - lastTouch >= touchEveryMs) {
+          lastTouch = Date.now()
+          await queue.touch(consumer, [...this.#waiting.values()].flat())
+        }
+        if (Date.now() - lastTrim >= trimEveryMs) {
+          lastTrim = Date.now()
+          await queue.trimDeadLetters()
+        }
         if (Date.now() - lastClaim >= claimEveryMs) {
           lastClaim = Date.now()
           const free = concurrency - this.#inflight.size
@@ -124,10 +164,11 @@ export class InboundWorker {
       }
       try {
         const free = concurrency - this.#inflight.size
-        if (free <= 0) {
+        if (free <= 0 || this.#held >= maxHeld) {
           // The pause is cancelled when a message finishes first: otherwise every busy iteration would
           // leave a timer and an abort listener behind until blockMs passes (MaxListenersExceededWarning).
-          const pause = this.#cancellablePause(blockMs)
+          // Bounded by claimEveryMs too: held messages must be touched in time.
+          const pause = this.#cancellablePause(Math.min(blockMs, claimEveryMs))
           try {
             await Promise.race([...this.#inflight, pause.done])
           } finally {
@@ -171,17 +212,46 @@ export class InboundWorker {
     return { done, cancel: cleanUp }
   }
 
+  /**
+   * One user's messages are processed one after another, in queue order (replies come in the order the
+   * user acted); different users in parallel. A message whose user is busy waits in #waiting, not in a
+   * slot: it takes nothing from the other users.
+   */
   #dispatch (delivery: Delivery): void {
-    // One user's messages are processed one after another, in queue order (replies come in the order
-    // the user acted); different users in parallel.
+    // A delivery we hold already (claimed back from ourselves) is not processed twice.
+    if (this.#owned.has(delivery.id)) return
+    this.#owned.set(delivery.id, delivery)
     const user = delivery.message.FromUserName
-    const previous = this.#byUser.get(user) ?? Promise.resolve()
-    const p: Promise<void> = previous.then(async () => { await this.#settle(delivery) }).finally(() => {
-      this.#inflight.delete(p)
-      if (this.#byUser.get(user) === p) this.#byUser.delete(user)
-    })
-    this.#byUser.set(user, p)
-    this.#inflight.add(p)
+    let waiting = this.#waiting.get(user)
+    if (waiting === undefined) {
+      waiting = []
+      this.#waiting.set(user, waiting)
+      if (!this.#active.has(user)) this.#ready.push(user)
+    }
+    waiting.push(delivery)
+    this.#held++
+    this.#startReady()
+  }
+
+  /** Starts the next message of ready users, in turn, while slots are free (never once stopping). */
+  #startReady (): void {
+    while (!this.#stopping && this.#inflight.size < this.#o.concurrency && this.#ready.length > 0) {
+      const user = this.#ready.shift()!
+      const waiting = this.#waiting.get(user)!
+      const delivery = waiting.shift()!
+      this.#held--
+      if (waiting.length === 0) this.#waiting.delete(user)
+      this.#active.add(user)
+      const p: Promise<void> = this.#settle(delivery).finally(() => {
+        this.#inflight.delete(p)
+        this.#active.delete(user)
+        this.#owned.delete(delivery.id)
+        // Back of the line: the other ready users go first.
+        if (this.#waiting.has(user)) this.#ready.push(user)
+        this.#startReady()
+      })
+      this.#inflight.add(p)
+    }
   }
 
   async #settle (delivery: Delivery): Promise<void> {
