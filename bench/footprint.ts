@@ -1,0 +1,289 @@
+// `pnpm bench:footprint`: memory and start-up of the default stack (the simulator, the three services and
+// the gateway, with the embedded stores, as `npm run up`) running the compiled code, against the tutorial's
+// own server (bench/peers/seed: Express + wafer-node-session + ws) measured in the same run.
+//
+//   1. `npm run start` as a user runs it (the five processes at once), timed from spawn until the
+//      gateway's /readyz (every upstream) and the simulator's /healthz answer 200: the goal's measure
+//      (≤ 3 s). Then stopped.
+//   2. The same five processes started by the bench one at a time, then the peer: each timed from spawn
+//      until it answers (polled every 10 ms) with the machine to itself, each with the preload
+//      lib/gc-on-signal.js through which the bench asks for its V8 heap (no server code changes).
+//   3. Idle, all six: RSS and heap used SETTLE seconds after the last start, then RSS again after IDLE
+//      seconds. Early RSS holds the young generation V8 grew to while loading (up to 32 MB); V8's memory
+//      reducer gives it back after some idle time (30 to 110 s here), so both readings are shown.
+//   4. Load: LOGINS logins through the gateway (a simulator wx.login code → POST /api/login → GET /api/me,
+//      one user each), then PUSHES pushes (safe-mode XML, signed and encrypted as WeChat sends them, to
+//      /wechat/callback through the gateway, from those users); the peer gets LOGINS wafer logins
+//      (X-WX-Code / X-WX-Encrypted-Data / X-WX-IV on /login) and as many /me. RSS SETTLE seconds after
+//      each, and at the end the heap still live after a full GC.
+//
+// Env: BENCH_LOGINS (1000), BENCH_PUSHES (1000), BENCH_CONCURRENCY (requests in flight, 10), BENCH_SETTLE
+// (seconds, 3), BENCH_IDLE (seconds, 120), BENCH_NPM_START (0: skip step 1). REDIS_URL and MONGO_URL are
+// ignored: the default stack keeps every store in-process.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildPush, DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
+import { builtServer } from './lib/built.js'
+import { heapUsedMb, rssMb } from './lib/memory.js'
+import { startProcess, stopAll, type Running } from './lib/processes.js'
+import { startSeed, waferLogin, waferMe } from './lib/seed-peer.js'
+import { freePort } from '../scripts/redis-server.js'
+
+const logins = Number(process.env.BENCH_LOGINS ?? 1000)
+const pushes = Number(process.env.BENCH_PUSHES ?? 1000)
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10)
+const settleMs = 1000 * Number(process.env.BENCH_SETTLE ?? 3)
+const idleMs = 1000 * Number(process.env.BENCH_IDLE ?? 120)
+const withNpmStart = process.env.BENCH_NPM_START !== '0'
+const GOAL_RSS_MB = 80
+const GOAL_STACK_MS = 3000
+const root = new URL('..', import.meta.url).pathname
+delete process.env.REDIS_URL
+delete process.env.MONGO_URL
+
+const tmp = mkdtempSync(join(tmpdir(), 'bench-footprint-'))
+const probe = new URL('./lib/gc-on-signal.js', import.meta.url).href
+const procs: Running[] = []
+const memoryFile = (run: Running): string => join(tmp, `${run.name}.json`)
+
+interface Row {
+  name: string
+  readyMs: number | undefined
+  idleRss: number
+  idleHeap: number
+  longIdleRss: number
+  afterLogins: number
+  afterPushes: number | undefined
+  liveHeap: number
+}
+
+/** A server with the memory probe preloaded. */
+async function startProbed (name: string, entry: string, port: number, env: Record<string, string>): Promise<Running> {
+  const run = await startProcess(name, entry, port, { ...env, BENCH_MEMORY_FILE: join(tmp, `${name}.json`) }, '/healthz', ['--import', probe])
+  procs.push(run)
+  return run
+}
+
+/** `count` calls of `task`, `concurrency` at a time; the first failure stops the run. Returns ms. */
+async function inParallel (count: number, task: (i: number) => Promise<void>): Promise<number> {
+  const started = performance.now()
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) await task(next++)
+  }))
+  return performance.now() - started
+}
+
+/** Polls (every 10 ms) until `url` answers 200. */
+async function waitOk (url: string, child: { exitCode: number | null }): Promise<void> {
+  const deadline = performance.now() + 60_000
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before ${url} answered`)
+    try {
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      if (res.ok) return
+    } catch {}
+    await sleep(10)
+  }
+  throw new Error(`${url} did not answer 200 within 60 s`)
+}
+
+/**
+ * Step 1: `npm run start` in its own process group, spawn → everything ready, then SIGINT to the group.
+ * Also says which packages it compiled first (their sources were newer than dist/): that time is included.
+ */
+async function timeNpmStart (): Promise<{ ms: number, built: string | undefined }> {
+  const ports = { GATEWAY_PORT: await freePort(), SESSION_PORT: await freePort(), CS_PORT: await freePort(), WS_PORT: await freePort(), SIM_PORT: await freePort() }
+  const started = performance.now()
+  const child = spawn('npm', ['run', '--silent', 'start'], {
+    cwd: root,
+    env: { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true
+  })
+  let built: string | undefined
+  child.stdout.on('data', (chunk: Buffer) => {
+    // scripts/build.ts: "building <packages> (tsc -b …)"
+    const m = /^building (.+) \(tsc/m.exec(chunk.toString('utf8'))
+    if (m !== null) built = built === undefined ? m[1] : `${built}; ${m[1]!}`
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    await waitOk(`http://127.0.0.1:${ports.GATEWAY_PORT}/readyz`, child)
+    await waitOk(`http://127.0.0.1:${ports.SIM_PORT}/healthz`, child)
+    return { ms: performance.now() - started, built }
+  } finally {
+    // The group is npm, its shell, tsx, scripts/start.ts and the five servers, all started here.
+    process.kill(-child.pid!, 'SIGINT')
+    await Promise.race([exited, sleep(15_000).then(() => process.kill(-child.pid!, 'SIGKILL'))])
+  }
+}
+
+const mb = (n: number | undefined): string => n === undefined ? '–' : n.toFixed(1)
+const ms = (n: number | undefined): string => n === undefined ? '–' : String(Math.round(n))
+const ratio = (a: number | undefined, b: number | undefined): string => a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`
+
+try {
+  console.log(`footprint: ${logins} logins, ${pushes} pushes, ${concurrency} in flight, readings ${settleMs / 1000} s after each step and ${idleMs / 1000} s idle; ` +
+    `${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}, Node ${process.version}`)
+  const entries = {
+    sim: builtServer('packages/wechat-sim'),
+    session: builtServer('services/session'),
+    cs: builtServer('services/cs-messaging'),
+    realtime: builtServer('services/realtime-ws'),
+    gateway: builtServer('gateway')
+  }
+  const npmStart = withNpmStart ? await timeNpmStart() : undefined
+  const npmStartMs = npmStart?.ms
+
+  // ---------- 2. the stack one process at a time (environment as scripts/system.ts gives it), the peer ----------
+  const [simPort, sessionPort, csPort, realtimePort, gatewayPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
+  const url = (port: number): string => `http://127.0.0.1:${port}`
+  const pushToken = randomBytes(16).toString('hex')
+  const aesKey = randomBytes(32).toString('base64').slice(0, 43)
+  const shared = { INTERNAL_TOKEN: randomBytes(32).toString('hex'), APP_ID: DEFAULT_SIM_APP.appId, APP_SECRET: DEFAULT_SIM_APP.appSecret, WECHAT_API_BASE: url(simPort) }
+  const sim = await startProbed('wechat-sim', entries.sim, simPort, {
+    ...shared,
+    SIM_APP_ID: DEFAULT_SIM_APP.appId,
+    SIM_APP_SECRET: DEFAULT_SIM_APP.appSecret,
+    SIM_PUSH_URL: `${url(gatewayPort)}/wechat/callback`,
+    SIM_PUSH_TOKEN: pushToken,
+    SIM_PUSH_AES_KEY: aesKey,
+    SIM_PUSH_MODE: 'safe',
+    SIM_PUSH_FORMAT: 'xml'
+  })
+  const session = await startProbed('session', entries.session, sessionPort, shared)
+  const cs = await startProbed('cs-messaging', entries.cs, csPort, { ...shared, WECHAT_TOKEN: pushToken, WECHAT_ENCODING_AES_KEY: aesKey })
+  const realtime = await startProbed('realtime-ws', entries.realtime, realtimePort, { ...shared, SESSION_URL: url(sessionPort) })
+  const gateway = await startProbed('gateway', entries.gateway, gatewayPort, {
+    ...shared,
+    SESSION_URL: url(sessionPort),
+    CS_MESSAGING_URL: url(csPort),
+    REALTIME_WS_URL: url(realtimePort),
+    ADMIN_API_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
+    // Every login comes from 127.0.0.1: the default of 30 a minute per IP would refuse the bench.
+    LOGIN_RATE_LIMIT_MAX: '1000000'
+  })
+  await waitOk(`${gateway.url}/readyz`, gateway.child)
+  const stack = [sim, session, cs, realtime, gateway]
+  // The simulator also answers the peer's jscode2session (wafer-node-session's call to WeChat).
+  const seed = await startSeed('seed', await freePort(), {
+    wechatApiBase: sim.url,
+    appId: DEFAULT_SIM_APP.appId,
+    appSecret: DEFAULT_SIM_APP.appSecret,
+    nodeArgs: ['--import', probe],
+    env: { BENCH_MEMORY_FILE: join(tmp, 'seed.json') }
+  })
+  procs.push(seed)
+  const all = [...stack, seed]
+
+  // ---------- 3. idle ----------
+  const idleFrom = performance.now()
+  await sleep(settleMs)
+  const idleRss = all.map((run) => rssMb(run.child.pid!))
+  const idleHeap: number[] = []
+  for (const run of all) idleHeap.push(await heapUsedMb(run.child.pid!, memoryFile(run), { gc: false }))
+  await sleep(Math.max(0, idleFrom + idleMs - performance.now()))
+  const longIdleRss = all.map((run) => rssMb(run.child.pid!))
+
+  // ---------- 4. load: the stack, then the peer ----------
+  const simControl = new SimControl(sim.url)
+  const openids: string[] = []
+  const loginMs = await inParallel(logins, async (i) => {
+    const { code, openid } = await simControl.loginCode({ user: `footprint-${i}` })
+    const login = await fetch(`${gateway.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })
+    const { token } = await login.json() as { token: string }
+    if (!login.ok) throw new Error(`POST /api/login: ${login.status}`)
+    const me = await fetch(`${gateway.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+    const user = await me.json() as { openid: string }
+    if (!me.ok || user.openid !== openid) throw new Error(`GET /api/me: ${me.status} ${JSON.stringify(user)}`)
+    openids.push(openid)
+  })
+  await sleep(settleMs)
+  const afterLogins = stack.map((run) => rssMb(run.child.pid!))
+
+  const msgIdBase = 7_000_000_000_000_000_000n + BigInt(`0x${randomBytes(6).toString('hex')}`) * 1_000_000n
+  const pushMs = await inParallel(pushes, async (i) => {
+    const push = buildPush({
+      url: `${gateway.url}/wechat/callback`,
+      token: pushToken,
+      encodingAESKey: aesKey,
+      mode: 'safe',
+      format: 'xml',
+      appId: DEFAULT_SIM_APP.appId,
+      message: {
+        ToUserName: 'gh_footprint01',
+        FromUserName: openids[i % openids.length] ?? `oFootprint${i}`,
+        CreateTime: Math.floor(Date.now() / 1000),
+        MsgType: 'text',
+        Content: `Where is my order #${i}? 我的订单在哪里？`,
+        MsgId: String(msgIdBase + BigInt(i))
+      }
+    })
+    const res = await fetch(push.url, { method: 'POST', headers: { 'content-type': push.contentType }, body: push.body })
+    const answer = await res.text()
+    if (!res.ok || answer !== 'success') throw new Error(`push ${i}: ${res.status} ${answer}`)
+  })
+  await sleep(settleMs)
+  const afterPushes = stack.map((run) => rssMb(run.child.pid!))
+
+  const seedLoginMs = await inParallel(logins, async (i) => {
+    const session = await waferLogin(seed.url, simControl, `footprint-seed-${i}`)
+    await waferMe(seed.url, session)
+  })
+  await sleep(settleMs)
+  afterLogins.push(rssMb(seed.child.pid!))
+  const liveHeap: number[] = []
+  for (const run of all) liveHeap.push(await heapUsedMb(run.child.pid!, memoryFile(run), { gc: true }))
+
+  // ---------- report ----------
+  const rows: Row[] = all.map((run, i) => ({
+    name: run === seed ? 'seed (tutorial)' : run.name,
+    readyMs: run.readyMs,
+    idleRss: idleRss[i]!,
+    idleHeap: idleHeap[i]!,
+    longIdleRss: longIdleRss[i]!,
+    afterLogins: afterLogins[i]!,
+    afterPushes: afterPushes[i],
+    liveHeap: liveHeap[i]!
+  }))
+  const peer = rows.pop()!
+  const total = (name: string, list: Row[]): Row => {
+    const sum = (pick: (r: Row) => number | undefined): number => list.reduce((s, r) => s + (pick(r) ?? 0), 0)
+    return {
+      name,
+      readyMs: npmStartMs,
+      idleRss: sum((r) => r.idleRss),
+      idleHeap: sum((r) => r.idleHeap),
+      longIdleRss: sum((r) => r.longIdleRss),
+      afterLogins: sum((r) => r.afterLogins),
+      afterPushes: sum((r) => r.afterPushes),
+      liveHeap: sum((r) => r.liveHeap)
+    }
+  }
+  const services = rows.slice(1)
+  const table = [...rows, total('services + gateway (4)', services), total('whole stack (5)', rows), peer]
+  console.log(`\nMB = MiB. ready: spawn → answering, each process alone; the sums: \`npm run start\` → every process ready (all at once). idle: ${settleMs / 1000} s after the last start; heap: V8 heap used then; live: what stays after a full GC at the end.\n`)
+  console.log(`| process | ready ms | idle RSS MB | idle heap MB | RSS after ${idleMs / 1000} s idle | RSS after ${logins} logins | RSS after ${pushes} pushes | live heap at end MB | idle RSS / seed | after ${idleMs / 1000} s / seed | after logins / seed | ready / seed |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
+  for (const r of table) {
+    const vsSeed = r === peer ? ['1', '1', '1', '1'] : [ratio(r.idleRss, peer.idleRss), ratio(r.longIdleRss, peer.longIdleRss), ratio(r.afterLogins, peer.afterLogins), ratio(r.readyMs, peer.readyMs)]
+    console.log(`| ${r.name} | ${ms(r.readyMs)} | ${mb(r.idleRss)} | ${mb(r.idleHeap)} | ${mb(r.longIdleRss)} | ${mb(r.afterLogins)} | ${mb(r.afterPushes)} | ${mb(r.liveHeap)} | ${vsSeed.join(' | ')} |`)
+  }
+  console.log(`\n${logins} logins: stack ${(loginMs / 1000).toFixed(1)} s, seed ${(seedLoginMs / 1000).toFixed(1)} s; ${pushes} pushes: ${(pushMs / 1000).toFixed(1)} s; load average now ${loadavg()[0]!.toFixed(1)}`)
+  const goal = (pick: (r: Row) => number): string => {
+    const over = services.filter((r) => pick(r) > GOAL_RSS_MB).map((r) => `${r.name} ${mb(pick(r))}`)
+    return over.length === 0 ? 'met' : `not met (${over.join(', ')} MB)`
+  }
+  console.log(`goal idle RSS ≤ ${GOAL_RSS_MB} MB per service process: ${settleMs / 1000} s after start ${goal((r) => r.idleRss)}; after ${idleMs / 1000} s ${goal((r) => r.longIdleRss)}`)
+  const built = npmStart?.built === undefined ? '' : ` (including a build of ${npmStart.built}: sources newer than dist/)`
+  console.log(`goal stack ready ≤ ${GOAL_STACK_MS} ms from \`npm run start\`: ${npmStartMs === undefined ? 'not measured (BENCH_NPM_START=0)' : `${ms(npmStartMs)} ms, ${npmStartMs <= GOAL_STACK_MS ? 'met' : 'not met'}${built}`}`)
+} finally {
+  await stopAll(procs)
+  rmSync(tmp, { recursive: true, force: true })
+}
