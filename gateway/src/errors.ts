@@ -9,13 +9,13 @@ export const UpstreamUnavailableError = createError<[string]>('GATEWAY_UPSTREAM_
 export const UpstreamTimeoutError = createError<[string]>('GATEWAY_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504, Error, false)
 export const UpstreamBadResponseError = createError<[string]>('GATEWAY_UPSTREAM_BAD_RESPONSE', 'Upstream %s sent an invalid response', 502)
 export const GatewayClosingError = createError('GATEWAY_CLOSING', 'The gateway is shutting down', 503, Error, false)
-export const AuthRequiredError = createError('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <token>', 401, Error, false)
+/** No credential presented; %s names the one the route takes ('token' for a session, 'admin key'). */
+export const AuthRequiredError = createError<[string]>('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <%s>', 401, Error, false)
 export const SessionInvalidError = createError<[string]>('GATEWAY_SESSION_INVALID', 'Session invalid: %s', 401, Error, false)
 export const RateLimitedError = createError<[string]>('GATEWAY_RATE_LIMITED', 'Too many requests, retry in %s', 429, Error, false)
 export const MetricsUnauthorizedError = createError('GATEWAY_METRICS_UNAUTHORIZED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', 401, Error, false)
 export const BadPathError = createError('GATEWAY_BAD_PATH', 'Request path is not allowed', 400, Error, false)
 export const BodyTooLargeError = createError<[number]>('GATEWAY_BODY_TOO_LARGE', 'Request body is larger than %d bytes', 413, Error, false)
-export const AdminAuthRequiredError = createError('GATEWAY_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <admin key>', 401, Error, false)
 export const AdminKeyInvalidError = createError('GATEWAY_ADMIN_KEY_INVALID', 'Admin key invalid', 401, Error, false)
 export const AdminDisabledError = createError('GATEWAY_ADMIN_DISABLED', 'The admin API is disabled: no admin key is configured on the gateway (set ADMIN_API_KEYS)', 503, Error, false)
 

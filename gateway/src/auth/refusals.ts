@@ -18,7 +18,7 @@ export type RefusingPolicy = 'user' | 'wafer1' | 'wafer2'
 export function refuse (reply: FastifyReply, policy: RefusingPolicy, reason: string | null): void {
   switch (policy) {
     case 'user':
-      reply.send(reason === null ? new AuthRequiredError() : new SessionInvalidError(reason))
+      reply.send(reason === null ? new AuthRequiredError('token') : new SessionInvalidError(reason))
       return
     case 'wafer1':
       reply.code(200).send({ [WAFER_MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: `会话已失效，请重新登录：${reason ?? 'no session'}` })

@@ -6,7 +6,7 @@ import { MALFORMED, bearerToken, extractCredential, type Credential } from '../a
 import { refuse, type RefusingPolicy } from '../auth/refusals.js'
 import type { SessionResolver } from '../auth/resolver.js'
 import { MULTIPART_OVERHEAD, type GatewayConfig } from '../config.js'
-import { AdminAuthRequiredError, AdminDisabledError, AdminKeyInvalidError, AuthRequiredError, BadPathError, BodyTooLargeError, GatewayClosingError, SessionInvalidError } from '../errors.js'
+import { AdminDisabledError, AdminKeyInvalidError, AuthRequiredError, BadPathError, BodyTooLargeError, GatewayClosingError, SessionInvalidError } from '../errors.js'
 import { forward, type ForwardSettings, type RouteTarget, type Upstream } from '../proxy/forward.js'
 import { registerLoginRateLimit } from '../plugins/login-rate-limit.js'
 import { isForwardablePath } from '../proxy/path.js'
@@ -41,13 +41,13 @@ function adminCheck (keyring: AdminKeyring): onRequestHookHandler {
       return
     }
     if (request.headers.authorization === undefined) {
-      reply.send(new AdminAuthRequiredError())
+      reply.send(new AuthRequiredError('admin key'))
       return
     }
     const token = bearerToken(request.headers)
     if (token === undefined) {
       // Another scheme (Basic...), or "Bearer" with nothing usable after it: no admin key presented.
-      reply.send(new AdminAuthRequiredError())
+      reply.send(new AuthRequiredError('admin key'))
       return
     }
     const key = keyring.match(token)
@@ -157,7 +157,7 @@ function makeWebSocketHandler (spec: WebSocketSpec, deps: HandlerDeps, sockets: 
     if (credential === null) {
       // No session: a ticket goes through untouched for the upstream to check (and consume).
       if (hasTicket(request.url)) relay(request, reply, null)
-      else reply.send(new AuthRequiredError())
+      else reply.send(new AuthRequiredError('token'))
       return
     }
     if (credential === MALFORMED) {
