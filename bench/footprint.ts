@@ -112,16 +112,24 @@ async function timeNpmStart (): Promise<{ ms: number, built: string | undefined 
     const m = /^building (.+) \(tsc/m.exec(chunk.toString('utf8'))
     if (m !== null) built = built === undefined ? m[1] : `${built}; ${m[1]!}`
   })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
   try {
     await waitOk(`http://127.0.0.1:${ports.GATEWAY_PORT}/readyz`, child)
     await waitOk(`http://127.0.0.1:${ports.SIM_PORT}/healthz`, child)
     return { ms: performance.now() - started, built }
   } finally {
-    // The group is npm, its shell, tsx, scripts/start.ts and the five servers, all started here.
-    process.kill(-child.pid!, 'SIGINT')
-    await Promise.race([exited, sleep(15_000).then(() => process.kill(-child.pid!, 'SIGKILL'))])
+    await stopGroup(child.pid!)
   }
+}
+
+/** Ctrl-C to a process group (npm, its shell, tsx, scripts/start.ts and the five servers, all started here), SIGKILL after 15 s. */
+async function stopGroup (pgid: number): Promise<void> {
+  const alive = (): boolean => {
+    try { process.kill(-pgid, 0); return true } catch { return false }
+  }
+  process.kill(-pgid, 'SIGINT')
+  const deadline = performance.now() + 15_000
+  while (alive() && performance.now() < deadline) await sleep(50)
+  if (alive()) process.kill(-pgid, 'SIGKILL')
 }
 
 const mb = (n: number | undefined): string => n === undefined ? '–' : n.toFixed(1)
