@@ -8,6 +8,8 @@ export interface Running {
   url: string
   /** Milliseconds from spawn until `readyPath` first answered 200 (polled every READY_POLL_MS). */
   readyMs: number
+  /** CPU time (user + system) the process used until then, ms: what start-up costs, whatever else runs. */
+  readyCpuMs: number
 }
 
 const READY_POLL_MS = 10
@@ -43,7 +45,7 @@ export async function startProcess (name: string, entry: string, port: number, e
     try {
       const res = await fetch(url + readyPath)
       await res.arrayBuffer()
-      if (res.ok) return { name, child, url, readyMs: performance.now() - started }
+      if (res.ok) return { name, child, url, readyMs: performance.now() - started, readyCpuMs: cpuMicros(child.pid!) / 1000 }
     } catch {}
     await sleep(READY_POLL_MS)
   }

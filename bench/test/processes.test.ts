@@ -26,6 +26,7 @@ t.test('a compiled service runs under plain node with source maps, and reports i
   t.equal(argv.at(-1), entry)
   t.notOk(argv.some((a) => a.includes('tsx')), 'no TypeScript loader')
   t.ok(sim.readyMs > 0 && sim.readyMs < 30_000, `ready in ${sim.readyMs} ms`)
+  t.ok(sim.readyCpuMs > 0, `${sim.readyCpuMs} ms of CPU to get there`)
   t.ok(rssMb(sim.child.pid!) > 10)
   const used = await heapUsedMb(sim.child.pid!, file, { gc: false })
   const live = await heapUsedMb(sim.child.pid!, file, { gc: true })
