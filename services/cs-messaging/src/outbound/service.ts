@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { BusChannels, type Bus, type OutboundMessage } from '@weapp/common'
-import { isWechatApiError, type AccessTokenProvider, type TempMedia, type TypingCommand, type WechatClient } from '@weapp/wechat'
+import { isWechatApiError, outcomeOf, type AccessTokenProvider, type TempMedia, type TypingCommand, type WechatClient } from '@weapp/wechat'
 import { MediaNotFoundError, OutboundNotWiredError, SendQuotaExceededError, SendWindowClosedError } from '../errors.js'
 import type { CsMetrics } from '../metrics.js'
 import type { MessagesRepository, OutboundCompletion, OutboundOutcome } from '../messages/types.js'
@@ -72,27 +72,13 @@ function codeOf (err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
-// The request never left this host: WeChat cannot have acted on it.
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
-
-function neverConnected (err: unknown): boolean {
-  let cause = (err as { cause?: unknown } | null)?.cause
-  const first = (cause as { errors?: unknown[] } | null)?.errors?.[0]
-  if (first !== undefined) cause = first
-  const code = codeOf(cause)
-  return code !== undefined && CONNECT_ERROR_CODES.has(code)
-}
-
 /** What a failed send means for the user (see OutboundOutcome). */
 export function failedOutcome (err: unknown): Exclude<OutboundOutcome, 'pending' | 'sent' | 'refused'> {
   const errcode = errcodeOf(err)
   // -1: WeChat was busy and did not act (the client already retried it with back-off).
   if (errcode !== undefined) return errcode === -1 ? 'failed' : 'rejected'
-  const code = codeOf(err)
-  if (code === 'WECHAT_TIMEOUT' || code === 'WECHAT_UNAVAILABLE' || code === 'WECHAT_RESPONSE_INVALID') {
-    return neverConnected(err) ? 'failed' : 'unknown'
-  }
-  return 'failed'
+  // The WeChat client says whether the request may have reached WeChat; anything else never called it.
+  return outcomeOf(err) === 'unknown' ? 'unknown' : 'failed'
 }
 
 /** A metrics label for a failed WeChat call: its errcode, or 'error'. */

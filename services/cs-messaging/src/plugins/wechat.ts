@@ -1,9 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import {
-  MemoryAccessTokenProvider, RedisAccessTokenProvider, WechatClient,
-  type AccessTokenProvider, type FetchAccessToken, type WechatClientOptions
-} from '@weapp/wechat'
+import { createAccessTokens, WechatClient, type AccessTokenProvider, type WechatClientOptions } from '@weapp/wechat'
 import { MeteredAccessTokenProvider } from '../outbound/metered-tokens.js'
 
 declare module 'fastify' {
@@ -28,25 +25,14 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
     return
   }
   const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
-  // stable_token by default: normal mode hands every caller the same token, so it never supersedes one in use.
-  const fetchToken: FetchAccessToken = TOKEN_SOURCE === 'classic'
-    ? async () => await client.getAccessToken()
-    : async () => await client.getStableAccessToken()
-  const fetch: FetchAccessToken = async () => {
-    try {
-      const fetched = await fetchToken()
-      app.csMetrics.tokenFetches.inc({ result: 'ok' })
-      return fetched
-    } catch (err) {
-      app.csMetrics.tokenFetches.inc({ result: 'error' })
-      throw err
-    }
-  }
-  const onRefreshError = (err: unknown): void => { app.log.warn({ err }, 'access_token refresh failed') }
   // Single flight either way: in process (memory), or across every instance under a Redis lock.
-  const inner: AccessTokenProvider = app.csRedis === null
-    ? new MemoryAccessTokenProvider({ fetch, onRefreshError })
-    : new RedisAccessTokenProvider({ redis: app.csRedis, appId: APP_ID, fetch, onRefreshError })
+  const inner = createAccessTokens({
+    client,
+    source: TOKEN_SOURCE,
+    redis: app.csRedis,
+    onRefreshError: (err) => { app.log.warn({ err }, 'access_token refresh failed') },
+    onFetch: (result) => { app.csMetrics.tokenFetches.inc({ result }) }
+  })
   const tokens = new MeteredAccessTokenProvider({ inner, metrics: app.csMetrics })
   app.decorate('csWechat', client)
   app.decorate('csAccessTokens', tokens)

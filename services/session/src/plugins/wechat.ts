@@ -1,10 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
 import { createRedis } from '@weapp/common'
-import {
-  MemoryAccessTokenProvider, RedisAccessTokenProvider, WechatClient,
-  type AccessTokenProvider, type FetchAccessToken, type WechatClientOptions
-} from '@weapp/wechat'
+import { createAccessTokens, WechatClient, type AccessTokenProvider, type WechatClientOptions } from '@weapp/wechat'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,19 +21,20 @@ export interface WechatPluginOptions {
 async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): Promise<void> {
   const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE, REDIS_URL } = app.config
   const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
-  const fetch: FetchAccessToken = TOKEN_SOURCE === 'classic'
-    ? async () => await client.getAccessToken()
-    : async () => await client.getStableAccessToken()
-  const onRefreshError = (err: unknown): void => { app.log.warn({ err }, 'access_token refresh failed') }
-  let tokens: AccessTokenProvider
   let closeRedis = async (): Promise<void> => {}
-  if (REDIS_URL === undefined) {
-    tokens = new MemoryAccessTokenProvider({ fetch, onRefreshError })
-  } else {
-    const redis = createRedis(REDIS_URL)
-    closeRedis = async () => { await redis.quit().catch(() => redis.disconnect()) }
-    tokens = new RedisAccessTokenProvider({ redis, appId: APP_ID, fetch })
+  let redis: Redis | null = null
+  if (REDIS_URL !== undefined) {
+    const connection = createRedis(REDIS_URL)
+    redis = connection
+    closeRedis = async () => { await connection.quit().catch(() => connection.disconnect()) }
   }
+  const tokens: AccessTokenProvider = createAccessTokens({
+    client,
+    source: TOKEN_SOURCE,
+    redis,
+    // A refresh ahead of expiry failed (callers still have the current token): one line per failure.
+    onRefreshError: (err) => { app.log.warn({ err }, 'access_token refresh failed') }
+  })
   app.decorate('wechat', client)
   app.decorate('accessTokens', tokens)
   app.addHook('onClose', async () => {
