@@ -32,11 +32,12 @@ export interface LocalRedis {
 }
 
 /**
- * Starts Debian's redis-server on a free loopback port with a throw-away directory and no persistence.
- * Returns null when the binary is not installed (the caller decides whether that is fatal).
+ * Starts Debian's redis-server on a free loopback port (or `port`: a test bringing Redis back where its
+ * clients expect it) with a throw-away directory and no persistence. Returns null when the binary is
+ * not installed (the caller decides whether that is fatal).
  */
-export async function startLocalRedis (): Promise<LocalRedis | null> {
-  const port = await freePort()
+export async function startLocalRedis (port?: number): Promise<LocalRedis | null> {
+  port ??= await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'weapp-redis-'))
   let child: ChildProcess
   try {

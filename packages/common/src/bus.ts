@@ -1,7 +1,7 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import type { Redis } from 'ioredis'
 import type { BusEvent } from './types.js'
-import { createRedis } from './redis.js'
+import { createRedis, type RedisState, type RedisStateLog } from './redis.js'
 
 export type BusHandler = (event: BusEvent) => void
 
@@ -31,18 +31,28 @@ export class InProcessBus implements Bus {
   async close (): Promise<void> { this.#emitter.removeAllListeners() }
 }
 
-/** Redis pub/sub needs a connection of its own for subscribing; both are created and closed here. */
+/**
+ * Redis pub/sub needs a connection of its own for subscribing; both are created and closed here.
+ * Subscribing never fails for want of Redis: a channel that could not be subscribed yet (Redis away
+ * at boot) is subscribed when the connection is ready again, so a service starts without Redis.
+ */
 export class RedisBus implements Bus {
   readonly #pub: Redis
   readonly #sub: Redis
   readonly #handlers = new Map<string, Set<BusHandler>>()
+  /** The subscriber connection failed since it was last ready: a SUBSCRIBE now would only wait. */
+  #unreachable = false
 
-  constructor (url: string) {
-    this.#pub = createRedis(url)
-    this.#sub = createRedis(url, { enableAutoPipelining: false })
-    // ioredis reconnects on its own; without listeners a lost connection would crash the process.
-    this.#pub.on('error', () => {})
-    this.#sub.on('error', () => {})
+  /** `log`: where the connections' state changes go (createRedis). */
+  constructor (url: string, log?: RedisStateLog) {
+    this.#pub = createRedis(url, {}, { name: 'bus publisher', ...(log !== undefined ? { log } : {}) })
+    this.#sub = createRedis(url, { enableAutoPipelining: false }, { name: 'bus subscriber', ...(log !== undefined ? { log } : {}) })
+    // ioredis re-subscribes only the channels it had confirmed; these may include some it never had.
+    this.#sub.on('ready', () => {
+      this.#unreachable = false
+      if (this.#handlers.size > 0) this.#sub.subscribe(...this.#handlers.keys()).catch(() => {})
+    })
+    this.#sub.on('error', () => { this.#unreachable = true })
     this.#sub.on('message', (channel: string, payload: string) => {
       const handlers = this.#handlers.get(channel)
       if (handlers === undefined) return
@@ -61,7 +71,15 @@ export class RedisBus implements Bus {
     if (handlers === undefined) {
       handlers = new Set()
       this.#handlers.set(channel, handlers)
-      await this.#sub.subscribe(channel)
+      // Resolves once subscribed, or when Redis turns out to be away (then the 'ready' listener subscribes
+      // when it is back): no waiting for ioredis's retries while the connection is known to be down.
+      const subscribing = this.#sub.subscribe(channel)
+      subscribing.catch(() => {})
+      if (!this.#unreachable) {
+        const ac = new AbortController()
+        await Promise.race([subscribing, once(this.#sub, 'error', { signal: ac.signal })]).catch(() => {})
+        ac.abort()
+      }
     }
     handlers.add(handler)
     return async () => {
@@ -70,9 +88,15 @@ export class RedisBus implements Bus {
       set.delete(handler)
       if (set.size === 0) {
         this.#handlers.delete(channel)
-        await this.#sub.unsubscribe(channel)
+        // Failed (Redis away): no handler is left, so whatever still arrives is ignored.
+        await this.#sub.unsubscribe(channel).catch(() => {})
       }
     }
+  }
+
+  /** Both connections ready (a publish goes out, subscriptions are live). */
+  get connected (): boolean {
+    return this.#pub.status === 'ready' && this.#sub.status === 'ready'
   }
 
   async close (): Promise<void> {
@@ -90,6 +114,11 @@ async function quitOrDisconnect (redis: Redis, timeoutMs = 1000): Promise<void> 
   redis.disconnect()
 }
 
-export function createBus (redisUrl: string | undefined): Bus {
-  return redisUrl === undefined ? new InProcessBus() : new RedisBus(redisUrl)
+export function createBus (redisUrl: string | undefined, log?: RedisStateLog): Bus {
+  return redisUrl === undefined ? new InProcessBus() : new RedisBus(redisUrl, log)
+}
+
+/** The Redis state behind a bus: `up` for an in-process bus (nothing to lose). */
+export function busState (bus: Bus): RedisState {
+  return bus instanceof RedisBus && !bus.connected ? 'down' : 'up'
 }

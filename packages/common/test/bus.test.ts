@@ -1,11 +1,7 @@
 import t from 'tap'
-import { InProcessBus, RedisBus, type Bus, type BusEvent } from '@weapp/common'
+import { InProcessBus, RedisBus, type BusEvent } from '@weapp/common'
 
 const event: BusEvent = { type: 'user.push', openid: 'o1', event: 'hello', data: { n: 1 } }
-
-function nextEvent (bus: Bus, channel: string): Promise<BusEvent> {
-  return new Promise((resolve) => { void bus.subscribe(channel, resolve) })
-}
 
 t.test('in-process bus delivers asynchronously and unsubscribes', async (t) => {
   const bus = new InProcessBus()
@@ -28,8 +24,10 @@ t.test('redis bus crosses connections', { skip: process.env.REDIS_URL === undefi
   const b = new RedisBus(url)
   t.teardown(async () => { await a.close(); await b.close() })
   const channel = `test:${Math.random()}`
-  const received = nextEvent(b, channel)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Subscribed before publishing (a fixed pause lost the event on a loaded machine).
+  let subscribed: Promise<unknown> | undefined
+  const received = new Promise<BusEvent>((resolve) => { subscribed = b.subscribe(channel, resolve) })
+  await subscribed
   await a.publish(channel, event)
   t.same(await received, event)
 })

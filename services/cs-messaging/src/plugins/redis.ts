@@ -27,8 +27,8 @@ async function redisPlugin (app: FastifyInstance): Promise<void> {
     app.decorate('csRedis', null)
     return
   }
-  const redis = createRedis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: PUSH_ACK_TIMEOUT_MS })
-  redis.on('error', (err: Error) => { app.log.warn({ err: { message: err.message } }, 'redis connection error') })
+  // Outages are logged by the factory, once each way (not once per reconnect attempt).
+  const redis = createRedis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: PUSH_ACK_TIMEOUT_MS }, { name: 'queue', log: app.log })
   app.decorate('csRedis', redis)
   app.addHook('onClose', async () => {
     // QUIT waits for an answer; a Redis that stopped answering must not hold the shutdown.

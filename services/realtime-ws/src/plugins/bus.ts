@@ -21,7 +21,7 @@ async function busPlugin (app: FastifyInstance, opts: BusPluginOptions): Promise
     app.decorate('wsBus', opts.bus)
     return
   }
-  const bus = createBus(app.wsConfig.REDIS_URL)
+  const bus = createBus(app.wsConfig.REDIS_URL, app.log)
   app.decorate('wsBus', bus)
   app.addHook('onClose', async () => { await bus.close() })
 }

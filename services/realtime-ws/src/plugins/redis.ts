@@ -13,9 +13,9 @@ declare module 'fastify' {
 async function redisPlugin (app: FastifyInstance): Promise<void> {
   const url = app.wsConfig.REDIS_URL
   // A Redis that stops answering fails the command (503 on a ticket) instead of holding the upgrade for ever.
-  const redis = url === undefined ? null : createRedis(url, { commandTimeout: app.wsConfig.REDIS_COMMAND_TIMEOUT_MS })
+  // Outages are logged by the factory, once each way (not once per reconnect attempt).
+  const redis = url === undefined ? null : createRedis(url, { commandTimeout: app.wsConfig.REDIS_COMMAND_TIMEOUT_MS }, { name: 'tickets', log: app.log })
   if (redis !== null) {
-    redis.on('error', (err) => { app.log.warn({ err }, 'redis connection error') })
     app.addHook('onClose', async () => {
       await Promise.race([redis.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
       redis.disconnect()

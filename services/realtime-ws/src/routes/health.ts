@@ -1,12 +1,32 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { busState, redisState } from '@weapp/common'
 import Type from 'typebox'
 
-/** Liveness for the gateway and orchestrators: no internal credential needed. */
+/**
+ * Liveness for the gateway and orchestrators: no internal credential needed. Always 200 while the
+ * process serves; with REDIS_URL it says `redis: up|down` and `status: degraded` while Redis is away
+ * (sockets authenticated by a session still open; tickets and cross-instance pushes wait for it).
+ */
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', {
     config: { public: true },
-    schema: { response: { 200: Type.Object({ status: Type.Literal('ok'), service: Type.Literal('realtime-ws'), sockets: Type.Integer() }) } }
-  }, async () => ({ status: 'ok' as const, service: 'realtime-ws' as const, sockets: app.wsHub.size }))
+    schema: {
+      response: {
+        200: Type.Object({
+          status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+          service: Type.Literal('realtime-ws'),
+          sockets: Type.Integer(),
+          redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')]))
+        })
+      }
+    }
+  }, async () => {
+    const redis = app.wsRedis
+    const sockets = app.wsHub.size
+    if (redis === null) return { status: 'ok' as const, service: 'realtime-ws' as const, sockets }
+    const up = redisState(redis) === 'up' && busState(app.wsBus) === 'up'
+    return { status: up ? 'ok' as const : 'degraded' as const, service: 'realtime-ws' as const, sockets, redis: up ? 'up' as const : 'down' as const }
+  })
 }
 
 export default health

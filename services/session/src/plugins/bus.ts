@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 async function busPlugin (app: FastifyInstance): Promise<void> {
-  const bus = createBus(app.config.REDIS_URL)
+  const bus = createBus(app.config.REDIS_URL, app.log)
   app.decorate('bus', bus)
   app.addHook('onClose', async () => { await bus.close() })
 }

@@ -10,6 +10,8 @@ declare module 'fastify' {
     wechat: WechatClient
     /** access_token cache: Redis (shared by every instance and service) when REDIS_URL is set. */
     accessTokens: AccessTokenProvider
+    /** That cache's Redis connection (its state goes into /healthz); null without REDIS_URL. */
+    sessionRedis: Redis | null
   }
 }
 
@@ -24,7 +26,8 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
   let closeRedis = async (): Promise<void> => {}
   let redis: Redis | null = null
   if (REDIS_URL !== undefined) {
-    const connection = createRedis(REDIS_URL)
+    // The factory's command timeout and once-per-outage logging: login and /me never need this connection.
+    const connection = createRedis(REDIS_URL, {}, { name: 'access tokens', log: app.log })
     redis = connection
     closeRedis = async () => { await connection.quit().catch(() => connection.disconnect()) }
   }
@@ -37,6 +40,7 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
   })
   app.decorate('wechat', client)
   app.decorate('accessTokens', tokens)
+  app.decorate('sessionRedis', redis)
   app.addHook('onClose', async () => {
     await tokens.close()
     await client.close()
