@@ -103,7 +103,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
     session: {},
     cs: push,
     realtime: { SESSION_URL: urls.session },
-    gateway: { SESSION_URL: urls.session, CS_MESSAGING_URL: urls.cs, REALTIME_WS_URL: urls.realtime, ADMIN_API_KEYS: secrets.adminApiKeys }
+    gateway: { SESSION_URL: urls.session, CS_MESSAGING_URL: urls.cs, REALTIME_WS_URL: urls.realtime, ADMIN_API_KEYS: secrets.adminApiKeys, METRICS_PUBLIC: given.METRICS_PUBLIC ?? 'true' }
   }
 
   const base: Record<string, string> = {}

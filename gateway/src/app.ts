@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { REQUEST_ID_HEADER, createRedis, installErrorHandling, serverOptions, type Bus } from '@weapp/common'
+import { REQUEST_ID_HEADER, busState, createRedis, installErrorHandling, redisState, serverOptions, type Bus, type RedisState } from '@weapp/common'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
@@ -18,20 +18,24 @@ export interface GatewayOptions {
   bus?: Bus
 }
 
-/** How long boot waits for Redis (login rate limit) before going on; meanwhile the limit fails open. */
+/** How long boot waits for a Redis that does not answer (rate limits) before going on without it. */
 export const REDIS_READY_WAIT_MS = 5_000
 
+/**
+ * The rate limits' Redis. Boot waits a little for a Redis that is slow to answer, and not at all for
+ * one that refuses: nothing the gateway serves needs Redis, so it starts (and /readyz says degraded)
+ * while the client keeps reconnecting. Meanwhile the login limit fails open and the failed-auth
+ * limit counts in process.
+ */
 async function connectRateLimitRedis (app: FastifyInstance, url: string): Promise<Redis> {
-  // No offline queue: while Redis is away the limiter fails open at once instead of holding logins.
-  const redis = createRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 })
-  redis.on('error', (err: Error) => { app.log.warn({ err }, 'rate limit redis error') })
+  // No offline queue: while Redis is away the limiters fall back at once instead of holding requests.
+  const redis = createRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }, { name: 'rate limits', log: app.log })
   app.addHook('onClose', async () => { await redis.quit().catch(() => { redis.disconnect() }) })
-  const timeout = AbortSignal.timeout(REDIS_READY_WAIT_MS)
-  try {
-    await once(redis, 'ready', { signal: timeout })
-  } catch {
-    app.log.warn('rate limit redis not ready yet; login rate limit fails open until it is')
-  }
+  const ac = new AbortController()
+  const timer = setTimeout(() => { ac.abort() }, REDIS_READY_WAIT_MS)
+  await Promise.race([once(redis, 'ready', { signal: ac.signal }), once(redis, 'error', { signal: ac.signal })]).catch(() => {})
+  ac.abort()
+  clearTimeout(timer)
   return redis
 }
 
@@ -60,11 +64,16 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
 
   await app.register(metricsPlugin)
   await app.register(upstreamsPlugin, { config })
-  await app.register(authPlugin, opts.bus === undefined ? { config } : { config, bus: opts.bus })
   const redis = config.REDIS_URL === undefined ? null : await connectRateLimitRedis(app, config.REDIS_URL)
+  await app.register(authPlugin, { config, redis, ...(opts.bus === undefined ? {} : { bus: opts.bus }) })
+  // Redis as /readyz reports it: null when the gateway runs without (REDIS_URL unset).
+  const redisHealth = (): RedisState | null => {
+    if (redis === null) return null
+    return redisState(redis) === 'up' && busState(app.revocationBus) === 'up' ? 'up' : 'down'
+  }
 
-  await app.register(healthRoutes, { config, isClosing })
-  await app.register(metricsRoutes, { token: config.METRICS_TOKEN })
+  await app.register(healthRoutes, { config, isClosing, redisHealth })
+  await app.register(metricsRoutes, { token: config.METRICS_TOKEN, public: config.METRICS_PUBLIC })
   await app.register(proxyRoutes, { config, trustProxy, redis, isClosing, webSockets })
 }
 

@@ -10,6 +10,15 @@ export const DEFAULT_AUTH_CACHE_TTL_MS = 5_000
 export const DEFAULT_AUTH_CACHE_MAX = 100_000
 export const DEFAULT_LOGIN_RATE_LIMIT_MAX = 30
 export const DEFAULT_LOGIN_RATE_LIMIT_WINDOW_MS = 60_000
+/** Failed credential lookups per client address per window: a real client fails about once per expiry. */
+export const DEFAULT_AUTH_FAILURE_LIMIT_MAX = 10
+export const DEFAULT_AUTH_FAILURE_LIMIT_WINDOW_MS = 60_000
+export const DEFAULT_AUTH_REFUSAL_CACHE_TTL_MS = 30_000
+export const DEFAULT_AUTH_REFUSAL_CACHE_MAX = 50_000
+/** From the relay's connect to the upstream's first answer byte (its 101 or its refusal). */
+export const DEFAULT_WS_UPGRADE_TIMEOUT_MS = 10_000
+/** A relayed WebSocket with no byte either way this long is closed: realtime-ws pings every 30 s. */
+export const DEFAULT_WS_IDLE_TIMEOUT_MS = 120_000
 export const DEFAULT_BODY_LIMIT = 64 * 1024
 export const DEFAULT_UPSTREAM_CONNECTIONS = 64
 export const DEFAULT_UPSTREAM_PIPELINING = 8
@@ -39,12 +48,30 @@ const GatewayOwnEnv = {
   LOGIN_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: DEFAULT_LOGIN_RATE_LIMIT_MAX }),
   LOGIN_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, default: DEFAULT_LOGIN_RATE_LIMIT_WINDOW_MS }),
   /**
+   * Credentials the session service refused, per client address per window; above it, credentials that
+   * would need a lookup are answered 429 GATEWAY_AUTH_RATE_LIMITED (Redis-backed when REDIS_URL is set).
+   */
+  AUTH_FAILURE_LIMIT_MAX: Type.Integer({ minimum: 1, default: DEFAULT_AUTH_FAILURE_LIMIT_MAX }),
+  AUTH_FAILURE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, default: DEFAULT_AUTH_FAILURE_LIMIT_WINDOW_MS }),
+  /** How long a refused credential is refused without asking again; 0 disables. */
+  AUTH_REFUSAL_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: DEFAULT_AUTH_REFUSAL_CACHE_TTL_MS }),
+  AUTH_REFUSAL_CACHE_MAX: Type.Integer({ minimum: 1, default: DEFAULT_AUTH_REFUSAL_CACHE_MAX }),
+  /** A relayed WebSocket upgrade the upstream has not answered by then gets 504 and is closed. */
+  WS_UPGRADE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: DEFAULT_WS_UPGRADE_TIMEOUT_MS }),
+  /** A relayed WebSocket with no traffic either way (frames, pings included) this long is closed. */
+  WS_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: DEFAULT_WS_IDLE_TIMEOUT_MS }),
+  /**
    * Comma-separated addresses or CIDRs of the proxies in front of the gateway (e.g. nginx) whose
    * X-Forwarded-For/-Proto/-Host are believed. Unset: nothing is trusted; the peer address is the client.
    */
   TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
-  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  /**
+   * `GET /metrics` (and the detail of `/readyz`) needs `Authorization: Bearer <METRICS_TOKEN>`. Unset:
+   * /metrics is closed (403 GATEWAY_METRICS_CLOSED) unless METRICS_PUBLIC is true.
+   */
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, secret: true })),
+  /** Development only: /metrics and the /readyz detail open to anyone when no METRICS_TOKEN is set. */
+  METRICS_PUBLIC: Type.Boolean({ default: false }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: DEFAULT_BODY_LIMIT }),
   /** Largest body of a WeChat push (`/wechat/callback`, `/weapp/message`); 413 above. */
   PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),

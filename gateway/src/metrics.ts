@@ -13,6 +13,12 @@ const NB = REQUEST_BUCKETS.length
 
 export type UpstreamErrorKind = 'unavailable' | 'timeout' | 'closing' | 'bad_response'
 export type ResolveOutcome = 'ok' | 'invalid' | 'error'
+/**
+ * Why a presented credential was refused: `malformed` (not the shape the session service issues: no
+ * lookup), `refused` (the session service said no), `cached_refusal` (it said no lately: no lookup),
+ * `rate_limited` (the client address used up its failed-lookup budget: no lookup, 429).
+ */
+export type AuthFailureReason = 'malformed' | 'refused' | 'cached_refusal' | 'rate_limited'
 
 interface MetricValue { labels: Record<string, string | number>, value: number, metricName?: string }
 
@@ -46,6 +52,7 @@ export class GatewayMetrics {
   #cacheMisses = 0
   readonly #upstreamErrors: Counter<'upstream' | 'kind'>
   readonly #resolveSeconds: Histogram<'outcome'>
+  readonly #authFailures: Counter<'reason'>
 
   /** Where the auth cache size gauge reads from (set by whoever owns the cache). */
   authCacheSize: () => number = () => 0
@@ -81,6 +88,12 @@ export class GatewayMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry]
     })
+    this.#authFailures = new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Presented credentials refused, by reason (malformed, refused, cached_refusal, rate_limited)',
+      labelNames: ['reason'],
+      registers: [this.registry]
+    })
     const cacheSize = (): number => this.authCacheSize()
     // eslint-disable-next-line no-new
     new Gauge({
@@ -112,6 +125,10 @@ export class GatewayMetrics {
 
   upstreamError (upstream: string, kind: UpstreamErrorKind): void {
     this.#upstreamErrors.inc({ upstream, kind })
+  }
+
+  authFailure (reason: AuthFailureReason): void {
+    this.#authFailures.inc({ reason })
   }
 
   resolveObserved (seconds: number, outcome: ResolveOutcome): void {

@@ -84,3 +84,52 @@ t.test('/metrics with METRICS_TOKEN needs the bearer token', async (t) => {
   t.match(ok.text, /gateway_http_requests_total/)
   t.equal((await h.call('/healthz')).status, 200, 'health stays open')
 })
+
+t.test('/metrics is closed without METRICS_TOKEN (403), whatever NODE_ENV says, unless METRICS_PUBLIC=true', async (t) => {
+  const nodeEnv = process.env.NODE_ENV
+  process.env.NODE_ENV = 'development'
+  t.teardown(() => { if (nodeEnv === undefined) delete process.env.NODE_ENV; else process.env.NODE_ENV = nodeEnv })
+  const closed = await startHarness({ env: { METRICS_PUBLIC: 'false' } })
+  t.teardown(closed.close)
+  for (const headers of [{}, { authorization: 'Bearer anything-at-all-0123456789' }] as Array<Record<string, string>>) {
+    const res = await closed.call('/metrics', { headers })
+    t.equal(res.status, 403)
+    t.same(res.json(), { statusCode: 403, code: 'GATEWAY_METRICS_CLOSED', error: 'Forbidden', message: 'Metrics are closed: the gateway has no METRICS_TOKEN' })
+    t.notMatch(res.text, /gateway_http_requests_total/)
+  }
+
+  const open = await startHarness({ env: { METRICS_PUBLIC: 'true' } })
+  t.teardown(open.close)
+  t.equal((await open.call('/metrics')).status, 200, 'the development opt-in')
+
+  const token = 'metrics-token-0123456789'
+  const both = await startHarness({ env: { METRICS_PUBLIC: 'true', METRICS_TOKEN: token } })
+  t.teardown(both.close)
+  t.equal((await both.call('/metrics')).status, 401, 'a token, when set, is always needed')
+  t.equal((await both.call('/metrics', { headers: { authorization: `Bearer ${token}` } })).status, 200)
+})
+
+t.test('/readyz detail (which upstream, Redis) is for operators: the token, or a direct local caller', async (t) => {
+  const token = 'metrics-token-0123456789'
+  const h = await startHarness({ env: { METRICS_PUBLIC: 'false', METRICS_TOKEN: token } })
+  t.teardown(h.close)
+  const detail = { status: 'ok', upstreams: { session: 'up', 'cs-messaging': 'up', realtime: 'up' } }
+  t.same((await h.call('/readyz')).json(), detail, 'direct from loopback (a health check on the host or in the container)')
+  // What a proxy on the same host relays: public callers, status only.
+  for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer wrong' }] as Array<Record<string, string>>) {
+    const res = await h.call('/readyz', { headers })
+    t.equal(res.status, 200)
+    t.same(res.json(), { status: 'ok' }, JSON.stringify(headers))
+  }
+  t.same((await h.call('/readyz', { headers: { 'x-forwarded-for': '203.0.113.9', authorization: `Bearer ${token}` } })).json(), detail, 'the metrics token')
+
+  await h.upstream.close()
+  const down = await h.call('/readyz', { headers: { 'x-forwarded-for': '203.0.113.9' } })
+  t.equal(down.status, 503)
+  t.same(down.json(), { status: 'unavailable' }, 'not which upstream')
+  t.same((await h.call('/readyz')).json(), { status: 'unavailable', down: ['session'], upstreams: { session: 'down', 'cs-messaging': 'up', realtime: 'up' } })
+
+  const open = await startHarness({ env: { METRICS_PUBLIC: 'true' } })
+  t.teardown(open.close)
+  t.same((await open.call('/readyz', { headers: { 'x-forwarded-for': '203.0.113.9' } })).json(), detail, 'METRICS_PUBLIC opens the detail too')
+})

@@ -3,10 +3,12 @@ import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 import t from 'tap'
 import { TtlLru } from '../src/auth/cache.js'
-import { MALFORMED, bearerToken, credentialHash, extractCredential, waferQueryCredentials } from '../src/auth/credentials.js'
+import { CREDENTIAL_SHAPES, MALFORMED, bearerToken, credentialHash, extractCredential, waferQueryCredentials } from '../src/auth/credentials.js'
 import { coalesceWrites } from '../src/proxy/coalescing-connector.js'
 import { isForwardablePath } from '../src/proxy/path.js'
 import { UPSTREAMS } from '../src/routes-table.js'
+// The session service's own credential minting: the gateway's shape check must accept all of it.
+import { generateCredential } from '../../services/session/src/sessions/credentials.js'
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 
@@ -37,20 +39,52 @@ t.test('wafer query credentials', async (t) => {
 })
 
 t.test('credential extraction per policy', async (t) => {
-  const w1 = { 'x-wx-id': 'i', 'x-wx-skey': 's' }
-  t.match(extractCredential('user', { authorization: 'Bearer b', ...w1 }, '/api/me'), { kind: 'bearer', token: 'b' }, 'bearer first')
-  t.match(extractCredential('user', w1, '/api/me'), { kind: 'wafer1', id: 'i', skey: 's' })
-  t.match(extractCredential('user', { 'x-wx-skey': 's' }, '/api/me'), { kind: 'wafer2', skey: 's' })
-  t.equal(extractCredential('user', {}, '/api/me?X-WX-Id=i&X-WX-Skey=s'), null, 'no query credentials on /api')
-  t.equal(extractCredential('user', { authorization: 'Bearer ' + 'x'.repeat(513) }, '/'), MALFORMED)
-  t.match(extractCredential('wafer1', {}, '/me?X-WX-Id=i&X-WX-Skey=s'), { kind: 'wafer1', id: 'i', skey: 's' })
-  t.equal(extractCredential('wafer1', { 'x-wx-skey': 's' }, '/me?X-WX-Id=i&X-WX-Skey=s'), null, 'half in headers: none')
-  t.equal(extractCredential('wafer1', { authorization: 'Bearer b' }, '/me'), null, 'bearer is not a wafer credential')
-  t.equal(extractCredential('wafer1', { 'x-wx-id': '', 'x-wx-skey': 's' }, '/me'), MALFORMED)
-  t.match(extractCredential('wafer2', { 'x-wx-skey': 's', 'x-wx-id': 'ignored' }, '/weapp/user'), { kind: 'wafer2', skey: 's' })
+  // The shapes the session service issues: bearer base64url(32 bytes), wafer id hex(32), skey hex(20).
+  const b = 'A'.repeat(42) + '_'
+  const i = '1'.repeat(64)
+  const s = 'f'.repeat(40)
+  const w1 = { 'x-wx-id': i, 'x-wx-skey': s }
+  t.match(extractCredential('user', { authorization: `Bearer ${b}`, ...w1 }, '/api/me'), { kind: 'bearer', token: b }, 'bearer first')
+  t.match(extractCredential('user', w1, '/api/me'), { kind: 'wafer1', id: i, skey: s })
+  t.match(extractCredential('user', { 'x-wx-skey': s }, '/api/me'), { kind: 'wafer2', skey: s })
+  t.equal(extractCredential('user', {}, `/api/me?X-WX-Id=${i}&X-WX-Skey=${s}`), null, 'no query credentials on /api')
+  t.equal(extractCredential('user', { authorization: 'Bearer ' + 'x'.repeat(513) }, '/'), MALFORMED.bearer)
+  t.match(extractCredential('wafer1', {}, `/me?X-WX-Id=${i}&X-WX-Skey=${s}`), { kind: 'wafer1', id: i, skey: s })
+  t.equal(extractCredential('wafer1', { 'x-wx-skey': s }, `/me?X-WX-Id=${i}&X-WX-Skey=${s}`), null, 'half in headers: none')
+  t.equal(extractCredential('wafer1', { authorization: `Bearer ${b}` }, '/me'), null, 'bearer is not a wafer credential')
+  t.equal(extractCredential('wafer1', { 'x-wx-id': '', 'x-wx-skey': s }, '/me'), MALFORMED.wafer1)
+  t.match(extractCredential('wafer2', { 'x-wx-skey': s, 'x-wx-id': 'ignored' }, '/weapp/user'), { kind: 'wafer2', skey: s })
   t.equal(extractCredential('wafer2', {}, '/weapp/user'), null)
-  const c = extractCredential('wafer2', { 'x-wx-skey': 's' }, '/')
-  t.equal(typeof c === 'object' && c !== null ? c.hash : '', sha256('wafer2:s'))
+  const c = extractCredential('wafer2', { 'x-wx-skey': s }, '/')
+  t.equal(c !== null && 'hash' in c ? c.hash : '', sha256(`wafer2:${s}`))
+})
+
+t.test('a credential not of the shape the session service issues is malformed (no lookup), of its kind', async (t) => {
+  const b = 'A'.repeat(43)
+  const i = '1'.repeat(64)
+  const s = 'f'.repeat(40)
+  for (const token of [b.slice(1), b + 'A', b.slice(1) + '=', b.slice(1) + '+', b.slice(1) + '/', b.slice(1) + '.', b.slice(1) + '\u00e9', 'x'.repeat(600)]) {
+    t.equal(extractCredential('user', { authorization: `Bearer ${token}` }, '/api/me'), MALFORMED.bearer, `bearer ${token.length} chars`)
+  }
+  for (const [id, skey] of [[i.slice(1), s], [i, s.slice(1)], [i.toUpperCase().replace(/1/g, 'A'), s], [i, s.toUpperCase()], [i, 'g'.repeat(40)], [i + '0', s]]) {
+    t.equal(extractCredential('wafer1', { 'x-wx-id': id!, 'x-wx-skey': skey! }, '/me'), MALFORMED.wafer1, `wafer1 ${id!.length}/${skey!.length}`)
+    t.equal(extractCredential('anyUser', {}, `/ws?X-WX-Id=${id!}&X-WX-Skey=${skey!}`), MALFORMED.wafer1, 'from the query too (refused in the wafer1 shape)')
+  }
+  for (const skey of [s.slice(1), s + 'f', 'F'.repeat(40), 'z'.repeat(40)]) {
+    t.equal(extractCredential('wafer2', { 'x-wx-skey': skey }, '/weapp/user'), MALFORMED.wafer2, `wafer2 ${skey}`)
+  }
+})
+
+t.test('every credential the session service mints has the shape the gateway accepts', async (t) => {
+  for (let n = 0; n < 200; n++) {
+    const bearer = generateCredential('bearer')
+    t.match(extractCredential('user', { authorization: `Bearer ${bearer.token}` }, '/api/me'), { kind: 'bearer', token: bearer.token })
+    const wafer1 = generateCredential('wafer1')
+    t.match(extractCredential('wafer1', { 'x-wx-id': wafer1.id, 'x-wx-skey': wafer1.skey }, '/me'), { kind: 'wafer1' })
+    const wafer2 = generateCredential('wafer2')
+    t.match(extractCredential('wafer2', { 'x-wx-skey': wafer2.skey }, '/weapp/user'), { kind: 'wafer2' })
+  }
+  t.equal(CREDENTIAL_SHAPES.bearer.test(generateCredential('bearer').token), true)
 })
 
 t.test('forwardable paths', async (t) => {

@@ -9,13 +9,23 @@ export type Credential =
 
 export type CredentialKind = Credential['kind']
 
-/** Longest credential value looked at; anything longer is garbage and is not hashed or forwarded. */
-export const MAX_CREDENTIAL_LENGTH = 512
-
 export { credentialHash }
 
-function usable (value: string | undefined): value is string {
-  return value !== undefined && value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH
+/**
+ * The shapes the session service issues (generateCredential in services/session/src/sessions/credentials.ts):
+ * a bearer token is the base64url of 32 random bytes, a wafer id the hex of 32, a skey the hex of 20.
+ * Anything else cannot be a session: it is refused as malformed before any lookup or hashing.
+ */
+export const CREDENTIAL_SHAPES = {
+  bearer: /^[A-Za-z0-9_-]{43}$/,
+  waferId: /^[0-9a-f]{64}$/,
+  skey: /^[0-9a-f]{40}$/
+} as const
+
+const { bearer: BEARER_SHAPE, waferId: WAFER_ID_SHAPE, skey: SKEY_SHAPE } = CREDENTIAL_SHAPES
+
+function wafer1Shaped (id: string, skey: string): boolean {
+  return WAFER_ID_SHAPE.test(id) && SKEY_SHAPE.test(skey)
 }
 
 function header (headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -75,41 +85,55 @@ export function waferQueryCredentials (url: string): { id?: string, skey?: strin
   return found
 }
 
-/** A credential was presented but cannot be one (empty or absurdly long): refused like a bad one. */
-export const MALFORMED = 'malformed'
+/**
+ * A credential was presented but cannot be one (not the shape of any the session service issues):
+ * refused without a lookup, in the shape its kind of client understands.
+ */
+export interface Malformed { readonly malformed: true, readonly kind: CredentialKind }
+
+/** One value per kind (compare with ===, or test `isMalformed`). */
+export const MALFORMED: Readonly<Record<CredentialKind, Malformed>> = {
+  bearer: Object.freeze({ malformed: true, kind: 'bearer' }),
+  wafer1: Object.freeze({ malformed: true, kind: 'wafer1' }),
+  wafer2: Object.freeze({ malformed: true, kind: 'wafer2' })
+}
+
+export function isMalformed (value: Credential | Malformed | null): value is Malformed {
+  return value !== null && 'malformed' in value
+}
 
 /**
  * The credential a request presents, null when it presents none, or MALFORMED. For `user` routes:
  * Bearer, else wafer headers (id+skey is generation 1, skey alone generation 2). For `wafer1` routes:
  * id+skey from headers, else from the query. For `wafer2` routes: the skey header.
  */
-export function extractCredential (policy: 'user' | 'wafer1' | 'wafer2' | 'anyUser', headers: IncomingHttpHeaders, url: string): Credential | null | typeof MALFORMED {
+export function extractCredential (policy: 'user' | 'wafer1' | 'wafer2' | 'anyUser', headers: IncomingHttpHeaders, url: string): Credential | Malformed | null {
   if (policy === 'anyUser') {
     // What `user` takes, else wafer generation 1's query parameters (its WebSocket upgrades and tunnel).
     const fromHeaders = extractCredential('user', headers, url)
     if (fromHeaders !== null) return fromHeaders
     const fromQuery = waferQueryCredentials(url)
     if (fromQuery.id === undefined || fromQuery.skey === undefined) return null
-    return usable(fromQuery.id) && usable(fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED
+    return wafer1Shaped(fromQuery.id, fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED.wafer1
   }
   if (policy === 'user' && headers.authorization !== undefined) {
     const token = bearerToken(headers)
-    if (token !== undefined) return usable(token) ? bearerCredential(token) : MALFORMED
+    if (token !== undefined) return BEARER_SHAPE.test(token) ? bearerCredential(token) : MALFORMED.bearer
   }
   const skey = header(headers, 'x-wx-skey')
   if (policy === 'wafer2') {
     if (skey === undefined) return null
-    return usable(skey) ? wafer2Credential(skey) : MALFORMED
+    return SKEY_SHAPE.test(skey) ? wafer2Credential(skey) : MALFORMED.wafer2
   }
   const id = header(headers, 'x-wx-id')
-  if (id !== undefined && skey !== undefined) return usable(id) && usable(skey) ? wafer1Credential(id, skey) : MALFORMED
+  if (id !== undefined && skey !== undefined) return wafer1Shaped(id, skey) ? wafer1Credential(id, skey) : MALFORMED.wafer1
   if (policy === 'user') {
     if (skey === undefined) return null
-    return usable(skey) ? wafer2Credential(skey) : MALFORMED
+    return SKEY_SHAPE.test(skey) ? wafer2Credential(skey) : MALFORMED.wafer2
   }
   // wafer1: the client sends both or neither; without both headers, look at the query.
   if (id !== undefined || skey !== undefined) return null
   const fromQuery = waferQueryCredentials(url)
   if (fromQuery.id === undefined || fromQuery.skey === undefined) return null
-  return usable(fromQuery.id) && usable(fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED
+  return wafer1Shaped(fromQuery.id, fromQuery.skey) ? wafer1Credential(fromQuery.id, fromQuery.skey) : MALFORMED.wafer1
 }

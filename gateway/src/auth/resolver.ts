@@ -5,6 +5,7 @@ import type { GatewayMetrics } from '../metrics.js'
 import { classifyUpstreamError, upstreamError } from '../proxy/upstream-errors.js'
 import { TtlLru } from './cache.js'
 import type { Credential } from './credentials.js'
+import type { AuthFailureLimiter } from './failure-limit.js'
 
 /** A credential the session service vouched for, ready to forward. */
 export interface ResolvedSession {
@@ -13,8 +14,14 @@ export interface ResolvedSession {
   readonly identityHeader: string
 }
 
-/** The session service's verdict: a session, or why there is none (unknown, expired...). */
-export type ResolveResult = { ok: true, session: ResolvedSession } | { ok: false, reason: string }
+/**
+ * The session service's verdict: a session, or why there is none (unknown, expired...); or no lookup
+ * at all because the client address used up its failed-lookup budget (retry after `retryAfterMs`).
+ */
+export type ResolveResult =
+  | { ok: true, session: ResolvedSession }
+  | { ok: false, reason: string }
+  | { ok: false, retryAfterMs: number }
 
 interface InFlight {
   promise: Promise<ResolveResult>
@@ -30,6 +37,11 @@ export interface SessionResolverOptions {
   /** 0 disables the cache (every request is resolved; concurrent ones still share one call). */
   cacheTtlMs: number
   cacheMax: number
+  /** How long a refusal is remembered (0: not at all) and how many are. */
+  refusalTtlMs: number
+  refusalMax: number
+  /** Failed lookups per client address. */
+  limiter: AuthFailureLimiter
   metrics: GatewayMetrics
 }
 
@@ -55,15 +67,24 @@ function resolveBody (credential: Credential): string {
  * answers are cached (bounded LRU, AUTH_CACHE_TTL_MS, never past the session's own expiry) under
  * the credentialHash, and concurrent requests with the same credential share one call. Revocations
  * (logout here, or `session.revoked` from another gateway) evict at once.
+ *
+ * Refusals are remembered too (AUTH_REFUSAL_CACHE_TTL_MS, bounded): a credential the session service
+ * refused cannot become valid later, because every login mints a fresh random credential (at least
+ * 160 bits, services/session/src/sessions/credentials.ts) and never revives an unknown, expired or
+ * revoked one, so no login can make a remembered refusal wrong. The TTL stays short anyway: it bounds
+ * the one window where the verdict could be stale, a session store read that lags behind the login
+ * that wrote it (a replica), and the memory an attacker's random credentials take.
  */
 export class SessionResolver {
   readonly #options: SessionResolverOptions
   readonly #cache: TtlLru<ResolvedSession>
+  readonly #refusals: TtlLru<string>
   readonly #inFlight = new Map<string, InFlight>()
 
   constructor (options: SessionResolverOptions) {
     this.#options = options
     this.#cache = new TtlLru(options.cacheMax)
+    this.#refusals = new TtlLru(options.refusalMax)
   }
 
   get cacheSize (): number { return this.#cache.size }
@@ -76,21 +97,44 @@ export class SessionResolver {
     return session
   }
 
+  /** Why the session service refused this credential lately, or undefined (then resolve()). */
+  refused (hash: string): string | undefined {
+    if (this.#options.refusalTtlMs === 0) return undefined
+    const reason = this.#refusals.get(hash, Date.now())
+    if (reason !== undefined) this.#options.metrics.authFailure('cached_refusal')
+    return reason
+  }
+
   /**
-   * Asks the session service (or joins the call already under way for this credential). Rejects
-   * with GATEWAY_UPSTREAM_* when the session service cannot answer: that is never a 401.
+   * Asks the session service (or joins the call already under way for this credential), unless the
+   * client `address` used up its failed-lookup budget. Rejects with GATEWAY_UPSTREAM_* when the
+   * session service cannot answer: that is never a 401.
    */
-  resolve (credential: Credential, requestId: string): Promise<ResolveResult> {
+  resolve (credential: Credential, requestId: string, address: string): Promise<ResolveResult> {
     const running = this.#inFlight.get(credential.hash)
     if (running !== undefined) return running.promise
-    this.#options.metrics.authCacheMiss()
+    const { limiter, metrics } = this.#options
+    const retryAfterMs = limiter.admit(address)
+    if (retryAfterMs > 0) {
+      metrics.authFailure('rate_limited')
+      return Promise.resolve({ ok: false, retryAfterMs })
+    }
+    metrics.authCacheMiss()
     const entry: InFlight = { promise: undefined as unknown as Promise<ResolveResult>, revoked: false }
-    entry.promise = this.#call(credential, requestId).then((result) => {
+    entry.promise = this.#call(credential, requestId).then(async (result): Promise<ResolveResult> => {
       if (this.#inFlight.get(credential.hash) === entry) this.#inFlight.delete(credential.hash)
-      if (result.ok && !entry.revoked) this.#remember(credential.hash, result.session, result.expiresAt)
-      return result.ok ? { ok: true, session: result.session } : result
+      if (!result.ok) {
+        metrics.authFailure('refused')
+        this.#rememberRefusal(credential.hash, result.reason)
+        await limiter.settle(address, true)
+        return result
+      }
+      void limiter.settle(address, false)
+      if (!entry.revoked) this.#remember(credential.hash, result.session, result.expiresAt)
+      return { ok: true, session: result.session }
     }, (err: unknown) => {
       if (this.#inFlight.get(credential.hash) === entry) this.#inFlight.delete(credential.hash)
+      void limiter.settle(address, false)
       throw err
     })
     this.#inFlight.set(credential.hash, entry)
@@ -109,6 +153,7 @@ export class SessionResolver {
 
   clear (): void {
     this.#cache.clear()
+    this.#refusals.clear()
     for (const entry of this.#inFlight.values()) entry.revoked = true
     this.#inFlight.clear()
   }
@@ -118,6 +163,11 @@ export class SessionResolver {
     if (ttl === 0) return
     const deadline = Math.min(Date.now() + ttl, expiresAt)
     if (deadline > Date.now()) this.#cache.set(hash, session, deadline)
+  }
+
+  #rememberRefusal (hash: string, reason: string): void {
+    const ttl = this.#options.refusalTtlMs
+    if (ttl > 0) this.#refusals.set(hash, reason, Date.now() + ttl)
   }
 
   async #call (credential: Credential, requestId: string): Promise<{ ok: true, session: ResolvedSession, expiresAt: number } | { ok: false, reason: string }> {

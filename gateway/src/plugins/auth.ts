@@ -1,6 +1,8 @@
 import { BusChannels, createBus, type Bus, type BusEvent } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Redis } from 'ioredis'
+import { AuthFailureLimiter } from '../auth/failure-limit.js'
 import { SessionResolver } from '../auth/resolver.js'
 import type { GatewayConfig } from '../config.js'
 import { SESSION_UPSTREAM } from '../routes-table.js'
@@ -8,11 +10,15 @@ import { SESSION_UPSTREAM } from '../routes-table.js'
 declare module 'fastify' {
   interface FastifyInstance {
     sessionResolver: SessionResolver
+    /** Where `session.revoked` events come from (its Redis state joins /readyz). */
+    revocationBus: Bus
   }
 }
 
 export interface AuthPluginOptions {
   config: GatewayConfig
+  /** Shared failed-lookup counters; null: this process only. */
+  redis: Redis | null
   /** A bus handed in (tests, or shared with other plugins) is not closed by the gateway. */
   bus?: Bus
 }
@@ -31,6 +37,9 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     cacheTtlMs: config.AUTH_CACHE_TTL_MS,
     cacheMax: config.AUTH_CACHE_MAX,
+    refusalTtlMs: config.AUTH_REFUSAL_CACHE_TTL_MS,
+    refusalMax: config.AUTH_REFUSAL_CACHE_MAX,
+    limiter: new AuthFailureLimiter({ max: config.AUTH_FAILURE_LIMIT_MAX, windowMs: config.AUTH_FAILURE_LIMIT_WINDOW_MS, redis: opts.redis, log: app.log }),
     metrics: app.metrics
   })
   app.decorate('sessionResolver', resolver)
@@ -38,23 +47,29 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
 
   // Logouts on any gateway (or expiry sweeps in the session service) evict here too.
   const ownBus = opts.bus === undefined
-  const bus = opts.bus ?? createBus(config.REDIS_URL)
+  const bus = opts.bus ?? createBus(config.REDIS_URL, app.log)
+  app.decorate('revocationBus', bus)
   const onEvent = (event: BusEvent): void => {
     if (event.type !== 'session.revoked' || !Array.isArray(event.credentialHashes)) return
     for (const hash of event.credentialHashes) {
       if (typeof hash === 'string') resolver.evict(hash)
     }
   }
+  // The gateway starts whatever the bus does: without revocations, cached credentials live AUTH_CACHE_TTL_MS.
+  // (The Redis bus itself subscribes when Redis comes back.)
   let unsubscribe: (() => Promise<void>) | undefined
-  const subscribed = bus.subscribe(BusChannels.sessions, onEvent).then((fn) => { unsubscribe = fn })
+  const subscribed = bus.subscribe(BusChannels.sessions, onEvent).then((fn) => {
+    unsubscribe = fn
+    return 'ok' as const
+  }, (err: unknown) => {
+    app.log.error({ err }, 'subscribing to session revocations failed; cached credentials expire after AUTH_CACHE_TTL_MS')
+    return 'failed' as const
+  })
   let timer: NodeJS.Timeout | undefined
   const waited = new Promise<'late'>((resolve) => { timer = setTimeout(() => { resolve('late') }, BUS_SUBSCRIBE_WAIT_MS) })
-  const outcome = await Promise.race([subscribed.then(() => 'ok' as const), waited])
+  const outcome = await Promise.race([subscribed, waited])
   clearTimeout(timer)
-  if (outcome === 'late') {
-    app.log.warn('session revocations not subscribed yet (bus unreachable); cached credentials expire after AUTH_CACHE_TTL_MS meanwhile')
-    subscribed.catch((err: unknown) => { app.log.error({ err }, 'subscribing to session revocations failed') })
-  }
+  if (outcome === 'late') app.log.warn('session revocations not subscribed yet (bus unreachable); cached credentials expire after AUTH_CACHE_TTL_MS meanwhile')
 
   app.addHook('onClose', async () => {
     if (unsubscribe !== undefined) await unsubscribe().catch(() => {})

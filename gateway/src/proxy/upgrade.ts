@@ -13,6 +13,11 @@ import { upstreamRequestHeaders } from './headers.js'
  * the upgrade hijacks the reply and relays: it writes the request head (with the gateway's headers)
  * to a fresh TCP connection to the upstream and pipes the two sockets both ways. The upstream's
  * answer (101, or its own refusal) and every frame after it go through as bytes: no frame is parsed.
+ *
+ * Two timeouts: an upstream that has not begun its answer WS_UPGRADE_TIMEOUT_MS after the relay began
+ * (connect included) gets the client a 504 and is dropped; once answered, a pair with no byte either
+ * way for WS_IDLE_TIMEOUT_MS is closed (frames and pings/pongs are traffic: a socket kept by its
+ * heartbeat is never idle).
  */
 
 export interface PendingUpgrade {
@@ -75,8 +80,14 @@ export interface RelayOptions {
   /** From upgradeHeaders(). */
   head: string
   sockets: RelayedSockets
+  /** From the relay's start to the upstream's first byte; then the client gets a 504 JSON answer. */
+  upgradeTimeoutMs: number
+  /** No byte either way this long after the upstream answered: both sides are closed. */
+  idleTimeoutMs: number
   /** The upstream could not be reached (the client gets a 502 JSON answer). */
   onUpstreamError: (err: Error) => void
+  /** The upstream did not answer in time (the client gets a 504 JSON answer). */
+  onUpstreamTimeout: () => void
 }
 
 function linger (socket: Socket): void {
@@ -85,10 +96,16 @@ function linger (socket: Socket): void {
   setTimeout(() => { socket.destroy() }, RELAY_LINGER_MS).unref()
 }
 
-function answerBadGateway (client: Socket, requestId: string, upstream: string): void {
+function answerError (client: Socket, requestId: string, statusCode: 502 | 504, code: string, message: string): void {
   if (client.destroyed) return
-  const body = JSON.stringify({ statusCode: 502, code: 'GATEWAY_UPSTREAM_UNAVAILABLE', error: 'Bad Gateway', message: `Upstream ${upstream} is unavailable` })
-  client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`)
+  const error = statusCode === 502 ? 'Bad Gateway' : 'Gateway Timeout'
+  const body = JSON.stringify({ statusCode, code, error, message })
+  client.end(`HTTP/1.1 ${statusCode} ${error}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`)
+}
+
+/** A relayed pair went quiet: closing the client closes the upstream (relayUpgrade's close listener). */
+function endIdle (this: Socket): void {
+  this.destroy()
 }
 
 /** Relays an accepted upgrade (the reply must be hijacked): raw bytes both ways until either side ends. */
@@ -106,9 +123,19 @@ export function relayUpgrade (options: RelayOptions): void {
   // to the request, its reply or the caller's closures (about 4 KB of heap per relayed socket otherwise:
   // the listeners below share one closure context, so none of them may name `options` or `request`).
   let refused: ((err: Error) => void) | null = badGatewayAnswer(options)
+  let deadline: NodeJS.Timeout | null = upgradeDeadline(options, upstream, () => { refused = null })
+  const idleTimeoutMs = options.idleTimeoutMs
   sockets.set(client, upstream)
   upstream.write(options.head)
   if (head.length > 0) upstream.write(head)
+
+  // The upstream's first byte begins its answer: the upgrade deadline is over, the idle timeout starts.
+  upstream.once('data', () => {
+    if (deadline !== null) clearTimeout(deadline)
+    deadline = null
+    client.setTimeout(idleTimeoutMs)
+    client.once('timeout', endIdle)
+  })
 
   upstream.once('connect', () => {
     connected = true
@@ -131,6 +158,8 @@ export function relayUpgrade (options: RelayOptions): void {
   })
   client.on('error', () => { upstream.destroy() })
   client.on('close', (hadError) => {
+    if (deadline !== null) clearTimeout(deadline)
+    deadline = null
     sockets.delete(client)
     if (hadError) upstream.destroy()
     else linger(upstream)
@@ -153,8 +182,22 @@ function badGatewayAnswer ({ onUpstreamError, request, name, pending: { socket: 
   const requestId = request.id
   return (err) => {
     onUpstreamError(err)
-    answerBadGateway(client, requestId, name)
+    answerError(client, requestId, 502, 'GATEWAY_UPSTREAM_UNAVAILABLE', `Upstream ${name} is unavailable`)
   }
+}
+
+/**
+ * The upgrade deadline: an upstream that has not begun to answer by then is dropped and the client
+ * gets a 504 JSON answer. A closure of its own, so the open relay keeps no reference to the request.
+ */
+function upgradeDeadline ({ onUpstreamTimeout, request, name, pending: { socket: client }, upgradeTimeoutMs }: RelayOptions, upstream: Socket, expired: () => void): NodeJS.Timeout {
+  const requestId = request.id
+  return setTimeout(() => {
+    expired()
+    onUpstreamTimeout()
+    answerError(client, requestId, 504, 'GATEWAY_UPSTREAM_TIMEOUT', `Upstream ${name} did not answer in time`)
+    upstream.destroy()
+  }, upgradeTimeoutMs)
 }
 
 /** On shutdown: ends every relayed connection (both sides), destroying what has not closed after `graceMs`. */

@@ -1,24 +1,20 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { MetricsUnauthorizedError } from '../errors.js'
+import { MetricsClosedError, MetricsUnauthorizedError } from '../errors.js'
+import { operatorAccess, type OperatorAccessOptions } from './operator-access.js'
 
-export interface MetricsRoutesOptions {
-  /** When set, scrapers must send `Authorization: Bearer <token>`. */
-  token: string | undefined
-}
+export type MetricsRoutesOptions = OperatorAccessOptions
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
-
-/** `GET /metrics`: this process's Prometheus registry in the text exposition format. */
+/**
+ * `GET /metrics`: this process's Prometheus registry in the text exposition format, for callers with
+ * METRICS_TOKEN; closed (403 GATEWAY_METRICS_CLOSED) when none is configured, unless METRICS_PUBLIC.
+ */
 export default async function metricsRoutes (app: FastifyInstance, opts: MetricsRoutesOptions): Promise<void> {
-  const expected = opts.token === undefined ? null : digest(`Bearer ${opts.token}`)
+  const access = operatorAccess(opts)
 
   app.get('/metrics', { config: { metricsGroup: 'gateway' } }, async (request, reply) => {
-    if (expected !== null) {
-      const presented = request.headers.authorization
-      // Compare digests: neither length nor content leaks through timing.
-      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) throw new MetricsUnauthorizedError()
-    }
+    const verdict = access(request)
+    if (verdict === 'closed') throw new MetricsClosedError()
+    if (verdict === 'unauthorized') throw new MetricsUnauthorizedError()
     const registry = app.metrics.registry
     const text = await registry.metrics()
     return reply.type(registry.contentType).send(text)

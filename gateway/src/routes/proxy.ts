@@ -2,11 +2,12 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onReq
 import type { Redis } from 'ioredis'
 import { SESSION_BODY_LIMIT } from '@weapp/common'
 import { AdminKeyring, parseAdminKeys } from '../auth/admin-keys.js'
-import { MALFORMED, bearerToken, extractCredential, type Credential } from '../auth/credentials.js'
+import { bearerToken, extractCredential, isMalformed, type Credential, type Malformed } from '../auth/credentials.js'
 import { refuse, type RefusingPolicy } from '../auth/refusals.js'
-import type { SessionResolver } from '../auth/resolver.js'
+import type { ResolveResult, SessionResolver } from '../auth/resolver.js'
 import { MULTIPART_OVERHEAD, type GatewayConfig } from '../config.js'
-import { AdminDisabledError, AdminKeyInvalidError, AuthRequiredError, BadPathError, BodyTooLargeError, GatewayClosingError, SessionInvalidError } from '../errors.js'
+import { AdminDisabledError, AdminKeyInvalidError, AuthRateLimitedError, AuthRequiredError, BadPathError, BodyTooLargeError, GatewayClosingError, SessionInvalidError } from '../errors.js'
+import type { GatewayMetrics } from '../metrics.js'
 import { forward, type ForwardSettings, type RouteTarget, type Upstream } from '../proxy/forward.js'
 import { registerLoginRateLimit } from '../plugins/login-rate-limit.js'
 import { isForwardablePath } from '../proxy/path.js'
@@ -78,13 +79,49 @@ interface HandlerDeps {
   keyring: AdminKeyring
   group: number
   isClosing: () => boolean
+  /** WS_UPGRADE_TIMEOUT_MS and WS_IDLE_TIMEOUT_MS of relayed WebSockets. */
+  webSocketTimeouts: { upgradeMs: number, idleMs: number }
 }
 
 /** How a refusal looks: per policy, and for `anyUser` per the kind of credential presented (its client's shape). */
-function refusingPolicy (policy: RouteSpec['auth'], credential: Credential | null | typeof MALFORMED): RefusingPolicy {
+function refusingPolicy (policy: RouteSpec['auth'], credential: Credential | Malformed | null): RefusingPolicy {
   if (policy === 'wafer1' || policy === 'wafer2') return policy
-  if (policy === 'anyUser' && credential !== null && credential !== MALFORMED && credential.kind !== 'bearer') return credential.kind
+  if (policy === 'anyUser' && credential !== null && credential.kind !== 'bearer') return credential.kind
   return 'user'
+}
+
+/**
+ * The verdict on a well-formed credential that is not in the auth cache (the hot path checks that
+ * first): a remembered refusal, else a lookup, counted against the client address's failed-lookup
+ * budget (over it: 429 GATEWAY_AUTH_RATE_LIMITED and no lookup). `accept` gets the identity header to
+ * forward, `reject` the session service's reason.
+ */
+function authenticateUncached (
+  request: FastifyRequest, reply: FastifyReply, resolver: SessionResolver, credential: Credential,
+  accept: (identityHeader: string) => void, reject: (reason: string) => void
+): void {
+  const refused = resolver.refused(credential.hash)
+  if (refused !== undefined) {
+    reject(refused)
+    return
+  }
+  resolver.resolve(credential, request.id, request.ip).then((result: ResolveResult) => {
+    if (result.ok) accept(result.session.identityHeader)
+    else if ('reason' in result) reject(result.reason)
+    else {
+      const seconds = Math.ceil(result.retryAfterMs / 1000)
+      reply.header('retry-after', String(seconds))
+      reply.send(new AuthRateLimitedError(seconds))
+    }
+  }, (err: unknown) => {
+    reply.send(err)
+  })
+}
+
+/** A credential that cannot be one: counted, refused without a lookup. */
+function malformed (metrics: GatewayMetrics): string {
+  metrics.authFailure('malformed')
+  return 'malformed credential'
 }
 
 /** `?ticket=<something>` in a request target (any position, name exact as realtime-ws reads it). */
@@ -135,9 +172,15 @@ function makeWebSocketHandler (spec: WebSocketSpec, deps: HandlerDeps, sockets: 
       port: upstreamPort,
       head,
       sockets,
+      upgradeTimeoutMs: deps.webSocketTimeouts.upgradeMs,
+      idleTimeoutMs: deps.webSocketTimeouts.idleMs,
       onUpstreamError: (err) => {
         request.log.warn({ err, upstream: deps.upstream.name }, 'websocket upstream unavailable')
         settings.metrics.upstreamError(deps.upstream.name, 'unavailable')
+      },
+      onUpstreamTimeout: () => {
+        request.log.warn({ upstream: deps.upstream.name }, 'websocket upstream did not answer the upgrade in time')
+        settings.metrics.upstreamError(deps.upstream.name, 'timeout')
       }
     })
   }
@@ -160,8 +203,8 @@ function makeWebSocketHandler (spec: WebSocketSpec, deps: HandlerDeps, sockets: 
       else reply.send(new AuthRequiredError('token'))
       return
     }
-    if (credential === MALFORMED) {
-      reply.send(new SessionInvalidError('malformed credential'))
+    if (isMalformed(credential)) {
+      reply.send(new SessionInvalidError(malformed(settings.metrics)))
       return
     }
     const cached = resolver.cached(credential.hash)
@@ -169,11 +212,8 @@ function makeWebSocketHandler (spec: WebSocketSpec, deps: HandlerDeps, sockets: 
       relay(request, reply, cached.identityHeader)
       return
     }
-    resolver.resolve(credential, request.id).then((result) => {
-      if (result.ok) relay(request, reply, result.session.identityHeader)
-      else reply.send(new SessionInvalidError(result.reason))
-    }, (err: unknown) => {
-      reply.send(err)
+    authenticateUncached(request, reply, resolver, credential, (identityHeader) => { relay(request, reply, identityHeader) }, (reason) => {
+      reply.send(new SessionInvalidError(reason))
     })
   }
 }
@@ -226,8 +266,8 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
       else refuse(reply, refusal, null)
       return
     }
-    if (credential === MALFORMED) {
-      refuse(reply, refusal, 'malformed credential')
+    if (isMalformed(credential)) {
+      refuse(reply, refusal, malformed(settings.metrics))
       return
     }
     const cached = resolver.cached(credential.hash)
@@ -235,11 +275,8 @@ function makeHandler (spec: RouteSpec, deps: HandlerDeps): RouteHandlerMethod {
       withSession(request, reply, credential, cached.identityHeader)
       return
     }
-    resolver.resolve(credential, request.id).then((result) => {
-      if (result.ok) withSession(request, reply, credential, result.session.identityHeader)
-      else refuse(reply, refusal, result.reason)
-    }, (err: unknown) => {
-      reply.send(err)
+    authenticateUncached(request, reply, resolver, credential, (identityHeader) => { withSession(request, reply, credential, identityHeader) }, (reason) => {
+      refuse(reply, refusal, reason)
     })
   }
 }
@@ -271,7 +308,15 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
   const settings: ForwardSettings = { internalToken: config.INTERNAL_TOKEN, trustProxy: opts.trustProxy, metrics: app.metrics }
   for (const name of UPSTREAM_NAMES) {
     const upstream = app.upstreams.get(name)!
-    const deps: HandlerDeps = { upstream, settings, resolver: app.sessionResolver, keyring, group: app.metrics.groupIndex(name), isClosing: opts.isClosing }
+    const deps: HandlerDeps = {
+      upstream,
+      settings,
+      resolver: app.sessionResolver,
+      keyring,
+      group: app.metrics.groupIndex(name),
+      isClosing: opts.isClosing,
+      webSocketTimeouts: { upgradeMs: config.WS_UPGRADE_TIMEOUT_MS, idleMs: config.WS_IDLE_TIMEOUT_MS }
+    }
     for (const spec of (UPSTREAMS[name] as UpstreamSpec).websockets ?? []) {
       app.route({
         method: 'GET',
