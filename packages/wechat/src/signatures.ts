@@ -34,5 +34,9 @@ export function loginStateSignature (sessionKey: string, message = ''): string {
 /** Constant-time comparison of two hex signatures; false on any length or alphabet mismatch. */
 export function signaturesEqual (expected: string, presented: unknown): boolean {
   if (typeof presented !== 'string' || presented.length !== expected.length) return false
-  return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(presented.toLowerCase(), 'utf8'))
+  // Byte lengths, not string lengths: timingSafeEqual throws on buffers of different sizes (a multibyte
+  // character, or one whose lower case is longer, would turn a refusal into a 500).
+  const a = Buffer.from(expected, 'utf8')
+  const b = Buffer.from(presented.toLowerCase(), 'utf8')
+  return a.length === b.length && timingSafeEqual(a, b)
 }
