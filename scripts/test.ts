@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { ensureBuilt } from './build.js'
 import { startLocalRedis } from './redis-server.js'
 
-const TEST_GLOBS = ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'e2e/**/*.test.ts']
+const TEST_GLOBS = ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'e2e/**/*.test.ts', 'bench/test/**/*.test.ts']
 
 // End-to-end tests run the compiled services, as production does: compile what changed first.
 ensureBuilt()
