@@ -11,7 +11,8 @@ export { RedisInboundQueue, queueKeys } from './queue/redis.js'
 export { MemorySendWindows, RedisSendWindows, WINDOW_RULES, type SendWindows, type WindowKind, type ConsumeResult } from './windows/send-windows.js'
 export { WechatOutboundSender, UnwiredOutboundSender, hasCustomMessageApi, type OutboundSender, type CustomMessageApi } from './outbound/sender.js'
 export { AutoReplyRules, parseRules, type AutoReplyRule } from './auto-reply/rules.js'
-export { OutboundService, attemptIdOf, failedOutcome, type SendRequest, type UploadedMedia } from './outbound/service.js'
+export { OutboundService, attemptIdOf, type SendRequest, type UploadedMedia } from './outbound/service.js'
+export { CheckedSender, failedOutcome, type SendAttempt } from './outbound/checked-sender.js'
 export { MeteredAccessTokenProvider } from './outbound/metered-tokens.js'
 export type {
   MessagesRepository, MessageRecord, InboundRecord, OutboundRecord, OutboundOutcome, MessageCursor, ConversationCursor, ConversationSummary

@@ -27,7 +27,7 @@ export class CsMetrics {
   readonly tokenFetches: Counter<'result'>
   /** Stale-token errcodes (40001, 40014, 42001) WeChat answered; each invalidates the token, the first per call is retried once. */
   readonly staleTokens: Counter<'errcode'>
-  /** Admin API sends by outcome (sent, refused, rejected, failed, unknown) and WeChat errcode ('none' without one). */
+  /** Sends (admin API and auto-replies) by outcome (sent, refused, rejected, failed, unknown) and WeChat errcode ('none' without one). */
   readonly sends: Counter<'outcome' | 'errcode'>
   /** Sends refused by our send-window check before WeChat was called, by reason: closed, exhausted. */
   readonly windowRefusals: Counter<'reason'>
@@ -74,7 +74,7 @@ export class CsMetrics {
     this.autoReplies = new Counter({ name: 'cs_auto_replies_total', help: 'Auto-replies, by result', labelNames: ['result'], registers })
     this.tokenFetches = new Counter({ name: 'cs_wechat_token_fetches_total', help: 'access_token fetches from WeChat, by result', labelNames: ['result'], registers })
     this.staleTokens = new Counter({ name: 'cs_wechat_stale_token_total', help: 'Stale-token errcodes (40001/40014/42001) answered by WeChat', labelNames: ['errcode'], registers })
-    this.sends = new Counter({ name: 'cs_sends_total', help: 'Admin API customer-service sends, by outcome and WeChat errcode', labelNames: ['outcome', 'errcode'], registers })
+    this.sends = new Counter({ name: 'cs_sends_total', help: 'Customer-service sends (admin API and auto-replies), by outcome and WeChat errcode', labelNames: ['outcome', 'errcode'], registers })
     this.windowRefusals = new Counter({ name: 'cs_send_window_refusals_total', help: 'Sends refused by the send-window check before calling WeChat, by reason', labelNames: ['reason'], registers })
     this.typing = new Counter({ name: 'cs_typing_total', help: 'Typing indicator calls, by command and result', labelNames: ['command', 'result'], registers })
     this.media = new Counter({ name: 'cs_media_total', help: 'Temporary media uploads and downloads, by result', labelNames: ['op', 'result'], registers })

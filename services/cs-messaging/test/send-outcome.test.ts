@@ -3,11 +3,15 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import { WechatClient } from '@weapp/wechat'
 import { failedOutcome } from '../src/index.js'
-import { TestClock, buildCs, testConfig } from './fixtures/harness.js'
+import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
+import { TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
 import { SEND_PATH, calls, send, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
+import { buildPush, textMessage } from './fixtures/push.js'
+import { BACKENDS } from './fixtures/backends.js'
 
 // A failed send is 'unknown' only when the WeChat client says the request may have reached WeChat
-// (err.outcome); the service never reads socket or undici codes.
+// (err.outcome); the service never reads socket or undici codes. The admin API and the worker's
+// auto-replies send through one path (CheckedSender), so they keep or give back the quota alike.
 
 t.test('a send that may have reached WeChat is unknown and keeps its window place; one that never left is failed', async (t) => {
   const sim = await startSim(t)
@@ -35,6 +39,54 @@ t.test('a send that may have reached WeChat is unknown and keeps its window plac
   t.equal(failed?.outcome, 'failed')
   t.equal(await remaining(), 4, 'its quota came back')
 })
+
+for (const backend of BACKENDS) {
+  t.test(`${backend.name}: an auto-reply that may have reached WeChat is unknown and keeps its window place; one that never left gives it back`, { skip: backend.skip }, async (t) => {
+    const env = backend.env(t)
+    const sim = await startSim(t, env.APP_ID ?? DEFAULT_SIM_APP.appId)
+    const clock = new TestClock()
+    const rules = JSON.stringify([{ match: 'contains', keyword: 'price', reply: 'Our prices: https://example.com/prices' }])
+    // One attempt: the reply's record keeps the outcome of that attempt (no retry overwrites it).
+    const config = testConfig({ ...env, ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300', AUTO_REPLY_RULES: rules, WORKER_MAX_ATTEMPTS: '1' })
+    const app = await buildCs(t, { config, clock, wechat: { retryBaseDelayMs: 1 } })
+    const { openid } = await sim.control.userAction({ user: 'jay', kind: 'message' })
+    const remaining = async (): Promise<number | undefined> => (await app.sendWindows.peek(openid, clock.now()))?.remaining
+    // Both messages at one CreateTime: the second does not reopen (reset) the window the first opened.
+    const at = clock.seconds
+    const userSays = async (content: string): Promise<string> => {
+      const fields = textMessage(openid, content, at)
+      const p = buildPush(fields, { mode: 'plaintext', format: 'json', timestamp: clock.seconds })
+      t.equal((await call(app, { method: 'POST', url: p.url, payload: p.payload })).body, 'success')
+      return `out:auto:msg:${String(fields.MsgId)}`
+    }
+
+    // WeChat takes the reply and answers too late: it may have delivered it.
+    await sim.control.fault({ path: SEND_PATH, delayMs: 1000 })
+    const lateKey = await userSays('price?')
+    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 1, 5000, 'the late reply given up')
+    const late = await app.messagesRepository.findOutbound(lateKey)
+    t.same([late?.outcome, late?.errorCode, late?.sentBy], ['unknown', 'WECHAT_TIMEOUT', 'auto:keyword'])
+    t.equal(await remaining(), 4, 'it may have been delivered: its quota is kept')
+    t.equal(await calls(sim, SEND_PATH), 1, 'not repeated by the client')
+
+    // WeChat is gone (the token is cached): nothing can have been delivered. Its sockets are cut rather
+    // than waited for (the given-up request, the client's kept-alive connection).
+    const closing = sim.sim.close()
+    sim.sim.server.closeAllConnections()
+    await closing
+    const refusedKey = await userSays('price, again?')
+    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 2, 5000, 'the refused reply given up')
+    const refused = await app.messagesRepository.findOutbound(refusedKey)
+    t.same([refused?.outcome, refused?.errorCode], ['failed', 'WECHAT_UNAVAILABLE'])
+    t.equal(await remaining(), 4, 'its quota came back')
+
+    // Counted like the admin API's sends.
+    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    t.match(metrics, /cs_sends_total\{outcome="unknown",errcode="none"\} 1/)
+    t.match(metrics, /cs_sends_total\{outcome="failed",errcode="none"\} 1/)
+    t.match(metrics, /cs_auto_replies_total\{result="failed"\} 2/)
+  })
+}
 
 t.test('failedOutcome follows the client\'s outcome, not the error code', async (t) => {
   // Accepts TCP, never answers: over TLS the connect never completes, over HTTP the answer never comes.

@@ -3,8 +3,8 @@ import type { AccessTokenProvider } from '@weapp/wechat'
 import { OutboundNotWiredError } from '../errors.js'
 
 /**
- * Sends one customer-service message to a user (docs/wechat/api.md#sending-a-message). The worker's auto-replies call it;
- * the admin send API will too. It throws on failure: typed WeChat errors (45015 window closed, 45047
+ * Sends one customer-service message to a user (docs/wechat/api.md#sending-a-message). CheckedSender calls it for the
+ * admin send API and the worker's auto-replies alike. It throws on failure: typed WeChat errors (45015 window closed, 45047
  * quota, -1 busy…) or OutboundNotWiredError when nothing can send.
  */
 export interface OutboundSender {

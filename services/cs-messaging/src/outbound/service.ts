@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { BusChannels, type Bus, type OutboundMessage } from '@weapp/common'
-import { isWechatApiError, outcomeOf, type AccessTokenProvider, type TempMedia, type TypingCommand, type WechatClient } from '@weapp/wechat'
-import { MediaNotFoundError, OutboundNotWiredError, SendQuotaExceededError, SendWindowClosedError } from '../errors.js'
+import { isWechatApiError, type AccessTokenProvider, type TempMedia, type TypingCommand, type WechatClient } from '@weapp/wechat'
+import { MediaNotFoundError, OutboundNotWiredError } from '../errors.js'
 import type { CsMetrics } from '../metrics.js'
-import type { MessagesRepository, OutboundCompletion, OutboundOutcome } from '../messages/types.js'
-import type { SendWindows } from '../windows/send-windows.js'
-import { UnwiredOutboundSender, type OutboundSender } from './sender.js'
+import type { CheckedSender } from './checked-sender.js'
 
 /** media_ids live three days (docs/wechat/api.md#temporary-media). */
 export const MEDIA_TTL_MS = 3 * 86_400_000
@@ -36,15 +34,13 @@ export interface UploadedMedia {
 }
 
 export interface OutboundServiceOptions {
-  sender: OutboundSender
+  /** The send path shared with the worker's auto-replies (window, message log, metrics). */
+  sender: CheckedSender
   /** null when APP_SECRET is unset: typing and media answer CS_OUTBOUND_NOT_WIRED. */
   api: CustomerServiceApi | null
   tokens: AccessTokenProvider | null
-  windows: SendWindows
-  messages: MessagesRepository
   bus: Bus
   metrics: CsMetrics
-  now: () => Date
   log: FastifyBaseLogger
   /** getTempMedia refuses larger files. */
   mediaDownloadMaxBytes: number
@@ -67,20 +63,6 @@ function errcodeOf (err: unknown): number | undefined {
   return isWechatApiError(err) ? err.errcode : undefined
 }
 
-function codeOf (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-/** What a failed send means for the user (see OutboundOutcome). */
-export function failedOutcome (err: unknown): Exclude<OutboundOutcome, 'pending' | 'sent' | 'refused'> {
-  const errcode = errcodeOf(err)
-  // -1: WeChat was busy and did not act (the client already retried it with back-off).
-  if (errcode !== undefined) return errcode === -1 ? 'failed' : 'rejected'
-  // The WeChat client says whether the request may have reached WeChat; anything else never called it.
-  return outcomeOf(err) === 'unknown' ? 'unknown' : 'failed'
-}
-
 /** A metrics label for a failed WeChat call: its errcode, or 'error'. */
 function resultLabel (err: unknown): string {
   const errcode = errcodeOf(err)
@@ -100,65 +82,21 @@ export class OutboundService {
   }
 
   /**
-   * Sends one message. Without `force`, the user's send window is checked first (409
-   * CS_SEND_WINDOW_CLOSED, 429 CS_SEND_QUOTA_EXCEEDED, WeChat not called); with it, the window is still
-   * counted but WeChat decides. Every attempt, refused ones included, is recorded (direction 'out') and
-   * published as cs.outbound; a send that did not happen gives its window quota back. Throws WeChat's
-   * typed errors as they are; the attempt's id is on them (attemptIdOf).
+   * Sends one message through the shared send path (CheckedSender). Without `force`, the user's send
+   * window is checked first (409 CS_SEND_WINDOW_CLOSED, 429 CS_SEND_QUOTA_EXCEEDED, WeChat not called);
+   * with it, the window is still counted but WeChat decides. Every attempt, refused ones included, is
+   * recorded (direction 'out') and published as cs.outbound. Throws WeChat's typed errors as they are;
+   * the attempt's id is on them (attemptIdOf).
    */
   async send ({ openid, message, force, sentBy }: SendRequest): Promise<{ id: string, outcome: 'sent' }> {
-    const { sender, windows, messages, metrics, now, log } = this.#o
-    if (sender instanceof UnwiredOutboundSender) throw new OutboundNotWiredError(sender.reason)
     const id = `out:${randomUUID()}`
-    const at = now()
-    const base = { key: id, openid, msgType: message.msgtype, message, createdAt: at, sentBy, forced: force }
-
-    const window = await windows.consume(openid, at)
-    if (window !== 'ok' && !force) {
-      const refusal = window === 'closed' ? new SendWindowClosedError(openid) : new SendQuotaExceededError(openid)
-      metrics.windowRefusals.inc({ reason: window })
-      metrics.sends.inc({ outcome: 'refused', errcode: 'none' })
-      try {
-        await messages.insertOutbound({ ...base, outcome: 'refused', errorCode: refusal.code, completedAt: at })
-      } catch (err) {
-        log.error({ err, id }, 'refused send not recorded')
-      }
-      this.#publish(openid, message, at, false)
-      throw tagAttempt(refusal, id)
+    const attempt = await this.#o.sender.send({ key: id, openid, message, sentBy, force, retried: false })
+    if (attempt.outcome === 'sent') {
+      this.#publish(openid, message, attempt.at, true)
+      return { id, outcome: 'sent' }
     }
-    // Counted whenever the window had room, forced or not, so our view of WeChat's quota stays right.
-    const took = window === 'ok'
-    const giveBack = async (): Promise<void> => {
-      if (took) await windows.release(openid, now()).catch((err: unknown) => { log.warn({ err, id }, 'send window quota not given back') })
-    }
-
-    try {
-      await messages.insertOutbound({ ...base, outcome: 'pending' })
-    } catch (err) {
-      // Nothing is sent that the log cannot show.
-      await giveBack()
-      throw err
-    }
-
-    try {
-      await sender.send(openid, message)
-    } catch (err) {
-      const outcome = failedOutcome(err)
-      // A call that may have reached the user keeps its place in the window.
-      if (outcome !== 'unknown') await giveBack()
-      const errcode = errcodeOf(err)
-      const errorCode = codeOf(err)
-      metrics.sends.inc({ outcome, errcode: errcode === undefined ? 'none' : String(errcode) })
-      log.info({ id, outcome, errcode, code: errorCode, forced: force }, 'send failed')
-      await this.#complete(id, { outcome, at: now(), ...(errcode !== undefined ? { errcode } : {}), ...(errorCode !== undefined ? { errorCode } : {}) })
-      this.#publish(openid, message, at, false)
-      throw tagAttempt(err, id)
-    }
-    const sentAt = now()
-    metrics.sends.inc({ outcome: 'sent', errcode: 'none' })
-    await this.#complete(id, { outcome: 'sent', at: sentAt })
-    this.#publish(openid, message, sentAt, true)
-    return { id, outcome: 'sent' }
+    this.#publish(openid, message, attempt.requestedAt, false)
+    throw tagAttempt(attempt.error, id)
   }
 
   /** message/custom/business/typing: WeChat's typing errcodes come back as WECHAT_TYPING_* errors. */
@@ -210,15 +148,6 @@ export class OutboundService {
     const { api, tokens } = this.#o
     if (api === null || tokens === null) throw new OutboundNotWiredError('APP_SECRET is not configured')
     return { api, tokens }
-  }
-
-  /** The outcome of a send that happened (or not): a failed write is logged, never turned into a failed request. */
-  async #complete (id: string, completion: OutboundCompletion): Promise<void> {
-    try {
-      await this.#o.messages.completeOutbound(id, completion)
-    } catch (err) {
-      this.#o.log.error({ err, id, outcome: completion.outcome }, 'send outcome not recorded (the log shows it pending)')
-    }
   }
 
   #publish (openid: string, message: OutboundMessage, at: Date, ok: boolean): void {

@@ -3,11 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import { UnwiredOutboundSender, WechatOutboundSender, hasCustomMessageApi, type OutboundSender } from '../outbound/sender.js'
 import { OptionsInvalidError } from '../errors.js'
 import { OutboundService } from '../outbound/service.js'
+import { CheckedSender } from '../outbound/checked-sender.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Sends customer-service messages (the worker's auto-replies, and the admin API through outboundService). */
+    /** Talks to WeChat (message/custom/send), or refuses when nothing can send. */
     outboundSender: OutboundSender
+    /** The one send path: window check, message log, metrics, quota rule (the worker's auto-replies and outboundService). */
+    checkedSender: CheckedSender
     /** The admin API's WeChat side: checked and recorded sends, typing, temporary media. */
     outboundService: OutboundService
   }
@@ -21,20 +24,26 @@ export interface OutboundPluginOptions {
 /**
  * The sender: given one, that; otherwise WeChat's message/custom/send when APP_SECRET is set and the
  * client offers sendCustomMessage; otherwise a sender that refuses (auto-replies are then skipped). The
- * admin API's service sends through the same sender.
+ * worker and the admin API's service both send through one CheckedSender over it.
  */
 async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions): Promise<void> {
+  const log = app.log.child({ component: 'outbound' })
   app.decorate('outboundSender', pickSender(app, opts))
-  app.decorate('outboundService', new OutboundService({
-    sender: app.outboundSender,
-    api: app.csWechat,
-    tokens: app.csAccessTokens,
+  app.decorate('checkedSender', new CheckedSender({
+    transport: app.outboundSender,
     windows: app.sendWindows,
     messages: app.messagesRepository,
-    bus: app.bus,
     metrics: app.csMetrics,
     now: app.clock,
-    log: app.log.child({ component: 'outbound' }),
+    log
+  }))
+  app.decorate('outboundService', new OutboundService({
+    sender: app.checkedSender,
+    api: app.csWechat,
+    tokens: app.csAccessTokens,
+    bus: app.bus,
+    metrics: app.csMetrics,
+    log,
     mediaDownloadMaxBytes: app.csConfig.MEDIA_DOWNLOAD_MAX_BYTES
   }))
 }

@@ -26,7 +26,7 @@ async function workerPlugin (app: FastifyInstance, opts: WorkerPluginOptions): P
     bus: app.bus,
     windows: app.sendWindows,
     rules: app.autoReplyRules,
-    sender: app.outboundSender,
+    sender: app.checkedSender,
     now: app.clock,
     log,
     metrics: app.csMetrics,

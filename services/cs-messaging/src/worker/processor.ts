@@ -1,9 +1,9 @@
 import { BusChannels, type Bus, type InboundMessage, type OutboundMessage } from '@weapp/common'
 import type { FastifyBaseLogger } from 'fastify'
 import { isSessionEntry, isUserMessage, type AutoReplyRules } from '../auto-reply/rules.js'
-import type { MessagesRepository, NewOutboundRecord, OutboundCompletion } from '../messages/types.js'
-import { failedOutcome } from '../outbound/service.js'
-import { UnwiredOutboundSender, type OutboundSender } from '../outbound/sender.js'
+import type { MessagesRepository } from '../messages/types.js'
+import type { CheckedSender, SendAttempt } from '../outbound/checked-sender.js'
+import { OutboundNotWiredError } from '../errors.js'
 import type { SendWindows } from '../windows/send-windows.js'
 import type { CsMetrics } from '../metrics.js'
 import type { Delivery } from '../queue/types.js'
@@ -18,7 +18,8 @@ export interface ProcessorOptions {
   bus: Bus
   windows: SendWindows
   rules: AutoReplyRules
-  sender: OutboundSender
+  /** The send path shared with the admin API (window, message log, metrics, the quota rule). */
+  sender: CheckedSender
   now: () => Date
   log: FastifyBaseLogger
   metrics: CsMetrics
@@ -74,12 +75,13 @@ export class MessageProcessor {
   }
 
   /**
-   * Sends the welcome or keyword reply, at most once per inbound message, and records it in the message
-   * log like any other send (`out:auto:<inbound key>`, sentBy `auto:welcome` / `auto:keyword`): a retry
-   * after a failed attempt updates the same record, so the log shows one reply with its latest outcome.
+   * Sends the welcome or keyword reply, at most once per inbound message, through the same send path as
+   * the admin API and recorded in the message log like any other send (`out:auto:<inbound key>`, sentBy
+   * `auto:welcome` / `auto:keyword`): a retry after a failed attempt updates the same record, so the log
+   * shows one reply with its latest outcome.
    */
   async #autoReply (key: string, message: InboundMessage): Promise<void> {
-    const { messages, windows, sender, now, log, metrics, rules, bus } = this.#o
+    const { messages, sender, now, log, metrics, rules, bus } = this.#o
     const decision = rules.decide(message)
     if (decision.reply === undefined) return
     const openid = message.FromUserName
@@ -90,52 +92,30 @@ export class MessageProcessor {
       log.info({ key, result }, 'auto-reply skipped')
       await messages.completeStep(key, 'autoReply', { status: 'skipped', at: now(), detail })
     }
-    if (sender instanceof UnwiredOutboundSender) return await skip('not_wired', 'no outbound sender')
 
     const outbound: OutboundMessage = { msgtype: 'text', text: { content: decision.reply.text } }
-    const replyKey = `out:auto:${key}`
-    const record = { key: replyKey, openid, msgType: outbound.msgtype, message: outbound, createdAt: at, sentBy: `auto:${decision.reply.reason}`, forced: false }
-
-    const window = await windows.consume(openid, now())
-    if (window !== 'ok') {
-      await this.#recordReply(record, { outcome: 'refused', at: now(), errorCode: window === 'closed' ? 'CS_SEND_WINDOW_CLOSED' : 'CS_SEND_QUOTA_EXCEEDED' })
-      await skip(`window_${window}`, `send window ${window}`)
-      return
-    }
-    // Recorded before WeChat is called: a worker that dies mid-send leaves it pending, as the admin API does.
-    await this.#recordReply(record, null)
+    let attempt: SendAttempt
     try {
-      await sender.send(openid, outbound)
+      attempt = await sender.send({ key: `out:auto:${key}`, openid, message: outbound, sentBy: `auto:${decision.reply.reason}`, force: false, retried: true })
     } catch (err) {
-      await windows.release(openid, now()).catch(() => {})
-      const errcode = errcodeOf(err)
-      const code = (err as { code?: unknown }).code
-      await this.#recordReply(record, {
-        outcome: failedOutcome(err),
-        at: now(),
-        ...(errcode !== undefined ? { errcode } : {}),
-        ...(typeof code === 'string' ? { errorCode: code } : {})
-      })
+      if (err instanceof OutboundNotWiredError) return await skip('not_wired', 'no outbound sender')
+      // Nothing was attempted (the log could not record it): let the queue retry the message.
+      await messages.releaseStep(key, 'autoReply')
+      throw err
+    }
+    if (attempt.outcome === 'refused') return await skip(`window_${attempt.reason}`, `send window ${attempt.reason}`)
+    if (attempt.outcome !== 'sent') {
+      const errcode = errcodeOf(attempt.error)
       if (errcode !== undefined && WINDOW_ERRCODES.has(errcode)) return await skip(errcode === 45015 ? 'window_closed' : 'window_exhausted', `WeChat errcode ${errcode}`)
       if (errcode !== undefined && errcode !== -1 && !STALE_TOKEN_ERRCODES.has(errcode)) return await skip('rejected', `WeChat errcode ${errcode}`)
       // Busy, timeout, network, token trouble: let the queue retry the message with back-off.
       metrics.autoReplies.inc({ result: 'failed' })
       await messages.releaseStep(key, 'autoReply')
-      throw err
+      throw attempt.error
     }
     metrics.autoReplies.inc({ result: 'sent' })
-    await this.#recordReply(record, { outcome: 'sent', at: now() })
     await messages.completeStep(key, 'autoReply', { status: 'sent', at: now(), detail: decision.reply.reason })
-    await bus.publish(BusChannels.cs, { type: 'cs.outbound', openid, message: outbound, sentAt: now().toISOString(), ok: true })
+    await bus.publish(BusChannels.cs, { type: 'cs.outbound', openid, message: outbound, sentAt: attempt.at.toISOString(), ok: true })
       .catch((err: unknown) => { log.warn({ err }, 'could not publish cs.outbound') })
-  }
-
-  /** Creates the reply's log record on its first attempt (pending), then sets the outcome when given. */
-  async #recordReply (record: Omit<NewOutboundRecord, 'outcome'>, completion: OutboundCompletion | null): Promise<void> {
-    const { messages } = this.#o
-    if (await messages.findOutbound(record.key) === null) {
-      await messages.insertOutbound({ ...record, outcome: 'pending' })
-    }
-    if (completion !== null) await messages.completeOutbound(record.key, completion)
   }
 }
