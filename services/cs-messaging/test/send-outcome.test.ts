@@ -5,7 +5,7 @@ import { WechatClient } from '@weapp/wechat'
 import { failedOutcome } from '../src/index.js'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
 import { TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
-import { SEND_PATH, calls, send, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
+import { SEND_PATH, TOKEN_PATH, calls, send, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
 import { buildPush, textMessage } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 
@@ -38,6 +38,26 @@ t.test('a send that may have reached WeChat is unknown and keeps its window plac
   const failed = await app.messagesRepository.findOutbound(String(refused.headers['x-cs-message-id']))
   t.equal(failed?.outcome, 'failed')
   t.equal(await remaining(), 4, 'its quota came back')
+})
+
+t.test('a send whose access_token could not be had never reached WeChat: failed, its quota given back', async (t) => {
+  const sim = await startSim(t)
+  const clock = new TestClock()
+  const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300' }), clock, wechat: { retryBaseDelayMs: 1 } })
+  const openid = await userMessaged(app, sim, clock, 'kim')
+  // The token endpoint takes every request and answers too late: the token call's outcome is unknown,
+  // the message's is not (message/custom/send is never called).
+  await sim.control.fault({ path: TOKEN_PATH, delayMs: 1000, count: 10 })
+  const res = await send(app, { touser: openid, msgtype: 'text', text: { content: 'no token' } })
+  t.equal(res.statusCode, 504, res.body)
+  t.equal(res.json().code, 'WECHAT_TIMEOUT')
+  const record = await app.messagesRepository.findOutbound(String(res.headers['x-cs-message-id']))
+  t.same([record?.outcome, record?.errorCode], ['failed', 'WECHAT_TIMEOUT'])
+  t.equal(await calls(sim, SEND_PATH), 0, 'never sent')
+  t.equal((await app.sendWindows.peek(openid, clock.now()))?.remaining, 5, 'its quota came back')
+  const closing = sim.sim.close()
+  sim.sim.server.closeAllConnections()
+  await closing
 })
 
 for (const backend of BACKENDS) {

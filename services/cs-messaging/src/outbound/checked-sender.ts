@@ -5,7 +5,7 @@ import { OutboundNotWiredError, SendQuotaExceededError, SendWindowClosedError } 
 import type { CsMetrics } from '../metrics.js'
 import type { MessagesRepository, NewOutboundRecord, OutboundCompletion, OutboundOutcome } from '../messages/types.js'
 import type { SendWindows } from '../windows/send-windows.js'
-import { UnwiredOutboundSender, type OutboundSender } from './sender.js'
+import { UnwiredOutboundSender, failedBeforeSend, type OutboundSender } from './sender.js'
 
 export type FailedOutcome = Exclude<OutboundOutcome, 'pending' | 'sent' | 'refused'>
 
@@ -23,8 +23,9 @@ export function failedOutcome (err: unknown): FailedOutcome {
   const errcode = errcodeOf(err)
   // -1: WeChat was busy and did not act (the client already retried it with back-off).
   if (errcode !== undefined) return errcode === -1 ? 'failed' : 'rejected'
-  // The WeChat client says whether the request may have reached WeChat; anything else never called it.
-  return outcomeOf(err) === 'unknown' ? 'unknown' : 'failed'
+  // The WeChat client says whether the request may have reached WeChat; anything else never called it,
+  // nor did an unknown token fetch (message/custom/send was not called).
+  return outcomeOf(err) === 'unknown' && !failedBeforeSend(err) ? 'unknown' : 'failed'
 }
 
 export interface CheckedSendRequest {

@@ -24,6 +24,16 @@ export function hasCustomMessageApi (client: unknown): client is CustomMessageAp
   return typeof (client as Partial<CustomMessageApi> | null)?.sendCustomMessage === 'function'
 }
 
+const BEFORE_SEND = Symbol('cs-messaging.failedBeforeSend')
+
+/**
+ * True for an error a send threw before any message/custom/send call could have delivered it: the
+ * access_token could not be had (its own call's outcome may be 'unknown', the message's is not).
+ */
+export function failedBeforeSend (err: unknown): boolean {
+  return (err as { [BEFORE_SEND]?: unknown } | null)?.[BEFORE_SEND] === true
+}
+
 /** The real sender: message/custom/send with an access_token from the shared provider (refreshed once on 40001/42001). */
 export class WechatOutboundSender implements OutboundSender {
   readonly #api: CustomMessageApi
@@ -35,7 +45,22 @@ export class WechatOutboundSender implements OutboundSender {
   }
 
   async send (openid: string, message: OutboundMessage): Promise<void> {
-    await this.#tokens.withToken(async (accessToken) => await this.#api.sendCustomMessage({ accessToken, touser: openid, message }))
+    const sendErrors = new Set<unknown>()
+    try {
+      await this.#tokens.withToken(async (accessToken) => {
+        try {
+          await this.#api.sendCustomMessage({ accessToken, touser: openid, message })
+        } catch (err) {
+          sendErrors.add(err)
+          throw err
+        }
+      })
+    } catch (err) {
+      // Not thrown by a send call: the token fetch failed (first, or after a stale-token errcode, which WeChat
+      // answers without delivering), so the message reached no one.
+      if (!sendErrors.has(err) && typeof err === 'object' && err !== null) Object.defineProperty(err, BEFORE_SEND, { value: true, configurable: true })
+      throw err
+    }
   }
 }
 
