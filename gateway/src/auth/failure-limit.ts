@@ -1,20 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { TtlLru } from './cache.js'
+import { INCR_WINDOW_LUA } from './window-script.js'
 
 export const AUTH_FAILURE_KEY_PREFIX = 'weapp:gateway:authfail:'
 /** Distinct client addresses remembered (oldest forgotten first). */
 export const AUTH_FAILURE_MAX_KEYS = 100_000
 /** Retry-After when an address is refused only for lookups still under way (no window yet). */
 const BUSY_RETRY_MS = 1_000
-
-// INCR, start the window on the first failure, report what is left of it: one round trip, atomic.
-const INCR_LUA = `
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return { current, ttl }`
 
 interface Window {
   failures: number
@@ -82,7 +75,7 @@ export class AuthFailureLimiter {
     window.failures++
     const redis = this.#o.redis
     if (redis === null) return
-    await redis.eval(INCR_LUA, 1, AUTH_FAILURE_KEY_PREFIX + address, String(this.#o.windowMs)).then((result) => {
+    await redis.eval(INCR_WINDOW_LUA, 1, AUTH_FAILURE_KEY_PREFIX + address, String(this.#o.windowMs)).then((result) => {
       const [shared, ttl] = result as [number, number]
       // The shared count and window replace this process's view (never lowering what it counted itself).
       const at = Date.now()

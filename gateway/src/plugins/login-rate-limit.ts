@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { RateLimitedError } from '../errors.js'
 import { TtlLru } from '../auth/cache.js'
+import { INCR_WINDOW_LUA } from '../auth/window-script.js'
 
 export const LOGIN_RATE_LIMIT_KEY_PREFIX = 'weapp:gateway:login:'
 /** Distinct client addresses the in-memory store remembers (oldest forgotten first). */
@@ -15,14 +16,6 @@ interface LoginStore {
   child (): LoginStore
 }
 
-// INCR, start the window on the first hit, report what is left of it: one round trip, atomic.
-const INCR_LUA = `
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return { current, ttl }`
-
 /**
  * One budget per client address shared by every login route (@fastify/rate-limit's own stores keep
  * one per route, which would give a client three budgets for the three login protocols). Redis when
@@ -32,7 +25,7 @@ function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => Log
   if (redis !== null) {
     return class RedisLoginStore implements LoginStore {
       incr (key: string, callback: IncrCallback, timeWindow: number): void {
-        redis.eval(INCR_LUA, 1, LOGIN_RATE_LIMIT_KEY_PREFIX + key, String(timeWindow)).then((result) => {
+        redis.eval(INCR_WINDOW_LUA, 1, LOGIN_RATE_LIMIT_KEY_PREFIX + key, String(timeWindow)).then((result) => {
           const [current, ttl] = result as [number, number]
           callback(null, { current, ttl })
         }, (err: Error) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { busState, redisState } from '@weapp/common'
+import { HealthRedisSchema, HealthStatusSchema, redisHealth } from '@weapp/common'
 import Type from 'typebox'
 
 /**
@@ -13,18 +13,13 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       response: {
         200: Type.Object({
-          status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+          status: HealthStatusSchema,
           service: Type.Literal('cs-messaging'),
-          redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')]))
+          redis: HealthRedisSchema
         })
       }
     }
-  }, async () => {
-    const redis = app.csRedis
-    if (redis === null) return { status: 'ok' as const, service: 'cs-messaging' as const }
-    const up = redisState(redis) === 'up' && busState(app.bus) === 'up'
-    return { status: up ? 'ok' as const : 'degraded' as const, service: 'cs-messaging' as const, redis: up ? 'up' as const : 'down' as const }
-  })
+  }, async () => ({ ...redisHealth(app.csRedis, app.bus), service: 'cs-messaging' as const }))
 }
 
 export default health

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { busState, redisState } from '@weapp/common'
+import { HealthRedisSchema, HealthStatusSchema, redisHealth } from '@weapp/common'
 import Type from 'typebox'
 
 /**
@@ -13,20 +13,14 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       response: {
         200: Type.Object({
-          status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+          status: HealthStatusSchema,
           service: Type.Literal('realtime-ws'),
           sockets: Type.Integer(),
-          redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')]))
+          redis: HealthRedisSchema
         })
       }
     }
-  }, async () => {
-    const redis = app.wsRedis
-    const sockets = app.wsHub.size
-    if (redis === null) return { status: 'ok' as const, service: 'realtime-ws' as const, sockets }
-    const up = redisState(redis) === 'up' && busState(app.wsBus) === 'up'
-    return { status: up ? 'ok' as const : 'degraded' as const, service: 'realtime-ws' as const, sockets, redis: up ? 'up' as const : 'down' as const }
-  })
+  }, async () => ({ ...redisHealth(app.wsRedis, app.wsBus), service: 'realtime-ws' as const, sockets: app.wsHub.size }))
 }
 
 export default health
