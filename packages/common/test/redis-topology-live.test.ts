@@ -1,0 +1,63 @@
+// createRedis against real topologies from Debian's redis-server/redis-sentinel (scripts/redis-topologies.ts):
+// a Sentinel-watched primary killed with SIGKILL, and a three-master Cluster.
+import { spawnSync } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { Cluster, Redis } from 'ioredis'
+import { createRedis, redisState, type RedisStateLog } from '../src/redis.js'
+import { redisTopologyFromEnv } from '../src/redis-topology.js'
+import { startRedisCluster, startRedisSentinel } from '../../../scripts/redis-topologies.js'
+
+const installed = (binary: string): boolean => spawnSync(binary, ['--version']).status === 0
+const skip = installed('redis-sentinel') && installed('redis-cli') ? false : 'redis-server, redis-sentinel and redis-cli are not installed'
+
+function quietLog (): RedisStateLog & { warnings: number } {
+  const log = { warnings: 0, info: () => {}, warn: () => { log.warnings++ } }
+  return log
+}
+
+t.test('Sentinel: the client follows a failover after SIGKILL of the primary, without a restart', { skip }, async (t) => {
+  const topology = await startRedisSentinel('weapp')
+  t.teardown(topology.stop)
+  const redis = createRedis(redisTopologyFromEnv({ REDIS_SENTINELS: topology.sentinelList, REDIS_SENTINEL_NAME: 'weapp' })!, {}, { name: 'test', log: quietLog() })
+  t.teardown(() => { redis.disconnect() })
+  t.ok(redis instanceof Redis)
+  await redis.set('before', '1')
+  t.equal(redisState(redis), 'up')
+  const port = async (): Promise<number> => Number((await redis.config('GET', 'port') as string[])[1])
+  t.equal(await port(), topology.primary.port, 'connected to the primary the sentinels name')
+
+  await topology.primary.kill('SIGKILL')
+  const deadline = Date.now() + 30_000
+  let written = false
+  while (!written && Date.now() < deadline) {
+    written = await redis.set('after', '2').then(() => true, async () => { await sleep(100); return false })
+  }
+  t.ok(written, 'writes resume on the promoted replica')
+  t.equal(await redis.get('before'), '1', 'what was replicated before the failover is there')
+  const role = await redis.call('ROLE') as [string]
+  t.equal(role[0], 'master')
+  t.equal(await port(), topology.replica.port, 'now on the promoted replica')
+  t.equal(redisState(redis), 'up')
+})
+
+t.test('Cluster: one client over three masters, keys spread over the slots, hash-tagged keys together', { skip }, async (t) => {
+  const topology = await startRedisCluster()
+  t.teardown(topology.stop)
+  const cluster = createRedis(redisTopologyFromEnv({ REDIS_CLUSTER_NODES: topology.masters[0]!.host + ':' + String(topology.masters[0]!.port) })!, {}, { name: 'test', log: quietLog() })
+  t.teardown(() => { cluster.disconnect() })
+  t.ok(cluster instanceof Cluster)
+  const keys = Array.from({ length: 30 }, (_, i) => `key:${i}`)
+  await Promise.all(keys.map(async (k, i) => await cluster.set(k, String(i))))
+  t.same(await Promise.all(keys.map(async (k) => await cluster.get(k))), keys.map((_, i) => String(i)))
+  const owners = new Set(await Promise.all(keys.map(async (k) => {
+    const slot = await cluster.cluster('KEYSLOT', k)
+    return cluster.slots[slot]?.[0]
+  })))
+  t.equal(owners.size, 3, 'the keys live on all three masters')
+  // A multi-key command works when its keys share a hash tag, and is refused across slots.
+  await cluster.mset('{user:1}:a', 'x', '{user:1}:b', 'y')
+  t.same(await cluster.mget('{user:1}:a', '{user:1}:b'), ['x', 'y'])
+  await t.rejects(cluster.mset('user:1:a', 'x', 'user:2:b', 'y'), /CROSSSLOT|keys in a pipeline command should belong to the same slot/)
+  t.equal(redisState(cluster), 'up')
+})
