@@ -1,4 +1,4 @@
-import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, encodeIdentity, type UserIdentity } from '@weapp/common'
+import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, RESOLVE_PATH, encodeIdentity, parseResolveResponse, resolveRequestOf, type UserIdentity } from '@weapp/common'
 import type { Pool } from 'undici'
 import { UpstreamBadResponseError } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
@@ -43,23 +43,6 @@ export interface SessionResolverOptions {
   /** Failed lookups per client address. */
   limiter: AuthFailureLimiter
   metrics: GatewayMetrics
-}
-
-const VIA = new Set(['bearer', 'wafer1', 'wafer2', 'ticket'])
-
-function isUserIdentity (value: unknown): value is UserIdentity {
-  if (typeof value !== 'object' || value === null) return false
-  const id = value as Record<string, unknown>
-  return id.kind === 'user' && typeof id.openid === 'string' && typeof id.sessionId === 'string' &&
-    typeof id.via === 'string' && VIA.has(id.via) && (id.unionid === undefined || typeof id.unionid === 'string')
-}
-
-function resolveBody (credential: Credential): string {
-  switch (credential.kind) {
-    case 'bearer': return JSON.stringify({ bearer: credential.token })
-    case 'wafer1': return JSON.stringify({ waferId: credential.id, waferSkey: credential.skey })
-    case 'wafer2': return JSON.stringify({ skey: credential.skey })
-  }
 }
 
 /**
@@ -177,14 +160,14 @@ export class SessionResolver {
     let text: string
     try {
       const response = await pool.request({
-        path: '/internal/resolve',
+        path: RESOLVE_PATH,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           [INTERNAL_TOKEN_HEADER]: internalToken,
           [REQUEST_ID_HEADER]: requestId
         },
-        body: resolveBody(credential),
+        body: JSON.stringify(resolveRequestOf(credential)),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs
       })
@@ -203,16 +186,19 @@ export class SessionResolver {
     } catch {
       parsed = undefined
     }
-    const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
-    if (statusCode === 200 && isUserIdentity(body.identity)) {
-      const expiresAt = typeof body.expiresAt === 'string' ? Date.parse(body.expiresAt) : Number.NaN
-      metrics.resolveObserved(seconds, 'ok')
-      return {
-        ok: true,
-        session: { identity: body.identity, identityHeader: encodeIdentity(body.identity) },
-        expiresAt: Number.isNaN(expiresAt) ? Number.POSITIVE_INFINITY : expiresAt
+    if (statusCode === 200) {
+      // Checked against the contract (@weapp/common contracts/resolve.ts): anything else is a 502, never a session.
+      const answer = parseResolveResponse(parsed)
+      if (answer !== null) {
+        metrics.resolveObserved(seconds, 'ok')
+        return {
+          ok: true,
+          session: { identity: answer.identity, identityHeader: encodeIdentity(answer.identity) },
+          expiresAt: Date.parse(answer.expiresAt)
+        }
       }
     }
+    const body = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
     if (statusCode === 400 || statusCode === 401 || statusCode === 403) {
       metrics.resolveObserved(seconds, 'invalid')
       // The session service says "Session invalid: <reason>"; the gateway's own errors add their prefix.

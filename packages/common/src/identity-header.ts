@@ -1,4 +1,4 @@
-import type { Identity } from './types.js'
+import { isIdentity, type Identity } from './contracts/identity.js'
 import { IdentityMalformedError } from './errors.js'
 
 /** Header names on the internal hop from the gateway to a service. Clients never set these. */
@@ -17,9 +17,6 @@ export function decodeIdentity (value: string): Identity {
   } catch {
     throw new IdentityMalformedError()
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new IdentityMalformedError()
-  const id = parsed as Record<string, unknown>
-  if (id.kind === 'user' && typeof id.openid === 'string' && typeof id.sessionId === 'string' && typeof id.via === 'string') return id as unknown as Identity
-  if (id.kind === 'admin' && typeof id.keyId === 'string') return id as unknown as Identity
-  throw new IdentityMalformedError()
+  if (!isIdentity(parsed)) throw new IdentityMalformedError()
+  return parsed
 }

@@ -1,9 +1,9 @@
-import { timingSafeEqual, createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { AdminIdentity, Identity, UserIdentity } from './types.js'
+import type { AdminIdentity, Identity, UserIdentity } from './contracts/identity.js'
 import { AuthRequiredError, ForbiddenError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
 import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity } from './identity-header.js'
+import { internalTokenCheck } from './internal-token.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,20 +20,12 @@ export interface InternalAuthOptions {
   internalToken: string
 }
 
-// Compare digests so that neither the length nor the content leaks through timing.
-function sameSecret (a: string, b: Buffer): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), b)
-}
-
 /**
  * Every service sits behind the gateway: a request must carry the internal credential, and the
  * identity header (if any) is trusted only because of it. Routes with `config.public` skip the check.
  */
 async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
-  if (typeof opts.internalToken !== 'string' || opts.internalToken.length < 32) {
-    throw new Error('internalAuth: internalToken must be a string of at least 32 characters')
-  }
-  const expected = createHash('sha256').update(opts.internalToken).digest()
+  const checkToken = internalTokenCheck(opts.internalToken)
   app.decorateRequest('identity', null)
   // Callback style: no promise per request (every request of every service passes here).
   app.addHook('onRequest', (request, _reply, done) => {
@@ -41,13 +33,9 @@ async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): P
       done()
       return
     }
-    const presented = request.headers[INTERNAL_TOKEN_HEADER]
-    if (typeof presented !== 'string') {
-      done(new InternalAuthMissingError())
-      return
-    }
-    if (!sameSecret(presented, expected)) {
-      done(new InternalAuthInvalidError())
+    const verdict = checkToken(request.headers[INTERNAL_TOKEN_HEADER])
+    if (verdict !== 'ok') {
+      done(verdict === 'missing' ? new InternalAuthMissingError() : new InternalAuthInvalidError())
       return
     }
     const forwarded = request.headers[IDENTITY_HEADER]

@@ -1,28 +1,9 @@
 // Shapes every service agrees on. Pure types: no runtime code lives here.
 
-/** Who a request is from, as established once by the gateway and forwarded to services. */
-export type Identity = UserIdentity | AdminIdentity
+import type { CustomMessage } from '@weapp/wechat'
 
-export interface UserIdentity {
-  kind: 'user'
-  openid: string
-  unionid?: string
-  /** Opaque id of the server-side session (never the token itself). */
-  sessionId: string
-  /** Which credential proved it: our bearer token, wafer generation 1 (id+skey), wafer 2 (skey) or a ws ticket. */
-  via: 'bearer' | 'wafer1' | 'wafer2' | 'ticket'
-  /**
-   * The session's absolute expiry (ISO 8601; login + SESSION_MAX_TTL_SEC), so a long-lived use of the
-   * identity (an open WebSocket) can end when the session does. Absent in identities made before it existed.
-   */
-  absoluteExpiresAt?: string
-}
-
-export interface AdminIdentity {
-  kind: 'admin'
-  /** Short, non-secret label of the admin key that was used. */
-  keyId: string
-}
+// The identities forwarded by the gateway (Identity, UserIdentity, AdminIdentity) are schemas with their
+// types, in contracts/identity.ts.
 
 export interface PhoneInfo {
   phoneNumber: string
@@ -93,11 +74,11 @@ export type InboundMessage = InboundText | InboundImage | InboundMiniprogramPage
 
 // ---- Outbound customer-service messages (docs/wechat/api.md#sending-a-message) ----
 
-export type OutboundMessage =
-  | { msgtype: 'text', text: { content: string } }
-  | { msgtype: 'image', image: { media_id: string } }
-  | { msgtype: 'link', link: { title: string, description: string, url: string, thumb_url: string } }
-  | { msgtype: 'miniprogrampage', miniprogrampage: { title: string, pagepath: string, thumb_media_id: string } }
+/**
+ * @weapp/wechat owns this shape: it is the body of WeChat's send API, which the protocol package validates and
+ * sends; every service names it OutboundMessage.
+ */
+export type OutboundMessage = CustomMessage
 
 // ---- Events on the bus (Redis pub/sub, or in-process in the embedded default) ----
 

@@ -4,7 +4,7 @@ import type { WechatTransport } from './transport.js'
 
 // Customer-service messages and the typing indicator (docs/wechat/api.md#sending-a-message).
 
-/** A customer-service message (docs/wechat/api.md#sending-a-message); the same shape as @weapp/common's OutboundMessage. */
+/** A customer-service message (docs/wechat/api.md#sending-a-message): defined here only; @weapp/common re-exports it as OutboundMessage. */
 export type CustomMessage =
   | { msgtype: 'text', text: { content: string } }
   | { msgtype: 'image', image: { media_id: string } }

@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, IdentityMalformedError, decodeIdentity, type Identity } from '@weapp/common'
+import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, IdentityMalformedError, decodeIdentity, internalTokenCheck, type Identity } from '@weapp/common'
 import { WsAuthRequiredError, WsSessionEndedError, WsTicketInvalidError, WsUpgradeRequiredError } from './errors.js'
 import { sessionEndReason } from './hub/session-end.js'
 
@@ -31,7 +30,7 @@ export function assertSessionLive (app: FastifyInstance, identity: Identity): vo
  * that was revoked or reached its absolute expiry opens nothing, whichever way it comes.
  */
 export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
-  const expected = createHash('sha256').update(app.wsConfig.INTERNAL_TOKEN).digest()
+  const checkToken = internalTokenCheck(app.wsConfig.INTERNAL_TOKEN)
   const refuse = (reason: string, err: Error): never => {
     app.wsMetrics.authRefusals.inc({ reason })
     throw err
@@ -49,11 +48,9 @@ export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
       return
     }
     if (purpose === 'tunnel') return refuse('no_credentials', new WsAuthRequiredError('a tunnel ticket is required'))
-    const presented = request.headers[INTERNAL_TOKEN_HEADER]
-    if (typeof presented !== 'string') return refuse('no_credentials', new WsAuthRequiredError('a ticket or a session is required'))
-    if (!timingSafeEqual(createHash('sha256').update(presented).digest(), expected)) {
-      return refuse('internal_token', new WsAuthRequiredError('internal credential invalid'))
-    }
+    const verdict = checkToken(request.headers[INTERNAL_TOKEN_HEADER])
+    if (verdict === 'missing') return refuse('no_credentials', new WsAuthRequiredError('a ticket or a session is required'))
+    if (verdict === 'invalid') return refuse('internal_token', new WsAuthRequiredError('internal credential invalid'))
     const forwarded = request.headers[IDENTITY_HEADER]
     if (typeof forwarded !== 'string') return refuse('no_credentials', new WsAuthRequiredError('a ticket or a session is required'))
     let identity: Identity

@@ -37,15 +37,5 @@ export const UserSchema = Type.Object({
   lastSeenAt: Type.String({ format: 'date-time' })
 })
 
-export const UserIdentitySchema = Type.Object({
-  kind: Type.Literal('user'),
-  openid: Type.String(),
-  unionid: Type.Optional(Type.String()),
-  sessionId: Type.String(),
-  via: Type.Union([Type.Literal('bearer'), Type.Literal('wafer1'), Type.Literal('wafer2'), Type.Literal('ticket')]),
-  /** The session's absolute expiry: realtime-ws closes the session's sockets then. */
-  absoluteExpiresAt: Type.Optional(Type.String({ format: 'date-time' }))
-})
-
 /** A wx.login / getPhoneNumber code as WeChat hands it out (opaque; WeChat's are 32 characters). */
 export const WxCode = Type.String({ minLength: 1, maxLength: 256 })
