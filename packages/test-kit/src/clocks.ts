@@ -21,6 +21,8 @@ export class ManualClock implements TestClock {
   #ms: number
   constructor (start = DEFAULT_CLOCK_START) { this.#ms = start }
   get ms (): number { return this.#ms }
+  /** Sets the time outright (to the millisecond before a deadline, say). */
+  set ms (ms: number) { this.#ms = ms }
   get seconds (): number { return Math.floor(this.#ms / 1000) }
   readonly now = (): Date => new Date(this.#ms)
   readonly nowMs = (): number => this.#ms

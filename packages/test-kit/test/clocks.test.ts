@@ -11,6 +11,8 @@ t.test('ManualClock starts where told and moves only by advance()', async (t) =>
   t.equal(clock.seconds, 1001)
   t.same(clock.now(), new Date(1_001_500))
   t.equal(clock.nowMs(), 1_001_500)
+  clock.ms = 2_000_000
+  t.equal(clock.nowMs(), 2_000_000, 'or is set outright')
 })
 
 t.test('ManualClock hands over bound functions (`() => Date` and `() => number`)', async (t) => {

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { BusChannels, RedisBus, createRedis, type BusEvent } from '@weapp/common'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
+import { ManualClock, startSimulator } from '@weapp/test-kit'
 import { credentialHash } from '../src/sessions/credentials.js'
-import { buildSession, call, loginBearer, startSim, testConfig, TestClock } from './fixtures/harness.js'
+import { buildSession, callInternal, loginBearer, testConfig } from './fixtures/harness.js'
 
 const redisUrl = process.env.REDIS_URL
 
@@ -14,11 +15,11 @@ t.test('with REDIS_URL: shared access_token in Redis, session.revoked on Redis p
   await redis.del(tokenKey)
   t.teardown(async () => { await redis.del(tokenKey) })
 
-  const sim = await startSim(t)
+  const sim = await startSimulator(t)
   const config = testConfig(sim, { REDIS_URL: url })
   // Two instances of the service share one token through Redis.
-  const a = await buildSession(t, { config, clock: new TestClock() })
-  const b = await buildSession(t, { config, clock: new TestClock() })
+  const a = await buildSession(t, { config, clock: new ManualClock() })
+  const b = await buildSession(t, { config, clock: new ManualClock() })
 
   const bus = new RedisBus(url)
   t.teardown(() => bus.close())
@@ -29,13 +30,13 @@ t.test('with REDIS_URL: shared access_token in Redis, session.revoked on Redis p
   const bob = await loginBearer(b, sim, 'bob')
   for (const [app, who] of [[a, alice], [b, bob], [a, alice]] as const) {
     const { code } = await sim.control.phoneCode({ user: app === a ? 'alice' : 'bob' })
-    const res = await call(app, { method: 'POST', url: '/api/me/phone', identity: who.identity, body: { code } })
+    const res = await callInternal(app, { method: 'POST', url: '/api/me/phone', identity: who.identity, payload: { code } })
     t.equal(res.statusCode, 200)
   }
   t.equal((await sim.control.stats()).calls['/cgi-bin/stable_token'], 1, 'one token fetch for both instances')
   t.ok(await redis.exists(tokenKey), `token cached under ${tokenKey}`)
 
-  t.equal((await call(a, { method: 'POST', url: '/api/logout', identity: alice.identity })).statusCode, 204)
+  t.equal((await callInternal(a, { method: 'POST', url: '/api/logout', identity: alice.identity })).statusCode, 204)
   const deadline = Date.now() + 2000
   while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   t.same(events, [{ type: 'session.revoked', sessionId: alice.identity.sessionId, credentialHashes: [credentialHash({ kind: 'bearer', token: alice.token })] }])

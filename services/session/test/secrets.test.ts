@@ -1,7 +1,7 @@
 import t from 'tap'
 import { encryptOpenData } from '@weapp/wechat'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
-import { call, identityOf, setup } from './fixtures/harness.js'
+import { callInternal, identityOf, setup } from './fixtures/harness.js'
 
 t.test('session_key and AppSecret appear in no response body and no log line', async (t) => {
   const logLines: string[] = []
@@ -14,37 +14,37 @@ t.test('session_key and AppSecret appear in no response body and no log line', a
   for (const user of ['alice', 'bob']) {
     const login = await sim.control.loginCode({ user })
     openids.add(login.openid)
-    const res = await call(app, { method: 'POST', url: '/api/login', body: { code: login.code } })
+    const res = await callInternal(app, { method: 'POST', url: '/api/login', payload: { code: login.code } })
     record(res)
     const identity = await identityOf(app, { bearer: res.json().token })
-    record(await call(app, { url: '/api/me', identity }))
-    record(await call(app, { method: 'PATCH', url: '/api/me', identity, body: { nickname: user } }))
+    record(await callInternal(app, { url: '/api/me', identity }))
+    record(await callInternal(app, { method: 'PATCH', url: '/api/me', identity, payload: { nickname: user } }))
     const phone = await sim.control.phoneCode({ user })
-    record(await call(app, { method: 'POST', url: '/api/me/phone', identity, body: { code: phone.code } }))
-    record(await call(app, { method: 'POST', url: '/api/me/phone', identity, body: { code: phone.code } }))
+    record(await callInternal(app, { method: 'POST', url: '/api/me/phone', identity, payload: { code: phone.code } }))
+    record(await callInternal(app, { method: 'POST', url: '/api/me/phone', identity, payload: { code: phone.code } }))
 
     const w1 = await sim.control.loginCode({ user })
-    const gen1 = await call(app, { url: '/login', headers: { 'x-wx-code': w1.code, 'x-wx-encrypted-data': w1.userInfo.encryptedData, 'x-wx-iv': w1.userInfo.iv } })
+    const gen1 = await callInternal(app, { url: '/login', headers: { 'x-wx-code': w1.code, 'x-wx-encrypted-data': w1.userInfo.encryptedData, 'x-wx-iv': w1.userInfo.iv } })
     record(gen1)
     const wafer1 = await identityOf(app, { waferId: gen1.json().session.id, waferSkey: gen1.json().session.skey })
-    record(await call(app, { url: '/me', identity: wafer1 }))
+    record(await callInternal(app, { url: '/me', identity: wafer1 }))
     const w2 = await sim.control.loginCode({ user })
-    const gen2 = await call(app, { url: '/weapp/login', headers: { 'x-wx-code': w2.code, 'x-wx-encrypted-data': w2.userInfo.encryptedData, 'x-wx-iv': w2.userInfo.iv } })
+    const gen2 = await callInternal(app, { url: '/weapp/login', headers: { 'x-wx-code': w2.code, 'x-wx-encrypted-data': w2.userInfo.encryptedData, 'x-wx-iv': w2.userInfo.iv } })
     record(gen2)
-    record(await call(app, { url: '/weapp/user', identity: await identityOf(app, { skey: gen2.json().data.skey }) }))
-    record(await call(app, { url: '/weapp/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code } }))
+    record(await callInternal(app, { url: '/weapp/user', identity: await identityOf(app, { skey: gen2.json().data.skey }) }))
+    record(await callInternal(app, { url: '/weapp/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code } }))
     // Failures: bad open data, a watermark for another app, a timeout, a busy WeChat.
     const sessionKey = (await app.usersRepository.getSessionKey(login.openid))!
     const foreign = encryptOpenData(sessionKey, { openId: login.openid, nickName: user, watermark: { appid: 'wx0000000000000000', timestamp: 1 } })
-    record(await call(app, { url: '/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': foreign.encryptedData, 'x-wx-iv': foreign.iv } }))
-    record(await call(app, { url: '/weapp/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': 'QUFBQUFBQUFBQUFBQUFBQQ==', 'x-wx-iv': w2.userInfo.iv } }))
+    record(await callInternal(app, { url: '/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': foreign.encryptedData, 'x-wx-iv': foreign.iv } }))
+    record(await callInternal(app, { url: '/weapp/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': 'QUFBQUFBQUFBQUFBQUFBQQ==', 'x-wx-iv': w2.userInfo.iv } }))
     await sim.control.fault({ path: '/sns/jscode2session', delayMs: 1000, count: 4 })
-    record(await call(app, { method: 'POST', url: '/api/login', body: { code: (await sim.control.loginCode({ user })).code } }))
+    record(await callInternal(app, { method: 'POST', url: '/api/login', payload: { code: (await sim.control.loginCode({ user })).code } }))
     await sim.control.clearFaults()
     await sim.control.fault({ path: '/sns/jscode2session', errcode: -1, count: 10 })
-    record(await call(app, { url: '/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': 'x', 'x-wx-iv': 'y' } }))
+    record(await callInternal(app, { url: '/login', headers: { 'x-wx-code': (await sim.control.loginCode({ user })).code, 'x-wx-encrypted-data': 'x', 'x-wx-iv': 'y' } }))
     await sim.control.clearFaults()
-    record(await call(app, { method: 'POST', url: '/api/logout', identity }))
+    record(await callInternal(app, { method: 'POST', url: '/api/logout', identity }))
   }
 
   const secrets: string[] = [config.APP_SECRET, DEFAULT_SIM_APP.appSecret]

@@ -2,7 +2,7 @@ import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { credentialHash } from '../src/sessions/credentials.js'
 import type { MemorySessionsRepository } from '../src/repositories/memory.js'
-import { call, loginBearer, resolve, setup } from './fixtures/harness.js'
+import { callInternal, loginBearer, resolve, setup } from './fixtures/harness.js'
 
 const MINUTE = 60_000
 const DAY = 24 * 3_600_000
@@ -11,7 +11,7 @@ t.test('/internal/resolve: body is exactly one credential form', async (t) => {
   const { app } = await setup(t)
   for (const body of [{}, { bearer: 'a', skey: 'b' }, { waferId: 'a' }, { waferSkey: 'b' }, { waferId: 'a', waferSkey: 'b', skey: 'c' },
     { bearer: 1 }, { bearer: '' }, { other: 'x' }, { bearer: 'a', extra: 'x' }, ['bearer']]) {
-    const res = await call(app, { method: 'POST', url: '/internal/resolve', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    const res = await callInternal(app, { method: 'POST', url: '/internal/resolve', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
     t.equal(res.statusCode, 400, JSON.stringify(body))
     t.equal(res.json().code, 'VALIDATION_FAILED')
   }
@@ -89,7 +89,7 @@ t.test('logout deletes the session now, publishes session.revoked, and later res
   const unsubscribe = await app.bus.subscribe(BusChannels.sessions, (e) => { events.push(e) })
   t.teardown(unsubscribe)
 
-  const res = await call(app, { method: 'POST', url: '/api/logout', identity })
+  const res = await callInternal(app, { method: 'POST', url: '/api/logout', identity })
   t.equal(res.statusCode, 204)
   t.equal(res.body, '')
   await new Promise((resolve) => setImmediate(resolve))
@@ -100,11 +100,11 @@ t.test('logout deletes the session now, publishes session.revoked, and later res
   t.equal(after.json().code, 'SESSION_INVALID')
   t.equal((await resolve(app, { bearer: other.token })).statusCode, 200, "the user's other session lives on")
 
-  const again = await call(app, { method: 'POST', url: '/api/logout', identity })
+  const again = await callInternal(app, { method: 'POST', url: '/api/logout', identity })
   t.equal(again.statusCode, 204, 'logging out twice is fine')
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(events.length, 1, 'nothing more to revoke')
-  t.equal((await call(app, { method: 'POST', url: '/api/logout' })).statusCode, 401, 'needs a session')
-  const jsonEmpty = await call(app, { method: 'POST', url: '/api/logout', identity: other.identity, headers: { 'content-type': 'application/json' }, payload: '' })
+  t.equal((await callInternal(app, { method: 'POST', url: '/api/logout' })).statusCode, 401, 'needs a session')
+  const jsonEmpty = await callInternal(app, { method: 'POST', url: '/api/logout', identity: other.identity, headers: { 'content-type': 'application/json' }, payload: '' })
   t.equal(jsonEmpty.statusCode, 204, 'an empty JSON body (wx.request POST without data) is accepted')
 })

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createRedis } from '@weapp/common'
-import { DEFAULT_SIM_APP, SimControl, buildSimulator } from '@weapp/wechat-sim'
-import { buildSession, call, identityOf, testConfig, type Sim } from './fixtures/harness.js'
+import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
+import { startSimulator } from '@weapp/test-kit'
+import { buildSession, callInternal, identityOf, testConfig } from './fixtures/harness.js'
 
 const redisUrl = process.env.REDIS_URL
 
@@ -16,22 +17,17 @@ t.test('Redis token cache: a failed refresh ahead of expiry is logged once, with
     await redis.del(key, `${key}:lock`)
     await redis.quit()
   })
-  const simApp = await buildSimulator({ apps: [{ appId, appSecret: DEFAULT_SIM_APP.appSecret }] })
-  t.teardown(() => simApp.close())
-  await simApp.listen({ host: '127.0.0.1', port: 0 })
-  const address = simApp.server.address()
-  if (address === null || typeof address === 'string') throw new Error('simulator has no port')
-  const sim: Sim = { app: simApp, baseUrl: `http://127.0.0.1:${address.port}`, control: new SimControl(`http://127.0.0.1:${address.port}`) }
+  const sim = await startSimulator(t, { apps: [{ appId, appSecret: DEFAULT_SIM_APP.appSecret }] })
   const logLines: string[] = []
   const app = await buildSession(t, { config: testConfig(sim, { APP_ID: appId, REDIS_URL: redisUrl! }), logLines })
 
   const { code } = await sim.control.loginCode({ user: 'alice', appId })
-  const login = await call(app, { method: 'POST', url: '/api/login', body: { code } })
+  const login = await callInternal(app, { method: 'POST', url: '/api/login', payload: { code } })
   t.equal(login.statusCode, 200, login.body)
   const identity = await identityOf(app, { bearer: login.json().token })
   const addPhone = async (): Promise<number> => {
     const phone = await sim.control.phoneCode({ user: 'alice', appId })
-    return (await call(app, { method: 'POST', url: '/api/me/phone', identity, body: { code: phone.code } })).statusCode
+    return (await callInternal(app, { method: 'POST', url: '/api/me/phone', identity, payload: { code: phone.code } })).statusCode
   }
   t.equal(await addPhone(), 200, 'the first call fetches the token into Redis')
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { encryptOpenData } from '@weapp/wechat'
 import type { MemorySessionsRepository, MemoryUsersRepository } from '../src/repositories/memory.js'
 import { WAFER_MAGIC } from '../src/wafer/protocol.js'
-import { call, identityOf, resolve, setup, type Sim } from './fixtures/harness.js'
+import { callInternal, identityOf, resolve, setup, type Sim } from './fixtures/harness.js'
 import type { FastifyInstance } from 'fastify'
 
 async function waferHeaders (sim: Sim, user: string, nickName?: string): Promise<{ headers: Record<string, string>, openid: string, rawData: string }> {
@@ -17,7 +17,7 @@ async function waferHeaders (sim: Sim, user: string, nickName?: string): Promise
 /** The session_key the simulator gives this user (stable per user), learnt the way the server does: by a login. */
 async function sessionKeyOf (app: FastifyInstance, sim: Sim, user: string): Promise<{ sessionKey: string, openid: string }> {
   const { code, openid } = await sim.control.loginCode({ user })
-  const res = await call(app, { method: 'POST', url: '/api/login', body: { code } })
+  const res = await callInternal(app, { method: 'POST', url: '/api/login', payload: { code } })
   if (res.statusCode !== 200) throw new Error(`login failed: ${res.body}`)
   const sessionKey = await app.usersRepository.getSessionKey(openid)
   if (sessionKey === null) throw new Error('no session key')
@@ -27,7 +27,7 @@ async function sessionKeyOf (app: FastifyInstance, sim: Sim, user: string): Prom
 t.test('generation 1: login, resolve, /me, already logged in', async (t) => {
   const { app, sim, config } = await setup(t)
   const { headers, openid, rawData } = await waferHeaders(sim, 'alice', 'Alice')
-  const res = await call(app, { url: '/login', headers })
+  const res = await callInternal(app, { url: '/login', headers })
   t.equal(res.statusCode, 200)
   const body = res.json()
   t.same(Object.keys(body).sort(), [WAFER_MAGIC, 'session'].sort())
@@ -41,24 +41,24 @@ t.test('generation 1: login, resolve, /me, already logged in', async (t) => {
   t.equal(identity.openid, openid)
   t.equal((await resolve(app, { waferId: body.session.id, waferSkey: 'f'.repeat(40) })).statusCode, 401, 'skey must match the id')
 
-  const me = await call(app, { url: '/me', identity })
+  const me = await callInternal(app, { url: '/me', identity })
   t.equal(me.statusCode, 200)
   const info = me.json()
   t.match(info, { ...JSON.parse(rawData), openId: openid, watermark: { appid: config.APP_ID } }, 'the decrypted userInfo')
   t.equal(info.nickName, 'Alice')
 
-  const again = await call(app, { url: '/login', identity, headers: (await waferHeaders(sim, 'alice')).headers })
+  const again = await callInternal(app, { url: '/login', identity, headers: (await waferHeaders(sim, 'alice')).headers })
   t.same(again.json(), { code: 0, message: '小程序会话已登录' })
-  t.equal((await call(app, { url: '/me' })).body, '{"noBody":true}', 'no session: the seed answer')
+  t.equal((await callInternal(app, { url: '/me' })).body, '{"noBody":true}', 'no session: the seed answer')
 
-  const post = await call(app, { method: 'POST', url: '/login', headers: { ...(await waferHeaders(sim, 'bob')).headers, 'content-type': 'application/json' }, payload: '' })
+  const post = await callInternal(app, { method: 'POST', url: '/login', headers: { ...(await waferHeaders(sim, 'bob')).headers, 'content-type': 'application/json' }, payload: '' })
   t.equal(post.json()[WAFER_MAGIC], 1, 'POST with an empty JSON body works too')
-  const junk = await call(app, { method: 'POST', url: '/login', headers: { ...(await waferHeaders(sim, 'bob')).headers, 'content-type': 'text/plain' }, payload: 'whatever' })
+  const junk = await callInternal(app, { method: 'POST', url: '/login', headers: { ...(await waferHeaders(sim, 'bob')).headers, 'content-type': 'text/plain' }, payload: 'whatever' })
   t.equal(junk.json()[WAFER_MAGIC], 1, 'the body is ignored')
 
   const bearerUser = await sessionKeyOf(app, sim, 'carol')
   const bearerIdentity = { kind: 'user' as const, openid: bearerUser.openid, sessionId: 'x', via: 'bearer' as const }
-  t.same((await call(app, { url: '/me', identity: bearerIdentity })).json(), { noBody: true }, 'a user without wafer user info')
+  t.same((await callInternal(app, { url: '/me', identity: bearerIdentity })).json(), { noBody: true }, 'a user without wafer user info')
 })
 
 t.test('generation 1: the oldest client (X-WX-Encrypt-Data, no iv)', async (t) => {
@@ -67,10 +67,10 @@ t.test('generation 1: the oldest client (X-WX-Encrypt-Data, no iv)', async (t) =
   const payload = { openId: openid, nickName: 'Dora', gender: 2, watermark: { appid: config.APP_ID, timestamp: 1 } }
   const { encryptedData } = encryptOpenData(sessionKey, payload, Buffer.from(sessionKey, 'base64'))
   const { code } = await sim.control.loginCode({ user: 'dora' })
-  const res = await call(app, { url: '/login', headers: { 'x-wx-code': code, 'x-wx-encrypt-data': encryptedData } })
+  const res = await callInternal(app, { url: '/login', headers: { 'x-wx-code': code, 'x-wx-encrypt-data': encryptedData } })
   t.equal(res.json()[WAFER_MAGIC], 1)
   const identity = await identityOf(app, { waferId: res.json().session.id, waferSkey: res.json().session.skey })
-  t.same((await call(app, { url: '/me', identity })).json(), payload)
+  t.same((await callInternal(app, { url: '/me', identity })).json(), payload)
 })
 
 t.test('generation 1 failures: HTTP 200 {type: ERR_LOGIN_FAILED, message}, no magic key, nothing written', async (t) => {
@@ -94,7 +94,7 @@ t.test('generation 1 failures: HTTP 200 {type: ERR_LOGIN_FAILED, message}, no ma
     ["another user's data", { ...(await waferHeaders(sim, 'erin')).headers, 'x-wx-encrypted-data': otherUser.headers['x-wx-encrypted-data']!, 'x-wx-iv': otherUser.headers['x-wx-iv']! }, /Open data|watermark/]
   ]
   for (const [name, headers, message] of cases) {
-    const res = await call(app, { url: '/login', headers })
+    const res = await callInternal(app, { url: '/login', headers })
     t.equal(res.statusCode, 200, name)
     const body = res.json()
     t.same(Object.keys(body).sort(), ['message', 'type'], name)
@@ -102,7 +102,7 @@ t.test('generation 1 failures: HTTP 200 {type: ERR_LOGIN_FAILED, message}, no ma
     t.match(body.message, message, name)
   }
   await sim.control.fault({ path: '/sns/jscode2session', errcode: -1, count: 20 })
-  const busy = await call(app, { url: '/login', headers: (await waferHeaders(sim, 'erin')).headers })
+  const busy = await callInternal(app, { url: '/login', headers: (await waferHeaders(sim, 'erin')).headers })
   t.match(busy.json(), { type: 'ERR_LOGIN_FAILED', message: /busy/ })
   await sim.control.clearFaults()
 
@@ -114,7 +114,7 @@ t.test('generation 1 failures: HTTP 200 {type: ERR_LOGIN_FAILED, message}, no ma
 t.test('generation 2: login, resolve, /weapp/user, loginWithCode', async (t) => {
   const { app, sim, clock, config } = await setup(t)
   const { headers, openid, rawData } = await waferHeaders(sim, 'frank', 'Frank')
-  const res = await call(app, { url: '/weapp/login', headers })
+  const res = await callInternal(app, { url: '/weapp/login', headers })
   t.equal(res.statusCode, 200)
   const body = res.json()
   t.same(Object.keys(body).sort(), ['code', 'data'])
@@ -126,19 +126,19 @@ t.test('generation 2: login, resolve, /weapp/user, loginWithCode', async (t) => 
 
   const identity = await identityOf(app, { skey: body.data.skey })
   t.equal(identity.via, 'wafer2')
-  const user = await call(app, { url: '/weapp/user', identity })
+  const user = await callInternal(app, { url: '/weapp/user', identity })
   t.same(user.json(), { code: 0, data: body.data.userinfo })
-  t.same((await call(app, { url: '/weapp/user' })).json(), { code: -1, data: {} }, 'no session')
+  t.same((await callInternal(app, { url: '/weapp/user' })).json(), { code: -1, data: {} }, 'no session')
 
   const { code } = await sim.control.loginCode({ user: 'frank' })
-  const withCode = await call(app, { url: '/weapp/login', headers: { 'x-wx-code': code } })
+  const withCode = await callInternal(app, { url: '/weapp/login', headers: { 'x-wx-code': code } })
   t.equal(withCode.json().code, 0)
   t.same(withCode.json().data.userinfo, body.data.userinfo, 'the stored user info')
   t.not(withCode.json().data.skey, body.data.skey, 'a new session')
   t.equal((await identityOf(app, { skey: withCode.json().data.skey })).openid, openid)
   t.equal((await resolve(app, { skey: body.data.skey })).statusCode, 200, 'the first session still valid')
 
-  const post = await call(app, { method: 'POST', url: '/weapp/login', headers: { ...(await waferHeaders(sim, 'frank')).headers, 'content-type': 'application/json' }, payload: '' })
+  const post = await callInternal(app, { method: 'POST', url: '/weapp/login', headers: { ...(await waferHeaders(sim, 'frank')).headers, 'content-type': 'application/json' }, payload: '' })
   t.equal(post.json().code, 0, 'POST works too')
 })
 
@@ -148,7 +148,7 @@ t.test('generation 2 failures: HTTP 200 {code: -1, error}; nothing written', asy
   const sessions = app.sessionsRepository as MemorySessionsRepository
 
   const expectError = async (headers: Record<string, string>, error: RegExp | string): Promise<void> => {
-    const res = await call(app, { url: '/weapp/login', headers })
+    const res = await callInternal(app, { url: '/weapp/login', headers })
     t.equal(res.statusCode, 200)
     const body = res.json()
     t.same(Object.keys(body).sort(), ['code', 'error'])
@@ -175,6 +175,6 @@ t.test('generation 2 failures: HTTP 200 {code: -1, error}; nothing written', asy
   t.equal(sessions.size, 0)
   t.equal(g.headers['x-wx-code'] !== undefined, true)
   // The code refused for a missing header is still good.
-  const late = await call(app, { url: '/weapp/login', headers: g.headers })
+  const late = await callInternal(app, { url: '/weapp/login', headers: g.headers })
   t.equal(late.json().code, 0)
 })
