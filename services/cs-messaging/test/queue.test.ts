@@ -1,7 +1,8 @@
 import t from 'tap'
+import { defineRedisScripts } from '@weapp/common'
 import { MemoryInboundQueue } from '../src/queue/memory.js'
 import { RedisInboundQueue } from '../src/queue/redis.js'
-import { ENQUEUE_ONCE, runScript } from '../src/queue/scripts.js'
+import { QUEUE_SCRIPTS } from '../src/queue/scripts.js'
 import { queueContract } from './fixtures/queue-contract.js'
 import { redisScope } from './fixtures/redis-scope.js'
 
@@ -55,7 +56,7 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
     t.teardown(() => queue.close())
     const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
     // SET fails for real with an invalid TTL: the script must then delete the entry it had added.
-    await t.rejects(runScript(redis, ENQUEUE_ONCE, [`cs:{${appId}}:dedup:msg:x`, `cs:{${appId}}:inbound`], [-5, 'msg:x', JSON.stringify(m), new Date().toISOString()]), /invalid expire/)
+    await t.rejects(defineRedisScripts(redis, QUEUE_SCRIPTS).enqueueOnce([`cs:{${appId}}:dedup:msg:x`, `cs:{${appId}}:inbound`], [-5, 'msg:x', JSON.stringify(m), new Date().toISOString()]), /invalid expire/)
     t.equal(await redis.xlen(`cs:{${appId}}:inbound`), 0, 'the XADD was undone')
     t.equal(await redis.exists(`cs:{${appId}}:dedup:msg:x`), 0)
     t.equal(await queue.enqueueOnce('msg:x', m, new Date()), 'queued', 'and the message can still be recorded')
@@ -89,5 +90,40 @@ t.test('Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : 
     t.same(dead.map((d) => d.error).sort(), ['malformed queue entry', 'malformed retry entry'])
     t.ok(dead.every((d) => d.message.MsgType === 'malformed'))
     t.equal((await queue.stats()).length, 1, 'only the good entry is left in the stream')
+  })
+
+  t.test('every queue script still runs after SCRIPT FLUSH (ioredis sends it again on NOSCRIPT)', async (t) => {
+    // One pass through all nine scripts; the second pass runs on the same connection after the server
+    // forgot them, so each EVALSHA is answered NOSCRIPT first.
+    const pass = async (): Promise<unknown[]> => {
+      const appId = newAppId()
+      let offset = 0
+      const queue = new RedisInboundQueue({ redis, appId, dedupTtlSec: 60, now: () => Date.now() + offset })
+      t.teardown(() => queue.close())
+      const m = { ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'text', MsgId: '1' }
+      const seen: unknown[] = []
+      seen.push(await queue.enqueueOnce('msg:1', m, new Date()), await queue.enqueueOnce('msg:1', m, new Date()))
+      const [first] = await queue.read('w', 10, 0)
+      await queue.touch('w', [first!])
+      await queue.retry(first!, 'try again', 0)
+      seen.push(await queue.promoteDue())
+      const [second] = await queue.read('w', 10, 0)
+      await queue.deadLetter(second!, 'failed for good')
+      const [dead] = await queue.listDeadLetters({ limit: 10 })
+      seen.push(typeof await queue.replay(dead!.id))
+      const [third] = await queue.read('w', 10, 0)
+      await queue.ack(third!)
+      await redis.xadd(`cs:{${appId}}:inbound`, '*', 'key', 'msg:bad', 'msg', '{not json', 'at', '', 'n', '0')
+      seen.push(await queue.read('w', 10, 0))
+      offset += 31 * 86_400_000
+      seen.push(await queue.trimDeadLetters())
+      const { oldestAgeMs, ...stats } = await queue.stats()
+      seen.push(stats)
+      return seen
+    }
+    const before = await pass()
+    t.same(before, ['queued', 'duplicate', 1, 'string', [], 1, { length: 0, pending: 0, delayed: 0, deadLetters: 0 }])
+    await redis.script('FLUSH')
+    t.same(await pass(), before)
   })
 })

@@ -63,6 +63,23 @@ t.test('Redis send windows', { skip: redisUrl === undefined ? 'REDIS_URL is not 
     const ttl = await redis.pttl(`cs:{${appId}}:window:o1`)
     t.ok(ttl > 55_000 && ttl <= 60_000, `pttl ${ttl}`)
   })
+
+  t.test('the window scripts still run after SCRIPT FLUSH (ioredis sends them again on NOSCRIPT)', async (t) => {
+    // The second pass runs on the same connection after the server forgot the scripts.
+    const pass = async (): Promise<unknown[]> => {
+      const w = new RedisSendWindows({ redis, appId: newAppId() })
+      const at = new Date()
+      await w.open('o1', 'session', at)
+      const seen: unknown[] = [await w.consume('o1', at), await w.consume('o1', at), await w.consume('o1', at)]
+      await w.release('o1', at)
+      seen.push((await w.peek('o1', at))?.remaining)
+      return seen
+    }
+    const before = await pass()
+    t.same(before, ['ok', 'ok', 'exhausted', 1])
+    await redis.script('FLUSH')
+    t.same(await pass(), before)
+  })
 })
 
 const mongoUrl = process.env.MONGO_URL

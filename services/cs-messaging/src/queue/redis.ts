@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
-import type { InboundMessage } from '@weapp/common'
+import { defineRedisScripts, type InboundMessage, type RedisScriptCallers } from '@weapp/common'
 import { OptionsInvalidError } from '../errors.js'
-import { ACK, DEAD_LETTER, ENQUEUE_ONCE, PARK_MALFORMED, PROMOTE_DUE, REPLAY, RETRY, TOUCH, TRIM_DEAD_LETTERS, runScript } from './scripts.js'
+import { QUEUE_SCRIPTS } from './scripts.js'
 import type { DeadLetter, DeadLetterRetention, Delivery, EnqueueResult, InboundQueue, QueueStats } from './types.js'
 
 export const CONSUMER_GROUP = 'workers'
@@ -67,6 +67,7 @@ function toDeadLetter (id: string, f: Fields): DeadLetter {
  */
 export class RedisInboundQueue implements InboundQueue {
   readonly #redis: Redis
+  readonly #scripts: RedisScriptCallers<typeof QUEUE_SCRIPTS>
   readonly #keys: ReturnType<typeof queueKeys>
   readonly #ttlSec: number
   readonly #deadLetters: DeadLetterRetention
@@ -77,7 +78,7 @@ export class RedisInboundQueue implements InboundQueue {
   #closed = false
 
   constructor ({ redis, appId, dedupTtlSec, deadLetters = DEFAULT_DEAD_LETTERS, now = Date.now }: RedisInboundQueueOptions) {
-    if (typeof redis?.evalsha !== 'function') throw new OptionsInvalidError('redis must be an ioredis client')
+    if (typeof redis?.defineCommand !== 'function') throw new OptionsInvalidError('redis must be an ioredis client')
     if (!Number.isInteger(dedupTtlSec) || dedupTtlSec < 1) throw new OptionsInvalidError('dedupTtlSec must be a positive integer')
     if (!Number.isInteger(deadLetters.max) || deadLetters.max < 1) throw new OptionsInvalidError('deadLetters.max must be a positive integer')
     if (!(deadLetters.retentionMs > 0)) throw new OptionsInvalidError('deadLetters.retentionMs must be positive')
@@ -86,12 +87,13 @@ export class RedisInboundQueue implements InboundQueue {
     this.#ttlSec = dedupTtlSec
     this.#deadLetters = deadLetters
     this.#now = now
+    this.#scripts = defineRedisScripts(redis, QUEUE_SCRIPTS)
   }
 
   get keys (): ReturnType<typeof queueKeys> { return this.#keys }
 
   async enqueueOnce (key: string, message: InboundMessage, receivedAt: Date): Promise<EnqueueResult> {
-    const id = await runScript(this.#redis, ENQUEUE_ONCE, [this.#keys.dedup(key), this.#keys.stream],
+    const id = await this.#scripts.enqueueOnce([this.#keys.dedup(key), this.#keys.stream],
       [this.#ttlSec, key, JSON.stringify(message), receivedAt.toISOString()])
     return id === null ? 'duplicate' : 'queued'
   }
@@ -130,7 +132,7 @@ export class RedisInboundQueue implements InboundQueue {
         if (entry === null) continue
         const fields = toFields(entry[1])
         if (fields === null) {
-          await runScript(this.#redis, ACK, [this.#keys.stream], [CONSUMER_GROUP, entry[0]])
+          await this.#scripts.ack([this.#keys.stream], [CONSUMER_GROUP, entry[0]])
           continue
         }
         const delivery = toDelivery(entry[0], fields)
@@ -144,20 +146,20 @@ export class RedisInboundQueue implements InboundQueue {
   }
 
   async ack (delivery: Delivery): Promise<void> {
-    await runScript(this.#redis, ACK, [this.#keys.stream], [CONSUMER_GROUP, delivery.id])
+    await this.#scripts.ack([this.#keys.stream], [CONSUMER_GROUP, delivery.id])
   }
 
   async retry (delivery: Delivery, error: string, delayMs: number): Promise<void> {
     const member = JSON.stringify({ id: delivery.id, key: delivery.key, msg: JSON.stringify(delivery.message), at: delivery.receivedAt, n: delivery.attempt + 1, err: error.slice(0, 500) })
-    await runScript(this.#redis, RETRY, [this.#keys.stream, this.#keys.retry], [CONSUMER_GROUP, delivery.id, this.#now() + delayMs, member])
+    await this.#scripts.retry([this.#keys.stream, this.#keys.retry], [CONSUMER_GROUP, delivery.id, this.#now() + delayMs, member])
   }
 
   async promoteDue (): Promise<number> {
-    return Number(await runScript(this.#redis, PROMOTE_DUE, [this.#keys.retry, this.#keys.stream, this.#keys.dead], [this.#now(), PROMOTE_BATCH, new Date(this.#now()).toISOString(), this.#deadLetters.max]))
+    return await this.#scripts.promoteDue([this.#keys.retry, this.#keys.stream, this.#keys.dead], [this.#now(), PROMOTE_BATCH, new Date(this.#now()).toISOString(), this.#deadLetters.max])
   }
 
   async deadLetter (delivery: Delivery, error: string): Promise<void> {
-    await runScript(this.#redis, DEAD_LETTER, [this.#keys.stream, this.#keys.dead], [
+    await this.#scripts.deadLetter([this.#keys.stream, this.#keys.dead], [
       CONSUMER_GROUP, delivery.id, delivery.key, JSON.stringify(delivery.message), delivery.receivedAt,
       delivery.attempt + 1, error.slice(0, 2000), new Date(this.#now()).toISOString(), this.#deadLetters.max
     ])
@@ -166,13 +168,13 @@ export class RedisInboundQueue implements InboundQueue {
   /** By each dead letter's failedAt (our clock, as everything else the queue decides by time). */
   async trimDeadLetters (): Promise<number> {
     const cutoff = new Date(Math.max(0, this.#now() - this.#deadLetters.retentionMs)).toISOString()
-    return Number(await runScript(this.#redis, TRIM_DEAD_LETTERS, [this.#keys.dead], [cutoff, TRIM_BATCH]))
+    return await this.#scripts.trimDeadLetters([this.#keys.dead], [cutoff, TRIM_BATCH])
   }
 
   async touch (consumer: string, deliveries: Delivery[]): Promise<void> {
     for (let i = 0; i < deliveries.length; i += TOUCH_BATCH) {
       const ids = deliveries.slice(i, i + TOUCH_BATCH).map((d) => d.id)
-      await runScript(this.#redis, TOUCH, [this.#keys.stream], [CONSUMER_GROUP, consumer, ...ids])
+      await this.#scripts.touch([this.#keys.stream], [CONSUMER_GROUP, consumer, ...ids])
     }
   }
 
@@ -185,8 +187,7 @@ export class RedisInboundQueue implements InboundQueue {
 
   async replay (id: string): Promise<string | null> {
     if (!STREAM_ID.test(id)) return null
-    const newId = await runScript(this.#redis, REPLAY, [this.#keys.dead, this.#keys.stream], [id])
-    return typeof newId === 'string' ? newId : null
+    return await this.#scripts.replay([this.#keys.dead, this.#keys.stream], [id])
   }
 
   async stats (): Promise<QueueStats> {
@@ -236,7 +237,7 @@ export class RedisInboundQueue implements InboundQueue {
 
   /** An entry no worker can process is moved to the dead-letter stream as it is, so it blocks nothing. */
   async #parkMalformed (id: string, fields: Fields): Promise<void> {
-    await runScript(this.#redis, PARK_MALFORMED, [this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString(), this.#deadLetters.max])
+    await this.#scripts.parkMalformed([this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString(), this.#deadLetters.max])
   }
 
   #blockingConnection (): Redis {

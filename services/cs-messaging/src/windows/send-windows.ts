@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { createHash } from 'node:crypto'
+import { defineRedisScripts, redisScript, type RedisScriptCallers } from '@weapp/common'
 
 /**
  * WeChat's customer-service send windows (docs/wechat/limits.md#send-windows): a user's message opens 5 messages / 48 h,
@@ -82,12 +82,11 @@ export class MemorySendWindows implements SendWindows {
   }
 }
 
-function script (source: string): { source: string, sha: string } {
-  return { source, sha: createHash('sha1').update(source).digest('hex') }
-}
-
 /** KEYS[1] window hash; ARGV kind, openedAt ms, expiresAt ms, quota. 1 when opened, 0 when it does not supersede (see supersedes). */
-const OPEN = script(`
+const OPEN = redisScript<0 | 1>({
+  name: 'csWindowOpen',
+  numberOfKeys: 1,
+  lua: `
 local cur = redis.call('HMGET', KEYS[1], 'openedAt', 'kind')
 if cur[1] then
   local openedAt, at = tonumber(cur[1]), tonumber(ARGV[2])
@@ -96,53 +95,57 @@ if cur[1] then
 end
 redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'openedAt', ARGV[2], 'expiresAt', ARGV[3], 'remaining', ARGV[4], 'quota', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return 1`)
+return 1`
+})
 
 /** KEYS[1] window hash; ARGV now ms. */
-const CONSUME = script(`
+const CONSUME = redisScript<ConsumeResult>({
+  name: 'csWindowConsume',
+  numberOfKeys: 1,
+  lua: `
 local h = redis.call('HMGET', KEYS[1], 'expiresAt', 'remaining')
 if not h[1] or tonumber(h[1]) <= tonumber(ARGV[1]) then return 'closed' end
 if tonumber(h[2]) <= 0 then return 'exhausted' end
 redis.call('HINCRBY', KEYS[1], 'remaining', -1)
-return 'ok'`)
+return 'ok'`
+})
 
 /** KEYS[1] window hash; ARGV now ms. */
-const RELEASE = script(`
+const RELEASE = redisScript<number>({
+  name: 'csWindowRelease',
+  numberOfKeys: 1,
+  lua: `
 local h = redis.call('HMGET', KEYS[1], 'expiresAt', 'remaining', 'quota')
 if not h[1] or tonumber(h[1]) <= tonumber(ARGV[1]) then return 0 end
 if tonumber(h[2]) >= tonumber(h[3]) then return 0 end
-return redis.call('HINCRBY', KEYS[1], 'remaining', 1)`)
+return redis.call('HINCRBY', KEYS[1], 'remaining', 1)`
+})
 
-async function run (redis: Redis, s: { source: string, sha: string }, key: string, args: Array<string | number>): Promise<unknown> {
-  try {
-    return await redis.evalsha(s.sha, 1, key, ...args)
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
-    return await redis.eval(s.source, 1, key, ...args)
-  }
-}
+const WINDOW_SCRIPTS = { open: OPEN, consume: CONSUME, release: RELEASE }
 
 /** In Redis, shared by every instance: one hash per user, expiring with the window. */
 export class RedisSendWindows implements SendWindows {
   readonly #redis: Redis
+  readonly #scripts: RedisScriptCallers<typeof WINDOW_SCRIPTS>
   readonly #prefix: string
 
   constructor ({ redis, appId }: { redis: Redis, appId: string }) {
     this.#redis = redis
+    this.#scripts = defineRedisScripts(redis, WINDOW_SCRIPTS)
     this.#prefix = `cs:{${appId}}:window:`
   }
 
   async open (openid: string, kind: WindowKind, at: Date): Promise<void> {
     const rule = WINDOW_RULES[kind]
-    await run(this.#redis, OPEN, this.#prefix + openid, [kind, at.getTime(), at.getTime() + rule.durationMs, rule.quota])
+    await this.#scripts.open([this.#prefix + openid], [kind, at.getTime(), at.getTime() + rule.durationMs, rule.quota])
   }
 
   async consume (openid: string, at: Date): Promise<ConsumeResult> {
-    return await run(this.#redis, CONSUME, this.#prefix + openid, [at.getTime()]) as ConsumeResult
+    return await this.#scripts.consume([this.#prefix + openid], [at.getTime()])
   }
 
   async release (openid: string, at: Date): Promise<void> {
-    await run(this.#redis, RELEASE, this.#prefix + openid, [at.getTime()])
+    await this.#scripts.release([this.#prefix + openid], [at.getTime()])
   }
 
   async peek (openid: string, at: Date): Promise<WindowState | null> {
