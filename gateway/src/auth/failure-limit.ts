@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { TtlLru } from './cache.js'
-import { INCR_WINDOW_LUA } from './window-script.js'
+import { incrWindow } from './window-script.js'
 
 export const AUTH_FAILURE_KEY_PREFIX = 'weapp:gateway:authfail:'
 /** Distinct client addresses remembered (oldest forgotten first). */
@@ -75,8 +75,7 @@ export class AuthFailureLimiter {
     window.failures++
     const redis = this.#o.redis
     if (redis === null) return
-    await redis.eval(INCR_WINDOW_LUA, 1, AUTH_FAILURE_KEY_PREFIX + address, String(this.#o.windowMs)).then((result) => {
-      const [shared, ttl] = result as [number, number]
+    await incrWindow(redis, AUTH_FAILURE_KEY_PREFIX + address, this.#o.windowMs).then(([shared, ttl]) => {
       // The shared count and window replace this process's view (never lowering what it counted itself).
       const at = Date.now()
       const failures = Math.max(shared, this.#windows.get(address, at)?.failures ?? 0)

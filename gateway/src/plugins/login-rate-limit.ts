@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { RateLimitedError } from '../errors.js'
 import { TtlLru } from '../auth/cache.js'
-import { INCR_WINDOW_LUA } from '../auth/window-script.js'
+import { incrWindow } from '../auth/window-script.js'
 
 export const LOGIN_RATE_LIMIT_KEY_PREFIX = 'weapp:gateway:login:'
 /** Distinct client addresses the in-memory store remembers (oldest forgotten first). */
@@ -25,8 +25,7 @@ function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => Log
   if (redis !== null) {
     return class RedisLoginStore implements LoginStore {
       incr (key: string, callback: IncrCallback, timeWindow: number): void {
-        redis.eval(INCR_WINDOW_LUA, 1, LOGIN_RATE_LIMIT_KEY_PREFIX + key, String(timeWindow)).then((result) => {
-          const [current, ttl] = result as [number, number]
+        incrWindow(redis, LOGIN_RATE_LIMIT_KEY_PREFIX + key, timeWindow).then(([current, ttl]) => {
           callback(null, { current, ttl })
         }, (err: Error) => {
           log.warn({ err }, 'login rate limit store failed; request let through')
