@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { ClosedError, OptionsInvalidError, TokenWaitTimeoutError } from './errors.js'
 import { functionOption, intOption, requireObject, requireString } from './options.js'
-import { COMMIT_TOKEN, INVALIDATE_TOKEN, RELEASE_LOCK, runScript } from './redis-scripts.js'
+import { tokenScripts, type TokenScripts } from './redis-scripts.js'
 import {
   cacheFetched, DEFAULT_REFRESH_AHEAD_MS, runWithToken,
   type AccessTokenProvider, type CachedToken, type FetchAccessToken
@@ -45,6 +45,7 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
   readonly key: string
   readonly lockKey: string
   readonly #redis: Redis
+  readonly #scripts: TokenScripts
   readonly #fetch: FetchAccessToken
   readonly #refreshAheadMs: number
   readonly #lockTtlMs: number
@@ -61,7 +62,7 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
   constructor (options: RedisAccessTokenProviderOptions) {
     requireObject('options', options)
     const redis = options.redis as Partial<Redis> | undefined
-    if (typeof redis?.get !== 'function' || typeof redis.set !== 'function' || typeof redis.evalsha !== 'function' || typeof redis.eval !== 'function') {
+    if (typeof redis?.get !== 'function' || typeof redis.set !== 'function' || typeof redis.defineCommand !== 'function') {
       throw new OptionsInvalidError('redis must be an ioredis client')
     }
     this.#redis = options.redis
@@ -75,6 +76,7 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
     this.#pollIntervalMs = intOption('pollIntervalMs', options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 1)
     this.#now = functionOption('now', options.now, Date.now)
     this.#onRefreshError = functionOption('onRefreshError', options.onRefreshError, () => {})
+    this.#scripts = tokenScripts(options.redis)
   }
 
   async getToken (): Promise<string> {
@@ -92,7 +94,7 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
     this.#assertOpen()
     // A read that started before this call may still return the failed token: do not share it.
     this.#reading = null
-    await runScript(this.#redis, INVALIDATE_TOKEN, [this.key], [token])
+    await this.#scripts.invalidate(this.key, token)
   }
 
   async withToken<T> (fn: (token: string) => Promise<T>): Promise<T> {
@@ -196,12 +198,12 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
       if (existing !== null && goodEnough(existing, this.#now())) return existing.token
       const fetched = cacheFetched(await this.#fetch(), this.#now(), this.#refreshAheadMs)
       const ttlMs = Math.max(1, fetched.expiresAt - this.#now())
-      const stored = await runScript(this.#redis, COMMIT_TOKEN, [this.key, this.lockKey], [owner, JSON.stringify(fetched), ttlMs])
+      const stored = await this.#scripts.commit(this.key, this.lockKey, owner, JSON.stringify(fetched), ttlMs)
       committed = stored === 1
       // Whether or not Redis kept it, this token is valid: WeChat keeps old and new ones working for a while.
       return fetched.token
     } finally {
-      if (!committed) await runScript(this.#redis, RELEASE_LOCK, [this.lockKey], [owner]).catch(() => {})
+      if (!committed) await this.#scripts.releaseLock(this.lockKey, owner).catch(() => {})
     }
   }
 

@@ -256,3 +256,33 @@ t.test('close stops waiters at once', { skip }, async (t) => {
   await t.rejects(p.getToken(), { code: 'WECHAT_CLOSED' })
   t.equal(a.redis.status, 'ready', 'the Redis client handed in stays open')
 })
+
+t.test('the token scripts still run after SCRIPT FLUSH (ioredis sends them again on NOSCRIPT)', { skip }, async (t) => {
+  const a = connect(t)
+  // Commit, invalidate and release-lock once each; the second pass runs on the same connection after
+  // the server forgot the scripts.
+  const pass = async (): Promise<unknown[]> => {
+    const appId = appIdFor(t, a.redis)
+    let down = false
+    const p = provider(t, {
+      redis: a.redis,
+      appId,
+      fetch: async () => {
+        if (down) throw new Error('WeChat unreachable')
+        return { accessToken: 'T1', expiresIn: 7200 }
+      }
+    })
+    const seen: unknown[] = [await p.getToken()]
+    seen.push(JSON.parse((await a.redis.get(`wx:token:${appId}`))!).token)
+    await p.invalidate('T1')
+    seen.push(await a.redis.get(`wx:token:${appId}`))
+    down = true
+    await t.rejects(p.getToken(), /WeChat unreachable/)
+    seen.push(await a.redis.exists(`wx:token:${appId}:lock`))
+    return seen
+  }
+  const before = await pass()
+  t.same(before, ['T1', 'T1', null, 0], 'stored under the lock, invalidated, lock released after a failed fetch')
+  await a.redis.script('FLUSH')
+  t.same(await pass(), before)
+})
