@@ -1,12 +1,14 @@
 // Lua scripts as ioredis script commands (defineRedisScripts) against a real redis-server: what goes over
 // the wire (MONITOR), SCRIPT FLUSH between calls with the client options the services use, and the
 // guards of the helper itself.
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createRedis, defineRedisScripts, redisScript, type RedisScriptClient } from '@weapp/common'
+import { startRedisCluster } from '../../../scripts/redis-topologies.js'
 
 const url = process.env.REDIS_URL
 const skip = url === undefined || url === '' ? 'REDIS_URL is not set' : false
@@ -128,4 +130,20 @@ t.test('a call with the wrong number of keys is refused before anything is sent'
   await t.rejects(add([], [1]), { name: 'TypeError', message: /takes 1 keys, got 0/ })
   await t.rejects(keyNames(['a']), /takes 2 keys, got 1/)
   t.equal((redis as Redis).status, 'wait', 'never connected')
+})
+
+const clusterSkip = spawnSync('redis-cli', ['--version']).status === 0 && spawnSync('redis-server', ['--version']).status === 0 ? false : 'redis-server and redis-cli are not installed'
+t.test('Redis Cluster: each call runs on the master owning its keys, also after SCRIPT FLUSH on every master', { skip: clusterSkip }, async (t) => {
+  const topology = await startRedisCluster()
+  t.teardown(topology.stop)
+  const cluster = new Cluster(topology.masters.map(({ host, port }) => ({ host, port })), { enableAutoPipelining: true })
+  t.teardown(() => { cluster.disconnect() })
+  const { add, keyNames } = defineRedisScripts(cluster, SCRIPTS)
+  // Thirty counters land on all three masters; concurrent calls are auto-pipelined per node.
+  const keys = Array.from({ length: 30 }, (_, i) => `counter:${i}`)
+  t.same(await Promise.all(keys.map(async (key) => await add([key], [1]))), keys.map(() => 1))
+  await Promise.all(cluster.nodes('master').map(async (node) => await node.script('FLUSH')))
+  t.same(await Promise.all(keys.map(async (key) => await add([key], [2]))), keys.map(() => 3))
+  t.same(await keyNames(['{user:1}:a', '{user:1}:b']), ['{user:1}:a', '{user:1}:b'], 'keys of one hash tag go together')
+  await t.rejects(keyNames(['user:1:a', 'user:2:b']), /same slot|CROSSSLOT/, 'keys of two slots are refused (by ioredis or by Redis)')
 })
