@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
+import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Clock } from '@weapp/common'
 import type { SessionConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
-import busPlugin from './plugins/bus.js'
 import wechatPlugin, { type WechatPluginOptions } from './plugins/wechat.js'
 import servicesPlugin from './plugins/services.js'
+import metricsPlugin from './plugins/metrics.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api/index.js'
 import waferRoutes from './routes/wafer/index.js'
 import internalRoutes from './routes/internal/index.js'
@@ -17,8 +18,8 @@ export const BODY_LIMIT = SESSION_BODY_LIMIT
 
 export interface SessionAppOptions {
   config: SessionConfig
-  /** The current time (tests move it to check expiry). */
-  clock?: () => Date
+  /** The current time in ms (tests move it to check expiry). */
+  clock?: Clock
   /** WeChat client tuning (tests shorten the retry back-off). */
   wechat?: WechatPluginOptions['client']
 }
@@ -46,11 +47,13 @@ export default async function sessionApp (app: FastifyInstance, opts: SessionApp
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(repositoriesPlugin)
-  await app.register(busPlugin)
+  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL })
+  await app.register(metricsPlugin)
   await app.register(wechatPlugin, { ...(opts.wechat !== undefined ? { client: opts.wechat } : {}) })
   await app.register(servicesPlugin)
 
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(waferRoutes)
   await app.register(internalRoutes, { prefix: '/internal' })

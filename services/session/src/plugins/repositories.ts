@@ -19,12 +19,12 @@ const MONGO_SERVER_SELECTION_TIMEOUT_MS = 10_000
  * client closed here), process memory otherwise.
  */
 async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
-  const { MONGO_URL, MONGO_DB } = app.config
+  const { MONGO_URL, MONGO_DB } = app.sessionConfig
   if (MONGO_URL === undefined) {
     const sessions = new MemorySessionsRepository()
     app.decorate('usersRepository', new MemoryUsersRepository())
     app.decorate('sessionsRepository', sessions)
-    const sweeper = setInterval(() => { sessions.sweep(app.clock()) }, MEMORY_SWEEP_INTERVAL_MS)
+    const sweeper = setInterval(() => { sessions.sweep(new Date(app.clock())) }, MEMORY_SWEEP_INTERVAL_MS)
     sweeper.unref()
     app.addHook('onClose', async () => { clearInterval(sweeper) })
     return

@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 /** The service layer the routes call: built once from the stores, the WeChat client and the bus. */
 async function servicesPlugin (app: FastifyInstance): Promise<void> {
-  const { config, clock } = app
+  const { sessionConfig: config, clock } = app
   const sessions = new SessionService({
     sessions: app.sessionsRepository,
     bus: app.bus,
@@ -35,5 +35,5 @@ async function servicesPlugin (app: FastifyInstance): Promise<void> {
 export default fp(servicesPlugin, {
   name: 'session-services',
   fastify: '5.x',
-  dependencies: ['session-config', 'session-repositories', 'session-bus', 'session-wechat']
+  dependencies: ['session-config', 'session-repositories', '@weapp/bus', 'session-wechat']
 })

@@ -21,7 +21,7 @@ export interface WechatPluginOptions {
 }
 
 async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): Promise<void> {
-  const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE, REDIS_URL } = app.config
+  const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE, REDIS_URL } = app.sessionConfig
   const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
   let closeRedis = async (): Promise<void> => {}
   let redis: Redis | null = null

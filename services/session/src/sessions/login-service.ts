@@ -1,4 +1,4 @@
-import type { SessionKind, User, WxUserInfo } from '@weapp/common'
+import type { Clock, SessionKind, User, WxUserInfo } from '@weapp/common'
 import { OpenDataInvalidError, decryptOpenData } from '@weapp/wechat'
 import type { UsersRepository } from '../repositories/types.js'
 import { WaferUserUnknownError } from '../errors.js'
@@ -14,7 +14,8 @@ export interface LoginServiceOptions {
   users: UsersRepository
   sessions: SessionService
   appId: string
-  now: () => Date
+  /** The current time (ms): expiries and last-seen times are computed from it. */
+  now: Clock
 }
 
 /** What a wafer client sends from wx.getUserInfo. `iv` is absent for qcloud-weapp-client-sdk 0.7. */
@@ -40,7 +41,7 @@ export class LoginService {
   readonly #users: UsersRepository
   readonly #sessions: SessionService
   readonly #appId: string
-  readonly #now: () => Date
+  readonly #now: Clock
 
   constructor ({ wechat, users, sessions, appId, now }: LoginServiceOptions) {
     this.#wechat = wechat
@@ -53,7 +54,7 @@ export class LoginService {
   /** Plain login (POST /api/login): code only. */
   async login<K extends SessionKind> (kind: K, code: string): Promise<LoginOutcome<K>> {
     const { openid, unionid, sessionKey } = await this.#wechat.code2Session(code)
-    const user = await this.#users.upsertOnLogin({ openid, ...(unionid !== undefined ? { unionid } : {}), sessionKey, now: this.#now() })
+    const user = await this.#users.upsertOnLogin({ openid, ...(unionid !== undefined ? { unionid } : {}), sessionKey, now: new Date(this.#now()) })
     return { ...(await this.#sessions.create(kind, user)), user }
   }
 
@@ -75,7 +76,7 @@ export class LoginService {
       ...(unionid !== undefined ? { unionid } : {}),
       sessionKey,
       wxUserInfo: userInfo,
-      now: this.#now()
+      now: new Date(this.#now())
     })
     return { ...(await this.#sessions.create(kind, user)), user, userInfo }
   }
@@ -85,7 +86,7 @@ export class LoginService {
     const { openid, unionid, sessionKey } = await this.#wechat.code2Session(code)
     const existing = await this.#users.findByOpenid(openid)
     if (existing?.wxUserInfo === undefined) throw new WaferUserUnknownError()
-    const user = await this.#users.upsertOnLogin({ openid, ...(unionid !== undefined ? { unionid } : {}), sessionKey, now: this.#now() })
+    const user = await this.#users.upsertOnLogin({ openid, ...(unionid !== undefined ? { unionid } : {}), sessionKey, now: new Date(this.#now()) })
     const userInfo = user.wxUserInfo ?? existing.wxUserInfo
     return { ...(await this.#sessions.create(kind, user)), user, userInfo }
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { BusChannels, type Bus, type SessionKind, type UserIdentity } from '@weapp/common'
+import { BusChannels, type Bus, type Clock, type SessionKind, type UserIdentity } from '@weapp/common'
 import type { SessionRecord, SessionsRepository } from '../repositories/types.js'
 import { SessionInvalidError } from '../errors.js'
 import { type Credential, type CredentialOf, credentialHash, generateCredential } from './credentials.js'
@@ -11,7 +11,8 @@ export interface SessionServiceOptions {
   bus: Bus
   policy: ExpiryPolicy
   /** The current time; injectable so tests can move it. */
-  now: () => Date
+  /** The current time (ms): expiries and last-seen times are computed from it. */
+  now: Clock
   log: FastifyBaseLogger
 }
 
@@ -31,7 +32,7 @@ export class SessionService {
   readonly #sessions: SessionsRepository
   readonly #bus: Bus
   readonly #policy: ExpiryPolicy
-  readonly #now: () => Date
+  readonly #now: Clock
   readonly #log: FastifyBaseLogger
 
   constructor ({ sessions, bus, policy, now, log }: SessionServiceOptions) {
@@ -46,7 +47,7 @@ export class SessionService {
 
   /** A new session of the given kind for a user who just logged in. */
   async create<K extends SessionKind> (kind: K, user: { openid: string, unionid?: string | undefined }): Promise<CreatedSession<K>> {
-    const now = this.#now()
+    const now = new Date(this.#now())
     const credential = generateCredential(kind)
     const session: SessionRecord = {
       id: randomUUID(),
@@ -69,7 +70,7 @@ export class SessionService {
   async resolve (credential: Credential): Promise<ResolvedSession> {
     const session = await this.#sessions.findByCredentialHash(credentialHash(credential))
     if (session === null) throw new SessionInvalidError('unknown session')
-    const now = this.#now()
+    const now = new Date(this.#now())
     const verdict = evaluateExpiry(session, now, this.#policy)
     if (!verdict.valid) {
       await this.#sessions.delete(session.id)

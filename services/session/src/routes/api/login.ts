@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { requireUser } from '@weapp/common'
 import { UserSchema, WxCode, errorResponses } from '../../schemas.js'
+import { outcomeOf } from '../../metrics.js'
 
 /** POST /api/login (public through the gateway) and POST /api/logout (needs a session). */
 const login: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,8 +16,14 @@ const login: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const { credential, session, user } = await app.loginService.login('bearer', request.body.code)
-    return { token: credential.token, expiresAt: session.expiresAt.toISOString(), user }
+    try {
+      const { credential, session, user } = await app.loginService.login('bearer', request.body.code)
+      app.sessionMetrics.login('bearer', 'ok')
+      return { token: credential.token, expiresAt: session.expiresAt.toISOString(), user }
+    } catch (err) {
+      app.sessionMetrics.login('bearer', outcomeOf(err))
+      throw err
+    }
   })
 
   app.post('/logout', {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ResolveRequestSchema, ResolveResponseSchema, credentialOfResolveRequest } from '@weapp/common'
 import { errorResponses } from '../../schemas.js'
+import { outcomeOf } from '../../metrics.js'
 
 /** POST /internal/resolve: the gateway turns a client credential into a trusted identity (contract: @weapp/common contracts/resolve.ts). */
 const resolve: FastifyPluginAsyncTypebox = async (app) => {
@@ -13,8 +14,14 @@ const resolve: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const { identity, expiresAt } = await app.sessionService.resolve(credentialOfResolveRequest(request.body))
-    return { identity, expiresAt: expiresAt.toISOString() }
+    try {
+      const { identity, expiresAt } = await app.sessionService.resolve(credentialOfResolveRequest(request.body))
+      app.sessionMetrics.resolves.inc({ outcome: 'ok' })
+      return { identity, expiresAt: expiresAt.toISOString() }
+    } catch (err) {
+      app.sessionMetrics.resolves.inc({ outcome: outcomeOf(err) })
+      throw err
+    }
   })
 }
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { WxUserInfoSchema, errorResponses } from '../../schemas.js'
 import { WaferHeaderMissingError } from '../../errors.js'
+import { outcomeOf } from '../../metrics.js'
 import { ALREADY_LOGGED_IN_MESSAGE, WAFER_MAGIC, WaferHeaders, gen1FailureMessage, header, logLoginFailure } from '../../wafer/protocol.js'
 
 const LoginSuccess = Type.Object({
@@ -36,8 +37,10 @@ const gen1: FastifyPluginAsyncTypebox = async (app) => {
         } else {
           throw new WaferHeaderMissingError('X-WX-Encrypted-Data')
         }
+        app.sessionMetrics.login('wafer1', 'ok')
         return { [WAFER_MAGIC]: 1 as const, session: { id: outcome.credential.id, skey: outcome.credential.skey } }
       } catch (err) {
+        app.sessionMetrics.login('wafer1', outcomeOf(err))
         logLoginFailure(request.log, err)
         return { type: 'ERR_LOGIN_FAILED' as const, message: gen1FailureMessage(err) }
       }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { WxUserInfoSchema, errorResponses } from '../../schemas.js'
 import { WaferHeaderMissingError } from '../../errors.js'
+import { outcomeOf } from '../../metrics.js'
 import { WaferHeaders, gen2Error, header, logLoginFailure } from '../../wafer/protocol.js'
 
 const Failure = Type.Object({ code: Type.Literal(-1), error: Type.String() })
@@ -32,11 +33,13 @@ const gen2: FastifyPluginAsyncTypebox = async (app) => {
         } else {
           outcome = await app.loginService.loginWithUserInfo('wafer2', code, { encryptedData, iv })
         }
+        app.sessionMetrics.login('wafer2', 'ok')
         return {
           code: 0 as const,
-          data: { userinfo: outcome.userInfo, skey: outcome.credential.skey, time: Math.floor(app.clock().getTime() / 1000) }
+          data: { userinfo: outcome.userInfo, skey: outcome.credential.skey, time: Math.floor(app.clock() / 1000) }
         }
       } catch (err) {
+        app.sessionMetrics.login('wafer2', outcomeOf(err))
         logLoginFailure(request.log, err)
         return { code: -1 as const, error: gen2Error(err) }
       }
