@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { trustProxyList, type GatewayConfig } from './config.js'
 import authPlugin from './plugins/auth.js'
+import loginRateLimit from './plugins/login-rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
 import upstreamsPlugin from './plugins/upstreams.js'
 import healthRoutes from './routes/health.js'
@@ -66,6 +67,8 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
   await app.register(upstreamsPlugin, { config })
   const redis = config.REDIS_URL === undefined ? null : await connectRateLimitRedis(app, config.REDIS_URL)
   await app.register(authPlugin, { config, redis, ...(opts.bus === undefined ? {} : { bus: opts.bus }) })
+  // Before the routes: it attaches itself to the login routes (LOGIN_RATE_LIMITED in their config) as they are added.
+  await app.register(loginRateLimit, { redis, max: config.LOGIN_RATE_LIMIT_MAX, windowMs: config.LOGIN_RATE_LIMIT_WINDOW_MS })
   // Redis as /readyz reports it: null when the gateway runs without (REDIS_URL unset).
   const redisHealth = (): RedisState | null => {
     if (redis === null) return null
@@ -74,7 +77,7 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
 
   await app.register(healthRoutes, { config, isClosing, redisHealth })
   await app.register(metricsRoutes, { token: config.METRICS_TOKEN, public: config.METRICS_PUBLIC })
-  await app.register(proxyRoutes, { config, trustProxy, redis, isClosing, webSockets })
+  await app.register(proxyRoutes, { config, trustProxy, isClosing, webSockets })
 }
 
 export const gatewayApp = fp(gateway, { name: 'weapp-gateway', fastify: '5.x' })

@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { decodeIdentity } from '@weapp/common'
 import t from 'tap'
 import { Client, refusal } from '../../services/realtime-ws/test/fixtures/ws-client.js'
@@ -156,6 +158,59 @@ t.test('realtime-ws down: the upgrade gets a 502 JSON answer', async (t) => {
   const res = await refusal(`${down.wsUrl}/ws`, bearer())
   t.equal(res.status, 502)
   t.equal(res.body.code, 'GATEWAY_UPSTREAM_UNAVAILABLE')
+})
+
+t.test('once shutdown has begun, HTTP requests and upgrades still arriving get 503 GATEWAY_CLOSING', async (t) => {
+  const g = await startHarness({
+    upstream: {
+      routes: (app, sleep) => {
+        app.get('/api/me/slow', async () => {
+          await sleep(300)
+          return { finished: true }
+        })
+      }
+    }
+  })
+  t.teardown(async () => { await g.upstream.close(); await g.cs.close(); await g.realtime.close() })
+  // Kept-alive connections with a request under way: the gateway still reads from them once it has
+  // begun to close (new connections are no longer accepted).
+  const port = Number(new URL(g.url).port)
+  const sockets = [connect({ host: '127.0.0.1', port }), connect({ host: '127.0.0.1', port })]
+  const answers = sockets.map((socket) => {
+    t.teardown(() => { socket.destroy() })
+    // A reset after the gateway's last answer is no failure; one before it fails the read below.
+    socket.on('error', () => {})
+    socket.setEncoding('latin1')
+    let text = ''
+    socket.on('data', (chunk: string) => { text += chunk })
+    return { next: async (marker: string) => { while (!text.includes(marker)) await once(socket, 'data'); const all = text; text = ''; return all } }
+  })
+  for (const socket of sockets) socket.write(`GET /api/me/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BEARER}\r\n\r\n`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const closed = g.app.close()
+  for (const answer of answers) t.match(await answer.next('{"finished":true}'), /^HTTP\/1\.1 200 /, 'the request under way finished')
+  sockets[0]!.write(`GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BEARER}\r\n\r\n`)
+  sockets[1]!.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${BEARER}\r\n\r\n`)
+  const closingBody = '{"statusCode":503,"code":"GATEWAY_CLOSING","error":"Service Unavailable","message":"The gateway is shutting down"}'
+  const http = await answers[0]!.next(closingBody)
+  t.match(http, /^HTTP\/1\.1 503 /, 'a request: 503')
+  t.match(http, /\r\nconnection: close\r\n/i)
+  const upgrade = await answers[1]!.next(closingBody)
+  t.match(upgrade, /^HTTP\/1\.1 503 /, 'an upgrade: 503, no socket relayed')
+  await closed
+})
+
+t.test('an upgrade whose session lookup is still under way when shutdown begins gets 503 GATEWAY_CLOSING, not a relay', async (t) => {
+  const g = await startHarness()
+  t.teardown(async () => { await g.upstream.close(); await g.cs.close(); await g.realtime.close() })
+  g.upstream.resolveDelayMs = 300
+  const upgrade = refusal(`${g.wsUrl}/ws`, bearer())
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const closed = g.app.close()
+  const res = await upgrade
+  t.equal(res.status, 503)
+  t.equal(res.body.code, 'GATEWAY_CLOSING')
+  await closed
 })
 
 t.test('closing the gateway ends the relayed sockets; closing realtime-ws closes them with 1001', async (t) => {

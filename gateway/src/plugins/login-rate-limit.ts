@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyContextConfig, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { RateLimitedError } from '../errors.js'
 import { TtlLru } from '../auth/cache.js'
@@ -54,19 +55,32 @@ function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => Log
 }
 
 export interface LoginRateLimitOptions {
+  /** Shared counters (every gateway instance counts together); null: this process only. */
   redis: Redis | null
+  /** Requests per client address and window (LOGIN_RATE_LIMIT_MAX). */
+  max: number
+  /** LOGIN_RATE_LIMIT_WINDOW_MS. */
+  windowMs: number
 }
 
+/** Route config of a route counted against the login budget (its max and window are the plugin's options). */
+export const LOGIN_RATE_LIMITED: FastifyContextConfig = { rateLimit: {} }
+
 /**
- * Registers @fastify/rate-limit for routes that opt in with `config.rateLimit` (never globally).
- * Keys are the client IP as Fastify resolves it (X-Forwarded-For only from TRUST_PROXY peers).
- * When Redis fails the request is let through (logged): a Redis outage must not stop all logins.
+ * @fastify/rate-limit for the routes that opt in with LOGIN_RATE_LIMITED in their config (never
+ * globally). Keys are the client IP as Fastify resolves it (X-Forwarded-For only from TRUST_PROXY
+ * peers). When Redis fails the request is let through (logged): a Redis outage must not stop all
+ * logins. Register it before the routes (it attaches itself to each as the route is added).
  */
-export async function registerLoginRateLimit (app: FastifyInstance, { redis }: LoginRateLimitOptions): Promise<void> {
+async function loginRateLimit (app: FastifyInstance, { redis, max, windowMs }: LoginRateLimitOptions): Promise<void> {
   await app.register(rateLimit, {
     global: false,
+    max,
+    timeWindow: windowMs,
     store: loginStore(redis, app.log) as never,
     skipOnError: true,
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.after)
   })
 }
+
+export default fp(loginRateLimit, { name: 'gateway-login-rate-limit', fastify: '5.x' })
