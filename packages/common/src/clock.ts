@@ -5,3 +5,8 @@
 export type Clock = () => number
 
 export const systemClock: Clock = Date.now
+
+/** The same clock as Dates, for code that stores or compares Date objects (repositories, windows). */
+export function dateClock (clock: Clock): () => Date {
+  return () => new Date(clock())
+}

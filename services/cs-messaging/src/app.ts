@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { installErrorHandling, internalAuthPlugin, serverOptions } from '@weapp/common'
+import { busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Clock } from '@weapp/common'
 import type { CsConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
-import busPlugin from './plugins/bus.js'
 import repositoriesPlugin from './plugins/repositories.js'
 import queuePlugin from './plugins/queue.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -22,8 +21,8 @@ export const SERVICE_NAME = 'cs-messaging'
 
 export interface CsAppOptions {
   config: CsConfig
-  /** The current time (tests move it: push timestamps, windows, retry due times). */
-  clock?: () => Date
+  /** The current time in ms (tests move it: push timestamps, windows, retry due times). */
+  clock?: Clock
   /** Send through this instead of WeChat (tests record what would be sent). */
   sender?: OutboundSender
   /** Use this queue instead of Redis/memory (tests); closed by its owner. */
@@ -49,7 +48,7 @@ export default async function csApp (app: FastifyInstance, opts: CsAppOptions): 
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(redisPlugin)
-  await app.register(busPlugin)
+  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL })
   await app.register(repositoriesPlugin)
   await app.register(queuePlugin, { ...(opts.queue !== undefined ? { queue: opts.queue } : {}) })
   await app.register(metricsPlugin)

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import { UnwiredOutboundSender, WechatOutboundSender, hasCustomMessageApi, type OutboundSender } from '../outbound/sender.js'
 import { OptionsInvalidError } from '../errors.js'
@@ -34,7 +35,7 @@ async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions
     windows: app.sendWindows,
     messages: app.messagesRepository,
     metrics: app.csMetrics,
-    now: app.clock,
+    now: dateClock(app.clock),
     log
   }))
   app.decorate('outboundService', new OutboundService({
@@ -69,5 +70,5 @@ function pickSender (app: FastifyInstance, opts: OutboundPluginOptions): Outboun
 export default fp(outboundPlugin, {
   name: 'cs-outbound',
   fastify: '5.x',
-  dependencies: ['cs-config', 'cs-wechat', 'cs-queue', 'cs-repositories', 'cs-bus', 'cs-metrics']
+  dependencies: ['cs-config', 'cs-wechat', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-metrics']
 })

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import { PushDecoder } from '../push/decoder.js'
 import { AutoReplyRules } from '../auto-reply/rules.js'
@@ -20,7 +21,7 @@ async function pushPlugin (app: FastifyInstance): Promise<void> {
     encodingAESKey: c.WECHAT_ENCODING_AES_KEY,
     allowPlaintext: c.PUSH_ALLOW_PLAINTEXT,
     timestampWindowSec: c.PUSH_TIMESTAMP_WINDOW_SEC,
-    now: app.clock
+    now: dateClock(app.clock)
   }))
   app.decorate('autoReplyRules', new AutoReplyRules({ rules: c.autoReplyRules, welcomeText: c.WELCOME_TEXT, transferAll: c.TRANSFER_TO_CS }))
 }

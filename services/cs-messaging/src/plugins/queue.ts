@@ -22,7 +22,7 @@ export interface QueuePluginOptions {
 
 async function queuePlugin (app: FastifyInstance, opts: QueuePluginOptions): Promise<void> {
   const { APP_ID, DEDUP_TTL_SEC, DEAD_LETTER_RETENTION_DAYS, DEAD_LETTER_MAX } = app.csConfig
-  const now = (): number => app.clock().getTime()
+  const now = app.clock
   const deadLetters = { retentionMs: DEAD_LETTER_RETENTION_DAYS * 86_400_000, max: DEAD_LETTER_MAX }
   let queue: InboundQueue
   if (opts.queue !== undefined) {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import type { MessagesRepository } from '../messages/types.js'
 import { MemoryMessagesRepository } from '../messages/memory.js'
@@ -16,7 +17,7 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const { MONGO_URL, MONGO_DB, MESSAGE_RETENTION_DAYS } = app.csConfig
   const retentionSec = MESSAGE_RETENTION_DAYS * 86_400
   if (MONGO_URL === undefined) {
-    app.decorate('messagesRepository', new MemoryMessagesRepository({ retentionMs: retentionSec * 1000, now: app.clock }))
+    app.decorate('messagesRepository', new MemoryMessagesRepository({ retentionMs: retentionSec * 1000, now: dateClock(app.clock) }))
     return
   }
   // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import fp from 'fastify-plugin'
+import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import { MessageProcessor } from '../worker/processor.js'
 import { InboundWorker, type WorkerOptions } from '../worker/worker.js'
@@ -27,7 +28,7 @@ async function workerPlugin (app: FastifyInstance, opts: WorkerPluginOptions): P
     windows: app.sendWindows,
     rules: app.autoReplyRules,
     sender: app.checkedSender,
-    now: app.clock,
+    now: dateClock(app.clock),
     log,
     metrics: app.csMetrics,
     staleClaimMs: c.WORKER_CLAIM_IDLE_MS
@@ -55,5 +56,5 @@ async function workerPlugin (app: FastifyInstance, opts: WorkerPluginOptions): P
 export default fp(workerPlugin, {
   name: 'cs-worker',
   fastify: '5.x',
-  dependencies: ['cs-config', 'cs-queue', 'cs-repositories', 'cs-bus', 'cs-outbound', 'cs-push', 'cs-metrics']
+  dependencies: ['cs-config', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-outbound', 'cs-push', 'cs-metrics']
 })

@@ -79,7 +79,7 @@ const push: FastifyPluginAsyncTypebox = async (app) => {
       const key = dedupKey(message)
       let result: EnqueueResult
       try {
-        result = await withDeadline(app.inboundQueue.enqueueOnce(key, message, app.clock()), PUSH_ACK_TIMEOUT_MS)
+        result = await withDeadline(app.inboundQueue.enqueueOnce(key, message, new Date(app.clock())), PUSH_ACK_TIMEOUT_MS)
       } catch (err) {
         request.log.error({ err, key }, 'push not recorded')
         throw new QueueUnavailableError('queue unavailable')
@@ -89,7 +89,7 @@ const push: FastifyPluginAsyncTypebox = async (app) => {
       else app.csMetrics.pushes.inc({ mode, format, type: typeLabel(message) })
       // A retried push gets the same answer as the first (whose answer WeChat may never have seen).
       if (app.autoReplyRules.decide(message).transfer) {
-        return send(reply, transferReply({ message, format, mode, nonce, now: Math.floor(app.clock().getTime() / 1000), decoder: app.pushDecoder }))
+        return send(reply, transferReply({ message, format, mode, nonce, now: Math.floor(app.clock() / 1000), decoder: app.pushDecoder }))
       }
       return send(reply, SUCCESS_REPLY)
     })
