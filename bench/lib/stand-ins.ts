@@ -1,8 +1,9 @@
 /**
- * Stand-in upstreams for the gateway's tests and measurements: a tiny Fastify "session service" that
+ * Stand-in upstreams for the gateway's tests (gateway/test/fixtures/gateway.ts) and the proxy bench
+ * (bench/proxy.ts, through bench/session-stand-in-server.ts): a tiny Fastify "session service" that
  * answers `POST /internal/resolve` per docs/internals.md from an in-memory credential table, serves
  * `GET /api/me` with a fixed ~300-byte profile, echoes everything else, and (optionally) records the
- * requests it received with their headers. Listens on 127.0.0.1, port 0.
+ * requests it received with their headers. Listens on 127.0.0.1, port 0 unless given one.
  *
  *   const upstream = await startSessionStandIn({ internalToken, credentials: [{ credential: { kind: 'bearer', token: 't' } }] })
  *   ... SESSION_URL = upstream.url ...
@@ -36,6 +37,8 @@ export interface SessionStandInOptions {
   record?: boolean
   /** Extra routes (registered before the catch-all echo); `sleep` ends early when the stand-in closes. */
   routes?: (app: FastifyInstance, sleep: (ms: number) => Promise<void>) => void
+  /** Default 0: any free port. */
+  port?: number
 }
 
 export interface SessionStandIn {
@@ -177,7 +180,7 @@ export async function startSessionStandIn (options: SessionStandInOptions): Prom
   // Everything else: say what arrived.
   app.all('/*', async (req) => ({ upstream: 'session', method: req.method, url: req.url, body: req.body ?? null }))
 
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   Object.assign(standIn, { url: `http://127.0.0.1:${port}`, port })

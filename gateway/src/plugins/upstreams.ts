@@ -17,7 +17,7 @@ declare module 'fastify' {
 export const CONNECT_TIMEOUT_MS = 3_000
 
 /**
- * Pool settings measured with scripts/bench-proxy.ts: HTTP/1.1 keep-alive with pipelining for the
+ * Pool settings measured with bench/proxy.ts (`pnpm bench:proxy`): HTTP/1.1 keep-alive with pipelining for the
  * routes that opt in (`pipeline` in the route table; every other request is dispatched as
  * blocking, so nothing queues behind it), writes coalesced per event-loop turn, and a generous
  * connection cap (undici opens a connection only when the existing ones are full, so the cap costs
