@@ -6,7 +6,7 @@
 # Works with BuildKit and with the legacy builder (no RUN --mount), so Debian's docker.io builds it too.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- build: compile the workspace once, then cut out one service: its dist/ and production deps ----
+# ---- build: bundle the workspace once, then cut out one process: its bundle and external deps ----
 FROM ${NODE_IMAGE} AS build
 ENV CI=true \
     npm_config_update_notifier=false
@@ -16,26 +16,21 @@ WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 RUN npm install --global --no-fund --no-audit "pnpm@$(node -p "require('./package.json').packageManager.split('@')[1]")" \
  && pnpm --version
-# `pnpm fetch` needs only the lockfile: every package (TypeScript included, to compile) lands in the store
-# in a layer that stays cached until pnpm-lock.yaml changes, whatever source file changed.
+# `pnpm fetch` needs only the lockfile: every package (esbuild and tsx included, to build) lands in the
+# store in a layer that stays cached until pnpm-lock.yaml changes, whatever source file changed.
 RUN pnpm fetch
 COPY . .
-# Every package and service compiled to its dist/ (tsconfig.build.json); the images run only that.
+# Each process bundled by esbuild into its dist/server.js (scripts/build.ts); the images run only that.
 RUN pnpm install --offline --frozen-lockfile \
  && pnpm run build
 # SERVICE is declared only here so every layer above is shared by all the images.
 ARG SERVICE
-# `pnpm deploy` copies the package and installs its production dependencies, at the versions of
-# pnpm-lock.yaml, into /out, a self-contained directory (workspace packages copied in, not linked). pnpm 10
-# deploys from the shared lockfile only with inject-workspace-packages=true, and otherwise (or with
-# --legacy) resolves every range afresh: images could get versions nobody tested. The setting is given
-# here on the command line only: in the repository it would make every local `pnpm install` copy the
-# workspace packages instead of linking them (edits in packages/common would not reach the services
-# until a reinstall); given here, the committed lockfile stays as it is. --offline: `pnpm fetch` stored it all.
+# /out: the bundle with its source maps, a package.json saying "type": "module", and node_modules with
+# only the packages the bundle leaves external (the MongoDB driver and its dependencies, for the services
+# that import it), copied at the versions pnpm-lock.yaml installed (scripts/deploy-bundle.ts).
 RUN test -n "$SERVICE" && test -f "$SERVICE/package.json" \
     || { echo "build with --build-arg SERVICE=<workspace directory, e.g. services/session>" >&2; exit 1; }; \
-    pnpm --config.inject-workspace-packages=true --filter "./${SERVICE}" deploy --prod --offline /out \
- && rm -rf /out/.env /out/.env.example /out/pnpm-lock.yaml \
+    pnpm exec tsx scripts/deploy-bundle.ts "$SERVICE" /out \
  && test -f /out/dist/server.js
 
 # ---- runtime: the deployed directory, read-only for an unprivileged user ----
@@ -48,8 +43,8 @@ ENV NODE_ENV=production \
     PORT=${PORT}
 LABEL org.opencontainers.image.title="weapp ${SERVICE}"
 WORKDIR /app
-# Owned by root, so the process cannot rewrite its own code. Only dist/ and production dependencies:
-# package.json "files" keeps src/ and test/ out of the deployed directory.
+# Owned by root, so the process cannot rewrite its own code. Only the bundle (dist/) and the external
+# packages it imports: no src/, no test/, no build tools.
 COPY --from=build /out /app
 # The official node images have the user `node` (uid 1000); numeric so Kubernetes' runAsNonRoot can check it.
 USER 1000:1000
@@ -61,5 +56,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # service closes gracefully (close-with-grace: in-flight requests finish, SHUTDOWN_TIMEOUT_MS budget) and
 # exits 0. Nothing here forks, so PID 1's other job (reaping zombies) is not needed.
 STOPSIGNAL SIGTERM
-# Compiled JavaScript, stack traces mapped back to the TypeScript sources.
-ENTRYPOINT ["node", "--enable-source-maps", "dist/server.js"]
+# The bundle, with the production flags of scripts/build.ts (PRODUCTION_NODE_FLAGS; test/build.test.ts
+# holds the two equal): stack traces mapped back to the TypeScript sources, a 2 MB young generation.
+ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/server.js"]

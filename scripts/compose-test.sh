@@ -292,16 +292,19 @@ for s in $NODE_SERVICES; do
   [ -n "$c" ] || { fail "$s: no container"; continue; }
   pid1=$(docker exec "$c" cat /proc/1/cmdline 2>/dev/null | tr '\0' ' ' || true)
   uid=$(docker exec "$c" id -u 2>/dev/null || true)
-  if [ "$pid1" = "node --enable-source-maps dist/server.js " ] && [ "$uid" = 1000 ]; then
+  if [ "$pid1" = "node --enable-source-maps --max-semi-space-size=2 dist/server.js " ] && [ "$uid" = 1000 ]; then
     pass "$s: PID 1 is '${pid1% }', uid $uid, read-only root"
   else
     fail "$s: PID 1 '$pid1', uid '$uid'"
   fi
-  # Production runs the compiled code only: no TypeScript sources, no tsx in the image.
-  if docker exec "$c" test -f /app/dist/server.js && ! docker exec "$c" test -e /app/src && ! docker exec "$c" test -e /app/node_modules/tsx; then
-    pass "$s: the image holds dist/ and production dependencies only (no src/, no tsx)"
+  # Production runs the bundle only: no TypeScript sources, no tsx, no bundled dependency in node_modules
+  # (only the external MongoDB driver and its own dependencies, for the services that use it).
+  modules=$(docker exec "$c" sh -c 'ls /app/node_modules 2>/dev/null' | tr '\n' ' ' || true)
+  if docker exec "$c" test -f /app/dist/server.js && docker exec "$c" test -f /app/dist/server.js.map && ! docker exec "$c" test -e /app/src \
+    && ! docker exec "$c" test -e /app/node_modules/tsx && ! docker exec "$c" test -e /app/node_modules/fastify; then
+    pass "$s: the image holds the bundle, its source map and only external packages (node_modules: ${modules:-none}; no src/, no tsx)"
   else
-    fail "$s: the image should hold dist/server.js and neither src/ nor node_modules/tsx"
+    fail "$s: the image should hold dist/server.js(.map) and neither src/ nor tsx nor fastify in node_modules (node_modules: $modules)"
   fi
 done
 

@@ -1,9 +1,12 @@
-// `pnpm start`: the whole system on one machine, compiled as production runs it (built first when a
+// `pnpm start`: the whole system on one machine, bundled as production runs it (built first when a
 // source changed: scripts/build.ts), with the embedded stores (no MongoDB, no Redis unless
 // MONGO_URL / REDIS_URL are set): the WeChat simulator, the services and the gateway, each its own process
 // (scripts/system.ts). Secrets left unset get development values made for this run only: the internal
 // token, the push Token and EncodingAESKey (shared by cs-messaging and the simulator's push sender), and one
 // admin API key, which is printed once in the ready banner (the curl examples need it) and nowhere else.
+// package.json runs this file bundled by esbuild into .run/start.mjs (one level below the root, as here:
+// system.ts and build.ts find the root from import.meta.url) under plain node: tsx would cost the start
+// about 1 s of CPU and a second Node process.
 import { startSystem, type RunningSystem } from './system.js'
 
 const env = process.env

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim/defaults'
-import { ensureBuilt } from './build.js'
+import { ensureBuilt, PRODUCTION_NODE_FLAGS } from './build.js'
 import { freePort } from './redis-server.js'
 
 export type ProcessName = 'sim' | 'session' | 'cs' | 'realtime' | 'gateway'
@@ -48,7 +48,8 @@ export interface RunningSystem {
   stop: () => Promise<void>
 }
 
-// The compiled entries, run as production runs them (Dockerfile): plain node, source-mapped stack traces.
+// The bundled entries (scripts/build.ts), run as production runs them (Dockerfile): plain node with the
+// production flags (source-mapped stack traces, a small young generation).
 const ENTRIES: Record<ProcessName, string> = {
   sim: 'packages/wechat-sim/dist/server.js',
   session: 'services/session/dist/server.js',
@@ -59,7 +60,8 @@ const ENTRIES: Record<ProcessName, string> = {
 const root = new URL('..', import.meta.url).pathname
 
 export async function startSystem (options: SystemOptions = {}): Promise<RunningSystem> {
-  ensureBuilt()
+  const unbundled = ensureBuilt()
+  if (unbundled.length > 0) throw new Error(`could not bundle ${unbundled.join(', ')} (above)`)
   const host = options.host ?? '127.0.0.1'
   const given = options.env ?? {}
   const usingSimulator = options.wechatApiBase === undefined
@@ -114,7 +116,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
   const expectedExit = new Set<ChildProcess>()
 
   async function launch (name: ProcessName): Promise<void> {
-    const child = spawn(process.execPath, ['--enable-source-maps', ENTRIES[name]], {
+    const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, ENTRIES[name]], {
       cwd: root,
       env: { ...base, ...shared, ...envOf[name], ...options.processEnv?.[name], PORT: String(ports[name]) },
       stdio: ['ignore', options.output === 'prefix' ? 'pipe' : 'ignore', options.output === 'ignore' ? 'ignore' : 'pipe']

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { PRODUCTION_NODE_FLAGS } from '../../scripts/build.js'
 
 export interface Running {
   name: string
@@ -17,25 +18,28 @@ const READY_TIMEOUT_MS = 30_000
 
 /**
  * How an entry runs. A bench-own TypeScript server runs under tsx, with workspace packages resolved to
- * their sources; a compiled service (`<dir>/dist/server.js`, see built.ts) runs as production runs it:
- * plain node with source-mapped stack traces; any other JavaScript (the seed peer) runs under bare node.
+ * their sources; a bundled service (`<dir>/dist/server.js`, see built.ts) runs as production runs it:
+ * plain node with the production flags (scripts/build.ts); any other JavaScript (the seed peer) runs under
+ * bare node.
  */
 function runnerArgs (entry: string): string[] {
   if (entry.endsWith('.ts')) return ['--import', 'tsx', '--conditions=@weapp/source']
-  if (entry.endsWith('/dist/server.js')) return ['--enable-source-maps']
+  if (entry.endsWith('/dist/server.js')) return [...PRODUCTION_NODE_FLAGS]
   return []
 }
 
 /**
  * Starts a server in its own Node process and waits until `readyPath` answers 200.
- * `nodeArgs` go before the entry (e.g. a preload: `--import`, `--require`).
+ * `nodeArgs` go before the entry (e.g. a preload: `--import`, `--require`); `runner` replaces the flags
+ * runnerArgs() picks (e.g. an older build run as it was run then).
  */
-export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz', nodeArgs: string[] = []): Promise<Running> {
+export async function startProcess (name: string, entry: string, port: number, env: Record<string, string>, readyPath = '/healthz', nodeArgs: string[] = [], runner = runnerArgs(entry)): Promise<Running> {
   // BENCH_NODE_ARGS: Node flags for every server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
-  // see where a scenario's CPU goes (such flags are not allowed in NODE_OPTIONS).
+  // see where a scenario's CPU goes (such flags are not allowed in NODE_OPTIONS). After the runner's own,
+  // so a V8 flag given here wins (`--max-semi-space-size=16`: the production flag undone).
   const benchArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   const started = performance.now()
-  const child = spawn(process.execPath, [...benchArgs, ...runnerArgs(entry), ...nodeArgs, entry], {
+  const child = spawn(process.execPath, [...runner, ...benchArgs, ...nodeArgs, entry], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit']
   })

@@ -1,0 +1,108 @@
+// The production build (scripts/build.ts): each process is one esbuild bundle that imports nothing but
+// Node built-ins and the external MongoDB driver, and that only lazily; a stale bundle is rebuilt;
+// production's node flags are one list (the Dockerfile's ENTRYPOINT says the same); an error thrown in
+// bundled code shows its src/…ts line; an image's directory holds the bundle and the driver alone.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
+import { builtinModules } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { BUNDLED, ensureBuilt, EXTERNAL, PRODUCTION_NODE_FLAGS, staleBuilds } from '../scripts/build.js'
+import { deployBundle } from '../scripts/deploy-bundle.js'
+
+const root = new URL('..', import.meta.url).pathname
+t.setTimeout(180_000)
+t.equal(ensureBuilt().length, 0, 'every process bundles')
+
+/** The module specifiers a bundle file imports, statically and through import(). */
+function importsOf (file: string): { static: string[], dynamic: string[] } {
+  const code = readFileSync(file, 'utf8')
+  return {
+    static: [...code.matchAll(/^import\s[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)].map((m) => m[1] ?? m[2]!),
+    dynamic: [...code.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]!)
+  }
+}
+
+t.test('each bundle imports only Node built-ins, its own chunks and the external MongoDB driver, the driver lazily', async (t) => {
+  const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)])
+  for (const dir of BUNDLED) {
+    const dist = join(root, dir, 'dist')
+    const files = readdirSync(dist).filter((f) => f.endsWith('.js'))
+    const foreign = new Set<string>()
+    for (const file of files) {
+      const { static: eager, dynamic } = importsOf(join(dist, file))
+      for (const spec of [...eager, ...dynamic]) if (!builtins.has(spec) && !spec.startsWith('./') && !(EXTERNAL as readonly string[]).includes(spec)) foreign.add(spec)
+      t.ok(existsSync(join(dist, `${file}.map`)), `${dir}/dist/${file} has a source map`)
+    }
+    t.same([...foreign], [], `${dir}: nothing else left unbundled`)
+    // The entry's static import graph (chunks included) never reaches the driver: it loads only with MONGO_URL.
+    const eager = new Set<string>()
+    const walk = (file: string): void => {
+      for (const spec of importsOf(join(dist, file)).static) {
+        if (spec.startsWith('./')) {
+          if (!eager.has(spec)) { eager.add(spec); walk(spec.slice(2)) }
+        } else eager.add(spec)
+      }
+    }
+    walk('server.js')
+    t.notOk(eager.has('mongodb'), `${dir}: mongodb is not loaded at start`)
+  }
+  const session = join(root, 'services/session/dist')
+  t.ok(readdirSync(session).some((f) => f.endsWith('.js') && importsOf(join(session, f)).dynamic.includes('mongodb')), 'the session service imports the driver with import()')
+})
+
+t.test('a bundle older than one of its inputs is stale, and ensureBuilt rebuilds it', async (t) => {
+  const entry = join(root, 'services/realtime-ws/dist/server.js')
+  t.same(staleBuilds(), [], 'fresh after the build')
+  const long = new Date(Date.now() - 3600_000 * 24 * 365 * 5)
+  utimesSync(entry, long, long)
+  t.ok(staleBuilds().includes('services/realtime-ws'), 'an input is newer than the bundle')
+  t.same(ensureBuilt(() => {}), [])
+  t.ok(statSync(entry).mtimeMs > long.getTime(), 'rebuilt')
+  t.same(staleBuilds(), [])
+})
+
+t.test("production's node flags: one list, the Dockerfile's ENTRYPOINT the same", async (t) => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1]
+  t.same(JSON.parse(entrypoint ?? '[]'), ['node', ...PRODUCTION_NODE_FLAGS, 'dist/server.js'])
+  t.ok(PRODUCTION_NODE_FLAGS.includes('--enable-source-maps'))
+})
+
+t.test('an error thrown in bundled code, run as production runs it, shows its src/…ts line; the deployed directory holds the bundle and the driver alone', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'deploy-bundle-'))
+  t.teardown(() => rmSync(out, { recursive: true, force: true }))
+  const packages = deployBundle(join(root, 'services/session'), out)
+  t.ok(packages.some((p) => p.startsWith('mongodb@')), packages.join(', '))
+  t.notOk(packages.some((p) => /^(fastify|undici|ioredis|pino)@/.test(p)), 'bundled dependencies are not copied')
+  t.same(deployBundle(join(root, 'gateway'), join(out, 'gateway')), [], 'the gateway needs no node_modules')
+  t.notOk(existsSync(join(out, 'src')))
+  // The driver cannot parse this port: MongoClient throws inside the session's repositories plugin, after
+  // the lazy import() found the driver in the deployed node_modules (none above it in the temp directory).
+  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, 'dist/server.js'], {
+    cwd: out,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      INTERNAL_TOKEN: randomBytes(32).toString('hex'),
+      APP_ID: 'wx0123456789abcdef',
+      APP_SECRET: randomBytes(16).toString('hex'),
+      WECHAT_API_BASE: 'http://127.0.0.1:9',
+      MONGO_URL: 'mongodb://127.0.0.1:99999/weapp'
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString('utf8') })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  clearTimeout(timer)
+  t.not(code, 0, 'the service does not start')
+  // The map names sources relative to dist/: in an image, /app/src/…ts (the sources themselves are not there).
+  t.match(output, new RegExp(`at repositoriesPlugin \\(${out}/src/plugins/repositories\\.ts:\\d+:\\d+\\)`), 'a frame in the TypeScript source')
+  t.match(output, new RegExp(`${out}/node_modules/mongodb/`), 'the driver loaded from the deployed node_modules')
+})
