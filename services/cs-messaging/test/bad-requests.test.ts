@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { MsgCrypt, msgSignature, urlSignature } from '@weapp/wechat'
 import { createRedis } from '@weapp/common'
-import { AES_KEY, APP_ID, INTERNAL_TOKEN, PUSH_TOKEN, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
+import { AES_KEY, APP_ID, INTERNAL_TOKEN, PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { loadCsConfig } from '../src/config.js'
 import { buildPush, serialize, textMessage, toWechatJson, type Fields } from './fixtures/push.js'
 import type { MemoryMessagesRepository } from '../src/messages/memory.js'
@@ -146,7 +147,7 @@ async function runCorpus (t: Test, app: FastifyInstance, clock: TestClock, appId
   const cases = corpus(clock.seconds, appId)
   t.ok(cases.length >= 30, `${cases.length} bad requests`)
   for (const c of cases) {
-    const res = await call(app, { method: c.method ?? 'POST', url: c.url, ...(c.payload !== undefined ? { payload: c.payload } : {}), headers: { 'content-type': c.contentType ?? 'text/plain' } })
+    const res = await callPublic(app, { method: c.method ?? 'POST', url: c.url, ...(c.payload !== undefined ? { payload: c.payload } : {}), headers: { 'content-type': c.contentType ?? 'text/plain' } })
     t.equal(res.statusCode, c.status, `${c.name}: status (${res.body.slice(0, 160)})`)
     let body: { code?: string, statusCode?: number } = {}
     try { body = res.json() } catch {}
@@ -155,21 +156,21 @@ async function runCorpus (t: Test, app: FastifyInstance, clock: TestClock, appId
   }
   const stats = await app.inboundQueue.stats()
   t.equal(stats.length + stats.pending + stats.delayed + stats.deadLetters, 0, 'nothing queued')
-  const metrics = await call(app, { url: '/metrics', internal: true })
+  const metrics = await callInternal(app, { url: '/metrics' })
   t.match(metrics.body, /cs_pushes_rejected_total\{code="CS_SIGNATURE_INVALID"\} [1-9]/)
   t.notMatch(metrics.body, /cs_pushes_total\{/, 'no push counted as recorded')
 
   // The service still serves, and the MsgId every bad request carried was never marked as seen.
   const good = buildPush(textMessage(OPENID, 'hi', clock.seconds, MSG_ID), { mode: 'safe', format: 'xml', timestamp: clock.seconds, appId })
-  const ok = await call(app, { method: 'POST', url: good.url, payload: good.payload })
+  const ok = await callPublic(app, { method: 'POST', url: good.url, payload: good.payload })
   t.equal(ok.statusCode, 200)
   t.equal(ok.body, 'success')
-  await waitFor(async () => (await app.messagesRepository.findByKey(`msg:${MSG_ID}`)) !== null, 3000, 'the good push stored')
+  await waitFor(async () => (await app.messagesRepository.findByKey(`msg:${MSG_ID}`)) !== null, { timeoutMs: 3000, what: 'the good push stored' })
   t.equal((await app.messagesRepository.listConversation(OPENID, { limit: 100 })).length, 1, 'only the good push stored')
 }
 
 t.test('bad requests, embedded stores', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   await runCorpus(t, app, clock)
   t.equal((app.messagesRepository as MemoryMessagesRepository).size, 1)
@@ -179,7 +180,7 @@ const redisUrl = process.env.REDIS_URL
 t.test('bad requests, Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
   // An AppID of its own: test files run in parallel on one Redis.
   const appId = `wx${randomBytes(8).toString('hex')}`
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const redis = createRedis(redisUrl!)
   const prefix = `cs:{${appId}}:`
   const clean = async (): Promise<void> => {
@@ -194,35 +195,35 @@ t.test('bad requests, Redis queue', { skip: redisUrl === undefined ? 'REDIS_URL 
 })
 
 t.test('encrypted push to a plaintext-only service; plaintext push to a safe-only service', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const plainOnly = await buildCs(t, { config: testConfig({ WECHAT_ENCODING_AES_KEY: '' }), clock })
   const enc = buildPush(textMessage('o1', 'x', clock.seconds), { mode: 'safe', format: 'json', timestamp: clock.seconds })
-  const r1 = await call(plainOnly, { method: 'POST', url: enc.url, payload: enc.payload })
+  const r1 = await callPublic(plainOnly, { method: 'POST', url: enc.url, payload: enc.payload })
   t.equal(r1.statusCode, 400)
   t.equal(r1.json().code, 'CS_ENCRYPTION_NOT_CONFIGURED')
   const compat = buildPush(textMessage('o1', 'x', clock.seconds), { mode: 'compatible', format: 'xml', timestamp: clock.seconds })
-  const r2 = await call(plainOnly, { method: 'POST', url: compat.url, payload: compat.payload })
+  const r2 = await callPublic(plainOnly, { method: 'POST', url: compat.url, payload: compat.payload })
   t.equal(r2.json().code, 'CS_ENCRYPTION_NOT_CONFIGURED', 'compatible mode is refused too, not read from its plaintext copy')
 
   const safeOnly = await buildCs(t, { config: testConfig({ PUSH_ALLOW_PLAINTEXT: 'false' }), clock })
   const plain = buildPush(textMessage('o1', 'x', clock.seconds), { mode: 'plaintext', format: 'xml', timestamp: clock.seconds })
-  const r3 = await call(safeOnly, { method: 'POST', url: plain.url, payload: plain.payload })
+  const r3 = await callPublic(safeOnly, { method: 'POST', url: plain.url, payload: plain.payload })
   t.equal(r3.statusCode, 400)
   t.equal(r3.json().code, 'CS_PLAINTEXT_REFUSED')
-  const r4 = await call(safeOnly, { method: 'POST', url: enc.url, payload: enc.payload })
+  const r4 = await callPublic(safeOnly, { method: 'POST', url: enc.url, payload: enc.payload })
   t.equal(r4.statusCode, 200, 'encrypted still accepted')
 
   // The default once a key is configured: plaintext refused (a leaked Token alone forges nothing).
   const byDefault = await buildCs(t, { config: loadCsConfig({ INTERNAL_TOKEN, APP_ID, WECHAT_TOKEN: PUSH_TOKEN, WECHAT_ENCODING_AES_KEY: AES_KEY, LOG_LEVEL: 'silent' }), clock })
   for (const format of ['xml', 'json'] as const) {
     const p = buildPush(textMessage('o1', 'forged', clock.seconds), { mode: 'plaintext', format, timestamp: clock.seconds })
-    const res = await call(byDefault, { method: 'POST', url: p.url, payload: p.payload })
+    const res = await callPublic(byDefault, { method: 'POST', url: p.url, payload: p.payload })
     t.equal(res.statusCode, 400, `default, plaintext ${format}`)
     t.equal(res.json().code, 'CS_PLAINTEXT_REFUSED')
   }
   for (const mode of ['safe', 'compatible'] as const) {
     const p = buildPush(textMessage('o2', 'genuine', clock.seconds), { mode, format: 'xml', timestamp: clock.seconds })
-    t.equal((await call(byDefault, { method: 'POST', url: p.url, payload: p.payload })).statusCode, 200, `default, ${mode} accepted`)
+    t.equal((await callPublic(byDefault, { method: 'POST', url: p.url, payload: p.payload })).statusCode, 200, `default, ${mode} accepted`)
   }
   t.equal((await byDefault.inboundQueue.stats()).length + (await byDefault.messagesRepository.listConversation('o1', { limit: 10 })).length, 0, 'the refused pushes recorded nothing')
 

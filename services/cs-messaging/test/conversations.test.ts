@@ -1,14 +1,15 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { InboundText } from '@weapp/common'
-import { ADMIN, TestClock, buildCs, call, testConfig } from './fixtures/harness.js'
+import { RealTimeClock } from '@weapp/test-kit'
+import { ADMIN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { send, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
 
 interface Item { id: string, direction: 'in' | 'out', openid: string, createdAt: string, outcome?: string, message: Record<string, unknown> }
 interface Page<T> { items: T[], next: string | null }
 
 async function get<T> (app: FastifyInstance, url: string): Promise<Page<T>> {
-  const res = await call(app, { url, internal: true, identity: ADMIN })
+  const res = await callInternal(app, { url, identity: ADMIN })
   if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`)
   return res.json() as Page<T>
 }
@@ -34,7 +35,7 @@ function inbound (openid: string, s: number, n: number): InboundText {
 
 t.test('conversation history: both directions, newest first, cursor pages', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock(base + 100_000)
+  const clock = new RealTimeClock(base + 100_000)
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock })
   const openid = await userMessaged(app, sim, clock, 'kim')
   // Seven user messages, several within one second (CreateTime has second precision), then our replies.
@@ -70,17 +71,17 @@ t.test('conversation history: both directions, newest first, cursor pages', asyn
   const others = await get<Item>(app, '/api/cs/conversations/oUNKNOWN/messages')
   t.same(others.items.map((i) => [i.direction, i.outcome]), [['out', 'refused']], 'refused sends are history too')
 
-  const bad = await call(app, { url: `/api/cs/conversations/${openid}/messages?before=bm90LWEtY3Vyc29y`, internal: true, identity: ADMIN })
+  const bad = await callInternal(app, { url: `/api/cs/conversations/${openid}/messages?before=bm90LWEtY3Vyc29y`, identity: ADMIN })
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().code, 'CS_CURSOR_INVALID')
-  const tooMany = await call(app, { url: `/api/cs/conversations/${openid}/messages?limit=1000`, internal: true, identity: ADMIN })
+  const tooMany = await callInternal(app, { url: `/api/cs/conversations/${openid}/messages?limit=1000`, identity: ADMIN })
   t.equal(tooMany.statusCode, 400)
-  const badOpenid = await call(app, { url: '/api/cs/conversations/o%20x/messages', internal: true, identity: ADMIN })
+  const badOpenid = await callInternal(app, { url: '/api/cs/conversations/o%20x/messages', identity: ADMIN })
   t.equal(badOpenid.statusCode, 400)
 })
 
 t.test('conversation list: one entry per user with the last message, most recent first, paged', async (t) => {
-  const clock = new TestClock(base + 1_000_000)
+  const clock = new RealTimeClock(base + 1_000_000)
   const app = await buildCs(t, { config: testConfig(), clock })
   // u0..u5; u1 and u2 share their last second; u3's last message is ours.
   const lastSecond = [10, 20, 20, 5, 30, 1]
@@ -101,6 +102,6 @@ t.test('conversation list: one entry per user with the last message, most recent
     const { items } = await walk<{ openid: string }>(app, '/api/cs/conversations', limit)
     t.same(items.map((c) => c.openid), ['u4', 'u3', 'u2', 'u1', 'u0', 'u5'], `pages of ${limit}`)
   }
-  const bad = await call(app, { url: '/api/cs/conversations?before=!!', internal: true, identity: ADMIN })
+  const bad = await callInternal(app, { url: '/api/cs/conversations?before=!!', identity: ADMIN })
   t.equal(bad.statusCode, 400)
 })

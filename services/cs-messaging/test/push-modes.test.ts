@@ -1,33 +1,34 @@
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { urlSignature } from '@weapp/wechat'
-import { PUSH_TOKEN, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
+import { PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage } from './fixtures/push.js'
 import type { MemoryMessagesRepository } from '../src/messages/memory.js'
 
 t.test('GET verification on both paths: echostr verbatim when the signature holds', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   for (const path of ['/wechat/callback', '/weapp/message']) {
     const timestamp = String(clock.seconds)
     const nonce = '1514711492'
     const echostr = '4375120948345356249'
-    const ok = await call(app, { url: `${path}?signature=${urlSignature(PUSH_TOKEN, timestamp, nonce)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
+    const ok = await callPublic(app, { url: `${path}?signature=${urlSignature(PUSH_TOKEN, timestamp, nonce)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
     t.equal(ok.statusCode, 200)
     t.equal(ok.body, echostr, 'echostr verbatim, no quotes or newline')
     t.match(ok.headers['content-type'], /^text\/plain/)
-    const bad = await call(app, { url: `${path}?signature=${'0'.repeat(40)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
+    const bad = await callPublic(app, { url: `${path}?signature=${'0'.repeat(40)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
     t.equal(bad.statusCode, 401)
     t.equal(bad.json().code, 'CS_SIGNATURE_INVALID')
     t.notMatch(bad.body, echostr)
     // The gateway adds its credential: accepted as well.
-    const viaGateway = await call(app, { internal: true, url: `${path}?signature=${urlSignature(PUSH_TOKEN, timestamp, nonce)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
+    const viaGateway = await callInternal(app, { url: `${path}?signature=${urlSignature(PUSH_TOKEN, timestamp, nonce)}&timestamp=${timestamp}&nonce=${nonce}&echostr=${echostr}` })
     t.equal(viaGateway.statusCode, 200)
   }
 })
 
 t.test('every mode x format x path: answered success, recorded once, processed', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   const events: BusEvent[] = []
   await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
@@ -39,10 +40,10 @@ t.test('every mode x format x path: answered success, recorded once, processed',
         const openid = `o_${mode}_${format}_${n++}`
         const fields = textMessage(openid, `hello <${mode}> & ${format} 你好`, clock.seconds)
         const push = buildPush(fields, { mode, format, timestamp: clock.seconds, path })
-        const res = await call(app, { method: 'POST', url: push.url, payload: push.payload, headers: { 'content-type': push.contentType } })
+        const res = await callPublic(app, { method: 'POST', url: push.url, payload: push.payload, headers: { 'content-type': push.contentType } })
         t.equal(res.statusCode, 200, `${path} ${mode} ${format}: ${res.body}`)
         t.equal(res.body, 'success')
-        await waitFor(async () => (await repo.findByKey(`msg:${String(fields.MsgId)}`)) !== null, 3000, `${mode} ${format} stored`)
+        await waitFor(async () => (await repo.findByKey(`msg:${String(fields.MsgId)}`)) !== null, { timeoutMs: 3000, what: `${mode} ${format} stored` })
         const stored = await repo.findByKey(`msg:${String(fields.MsgId)}`)
         t.equal((stored?.message as { MsgId?: string } | undefined)?.MsgId, fields.MsgId, 'MsgId kept exactly (beyond 2^53)')
         t.equal((stored?.message as { Content?: string }).Content, fields.Content)
@@ -51,19 +52,19 @@ t.test('every mode x format x path: answered success, recorded once, processed',
       }
     }
   }
-  await waitFor(() => events.length === 12, 3000, 'bus events')
+  await waitFor(() => events.length === 12, { timeoutMs: 3000, what: 'bus events' })
   t.ok(events.every((e) => e.type === 'cs.inbound'))
-  const metrics = await call(app, { url: '/metrics', internal: true })
+  const metrics = await callInternal(app, { url: '/metrics' })
   t.equal(metrics.statusCode, 200)
   for (const mode of MODES) t.match(metrics.body, new RegExp(`cs_pushes_total\\{mode="${mode}",format="xml",type="text"\\} 2`))
 })
 
 t.test('content type is ignored: the first character decides', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   for (const [format, contentType] of [['json', 'text/plain'], ['xml', 'application/json'], ['json', 'application/octet-stream'], ['xml', 'application/x-www-form-urlencoded']] as const) {
     const push = buildPush(textMessage('o_ct', 'x', clock.seconds), { mode: 'safe', format, timestamp: clock.seconds })
-    const res = await call(app, { method: 'POST', url: push.url, payload: ' \n' + push.payload, headers: { 'content-type': contentType } })
+    const res = await callPublic(app, { method: 'POST', url: push.url, payload: ' \n' + push.payload, headers: { 'content-type': contentType } })
     t.equal(res.statusCode, 200, `${format} sent as ${contentType}: ${res.body}`)
   }
   const push = buildPush(textMessage('o_ct', 'x', clock.seconds), { mode: 'plaintext', format: 'json', timestamp: clock.seconds })
@@ -72,7 +73,7 @@ t.test('content type is ignored: the first character decides', async (t) => {
 })
 
 t.test('events, unknown types and the cloud-hosting probe', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   const repo = app.messagesRepository as MemoryMessagesRepository
   // One timestamp for the whole test: the clock follows real time, and a second boundary crossed between
@@ -87,12 +88,12 @@ t.test('events, unknown types and the cloud-hosting probe', async (t) => {
   for (const format of ['json', 'xml'] as const) {
     for (const fields of pushes) {
       const push = buildPush(fields, { mode: 'safe', format, timestamp: t0 })
-      const res = await call(app, { method: 'POST', url: push.url, payload: push.payload })
+      const res = await callPublic(app, { method: 'POST', url: push.url, payload: push.payload })
       t.equal(res.statusCode, 200, res.body)
       t.equal(res.body, 'success')
     }
   }
-  await waitFor(() => repo.size === 4, 3000, 'four distinct messages stored (xml copies are duplicates)')
+  await waitFor(() => repo.size === 4, { timeoutMs: 3000, what: 'four distinct messages stored (xml copies are duplicates)' })
   const future = await repo.findByKey(`evt:o_evt:${t0}:some_future_event`)
   t.equal((future?.message as { Extra?: string }).Extra, 'kept', 'unknown event recorded whole')
   const hologram = await repo.findByKey('msg:1')
@@ -101,7 +102,7 @@ t.test('events, unknown types and the cloud-hosting probe', async (t) => {
   t.equal(((sent?.message as { List?: { MsgID?: string } }).List)?.MsgID, '1700827132819554304', 'nested 64-bit MsgID kept exactly')
 
   for (const query of ['', `?signature=${urlSignature(PUSH_TOKEN, String(t0), '1')}&timestamp=${t0}&nonce=1`]) {
-    const probe = await call(app, { method: 'POST', url: `/wechat/callback${query}`, payload: '{"action":"CheckContainerPath"}', headers: { 'content-type': 'application/json' } })
+    const probe = await callPublic(app, { method: 'POST', url: `/wechat/callback${query}`, payload: '{"action":"CheckContainerPath"}', headers: { 'content-type': 'application/json' } })
     t.equal(probe.statusCode, 200)
     t.equal(probe.body, 'success')
   }

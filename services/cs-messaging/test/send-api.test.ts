@@ -1,9 +1,10 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type OutboundMessage } from '@weapp/common'
-import { ADMIN, AES_KEY, PUSH_TOKEN, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, listenLocal, waitFor } from '@weapp/test-kit'
+import { ADMIN, AES_KEY, PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import {
-  JPEG, PNG, SEND_PATH, TOKEN_PATH, calls, knownUser, listen, send, sendingEnv, startSim, upload, userMessaged
+  JPEG, PNG, SEND_PATH, TOKEN_PATH, calls, knownUser, send, sendingEnv, startSim, upload, userMessaged
 } from './fixtures/sim.js'
 import type { OutboundRecord } from '../src/messages/types.js'
 
@@ -21,9 +22,9 @@ for (const backend of BACKENDS) {
   t.test(`${backend.name}: every message type reaches the simulated user`, { skip: backend.skip }, async (t) => {
     const env = backend.env(t)
     const sim = await startSim(t, env.APP_ID)
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const app = await buildCs(t, { config: testConfig({ ...env, ...sendingEnv(sim) }), clock })
-    const appUrl = await listen(app)
+    const appUrl = await listenLocal(app)
     const events: BusEvent[] = []
     await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
 
@@ -32,7 +33,7 @@ for (const backend of BACKENDS) {
     const pushed = await sim.control.push({ user: 'alice', message: { MsgType: 'text', Content: 'hello?' } })
     t.ok(pushed.acceptable)
     const openid = String(pushed.message.FromUserName)
-    await waitFor(async () => (await app.sendWindows.peek(openid, clock.now())) !== null, 5000, 'window opened by the push')
+    await waitFor(async () => (await app.sendWindows.peek(openid, clock.now())) !== null, { timeoutMs: 5000, what: 'window opened by the push' })
 
     const uploaded = await upload(app, { data: PNG })
     t.equal(uploaded.statusCode, 201, uploaded.body)
@@ -68,7 +69,7 @@ for (const backend of BACKENDS) {
       t.equal(r.forced, false)
       t.ok(r.completedAt instanceof Date)
     }
-    await waitFor(() => events.filter((e) => e.type === 'cs.outbound').length === 4, 3000, 'published')
+    await waitFor(() => events.filter((e) => e.type === 'cs.outbound').length === 4, { timeoutMs: 3000, what: 'published' })
     const published = events.filter((e): e is Extract<BusEvent, { type: 'cs.outbound' }> => e.type === 'cs.outbound')
     t.same(published.map((e) => [e.openid, e.ok, e.message.msgtype]), messages.map((m) => [openid, true, m.msgtype]))
     t.ok(published.every((e) => !Number.isNaN(Date.parse(e.sentAt))))
@@ -84,13 +85,13 @@ for (const backend of BACKENDS) {
     const refusedRecord = await app.messagesRepository.findOutbound(String(refused.headers['x-cs-message-id']))
     t.equal(refusedRecord?.outcome, 'refused')
     t.equal(refusedRecord?.errorCode, 'CS_SEND_QUOTA_EXCEEDED')
-    await waitFor(() => events.some((e) => e.type === 'cs.outbound' && !e.ok), 3000, 'refusal published')
+    await waitFor(() => events.some((e) => e.type === 'cs.outbound' && !e.ok), { timeoutMs: 3000, what: 'refusal published' })
   })
 
   t.test(`${backend.name}: a stale token is refreshed once and the send retried once, never in a loop`, { skip: backend.skip }, async (t) => {
     const env = backend.env(t)
     const sim = await startSim(t, env.APP_ID)
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const app = await buildCs(t, { config: testConfig({ ...env, ...sendingEnv(sim) }), clock, wechat: FAST_RETRIES })
     const openid = await userMessaged(app, sim, clock, 'bob')
     const text = (content: string): object => ({ touser: openid, msgtype: 'text', text: { content } })
@@ -118,7 +119,7 @@ for (const backend of BACKENDS) {
     t.equal((await app.sendWindows.peek(openid, clock.now()))?.remaining, 3, 'the failed send gave its quota back (5 - 2 sent)')
     t.equal((await sim.control.sent({ openid })).messages.length, 2)
 
-    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    const metrics = (await callInternal(app, { url: '/metrics' })).body
     t.match(metrics, /cs_wechat_stale_token_total\{errcode="40001"\} 3/)
     t.match(metrics, /cs_wechat_token_fetches_total\{result="ok"\} 3/)
     t.match(metrics, /cs_sends_total\{outcome="rejected",errcode="40001"\} 1/)
@@ -128,7 +129,7 @@ for (const backend of BACKENDS) {
 
 t.test('the window check refuses before WeChat is called; force lets WeChat decide', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock, wechat: FAST_RETRIES })
 
   // Known to WeChat with an open window there, but we never saw the user act: our window is closed.
@@ -183,7 +184,7 @@ t.test('the window check refuses before WeChat is called; force lets WeChat deci
   t.equal(stranger.json().code, 'WECHAT_OPENID_INVALID')
   t.equal((await app.sendWindows.peek('oNOBODY0000000000000000000000', clock.now()))?.remaining, 5, 'quota given back')
 
-  const metrics = (await call(app, { url: '/metrics', internal: true })).body
+  const metrics = (await callInternal(app, { url: '/metrics' })).body
   t.match(metrics, /cs_send_window_refusals_total\{reason="closed"\} 1/)
   t.match(metrics, /cs_send_window_refusals_total\{reason="exhausted"\} 1/)
   t.match(metrics, /cs_sends_total\{outcome="refused",errcode="none"\} 2/)
@@ -194,7 +195,7 @@ t.test('the window check refuses before WeChat is called; force lets WeChat deci
 
 t.test('-1 (system busy) is retried with back-off; when it persists the send fails and its quota comes back', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock, wechat: FAST_RETRIES })
   const openid = await userMessaged(app, sim, clock, 'frank')
   const body = { touser: openid, msgtype: 'image', image: { media_id: (await upload(app, { data: JPEG, filename: 'a.jpg', contentType: 'image/jpeg' })).json().mediaId } }
@@ -218,7 +219,7 @@ t.test('-1 (system busy) is retried with back-off; when it persists the send fai
 
 t.test('validation: every type\'s rules give a 400, nothing is sent or recorded', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock })
   const openid = await userMessaged(app, sim, clock, 'gina')
   const link = { title: 't', description: 'd', url: 'https://example.com', thumb_url: 'https://example.com/t.png' }
@@ -252,12 +253,12 @@ t.test('validation: every type\'s rules give a 400, nothing is sent or recorded'
     { name: 'miniprogrampage: no title', body: { touser: openid, msgtype: 'miniprogrampage', miniprogrampage: { pagepath: 'p', thumb_media_id: 'M' } }, says: /title/ }
   ]
   for (const c of cases) {
-    const res = await call(app, { method: 'POST', url: '/api/cs/messages', internal: true, identity: ADMIN, payload: JSON.stringify(c.body), headers: { 'content-type': 'application/json' } })
+    const res = await callInternal(app, { method: 'POST', url: '/api/cs/messages', identity: ADMIN, payload: JSON.stringify(c.body), headers: { 'content-type': 'application/json' } })
     t.equal(res.statusCode, 400, `${c.name}: 400`)
     t.equal(res.json().code, 'VALIDATION_FAILED', c.name)
     t.match(res.json().message, c.says, `${c.name}: ${res.json().message as string}`)
   }
-  const broken = await call(app, { method: 'POST', url: '/api/cs/messages', internal: true, identity: ADMIN, payload: '{"touser":', headers: { 'content-type': 'application/json' } })
+  const broken = await callInternal(app, { method: 'POST', url: '/api/cs/messages', identity: ADMIN, payload: '{"touser":', headers: { 'content-type': 'application/json' } })
   t.equal(broken.statusCode, 400, 'unparseable JSON')
   t.equal(await calls(sim, SEND_PATH), 0, 'nothing reached WeChat')
   t.same(await outbound(app, openid), [], 'nothing recorded')
@@ -266,7 +267,7 @@ t.test('validation: every type\'s rules give a 400, nothing is sent or recorded'
 
 t.test('admin only: the internal credential and an admin identity on every route', async (t) => {
   const sim = await startSim(t)
-  const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock: new TestClock() })
+  const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock: new RealTimeClock() })
   const user = { kind: 'user' as const, openid: 'o_user', sessionId: 's1', via: 'bearer' as const }
   const routes: Array<{ method: 'GET' | 'POST', url: string, payload?: object }> = [
     { method: 'POST', url: '/api/cs/messages', payload: { touser: 'o_user', msgtype: 'text', text: { content: 'x' } } },
@@ -278,13 +279,13 @@ t.test('admin only: the internal credential and an admin identity on every route
   ]
   for (const r of routes) {
     const base = { method: r.method, url: r.url, ...(r.payload !== undefined ? { payload: r.payload } : {}) }
-    const outside = await call(app, base)
+    const outside = await callPublic(app, base)
     t.equal(outside.statusCode, 401, `${r.method} ${r.url}: no internal credential`)
     t.equal(outside.json().code, 'COMMON_INTERNAL_AUTH_MISSING')
-    const anonymous = await call(app, { ...base, internal: true })
+    const anonymous = await callInternal(app, { ...base })
     t.equal(anonymous.statusCode, 401, `${r.method} ${r.url}: no identity`)
     t.equal(anonymous.json().code, 'COMMON_AUTH_REQUIRED')
-    const asUser = await call(app, { ...base, internal: true, identity: user })
+    const asUser = await callInternal(app, { ...base, identity: user })
     t.equal(asUser.statusCode, 403, `${r.method} ${r.url}: a user identity`)
     t.equal(asUser.json().code, 'COMMON_FORBIDDEN')
   }
@@ -293,7 +294,7 @@ t.test('admin only: the internal credential and an admin identity on every route
 })
 
 t.test('without APP_SECRET the API says so (501), before touching the window', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(), clock })
   await app.sendWindows.open('o_z', 'message', clock.now())
   const res = await send(app, { touser: 'o_z', msgtype: 'text', text: { content: 'x' } })
@@ -301,8 +302,8 @@ t.test('without APP_SECRET the API says so (501), before touching the window', a
   t.equal(res.json().code, 'CS_OUTBOUND_NOT_WIRED')
   t.match(res.json().message, /APP_SECRET/)
   t.equal((await app.sendWindows.peek('o_z', clock.now()))?.remaining, 5)
-  const typing = await call(app, { method: 'POST', url: '/api/cs/typing', internal: true, identity: ADMIN, payload: { touser: 'o_z', command: 'Typing' } })
+  const typing = await callInternal(app, { method: 'POST', url: '/api/cs/typing', identity: ADMIN, payload: { touser: 'o_z', command: 'Typing' } })
   t.equal(typing.statusCode, 501)
-  const media = await call(app, { url: '/api/cs/media/MEDIA_ID', internal: true, identity: ADMIN })
+  const media = await callInternal(app, { url: '/api/cs/media/MEDIA_ID', identity: ADMIN })
   t.equal(media.statusCode, 501)
 })

@@ -4,7 +4,8 @@ import t from 'tap'
 import { WechatClient } from '@weapp/wechat'
 import { failedOutcome } from '../src/index.js'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
-import { TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
+import { buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { SEND_PATH, TOKEN_PATH, calls, send, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
 import { buildPush, textMessage } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
@@ -15,7 +16,7 @@ import { BACKENDS } from './fixtures/backends.js'
 
 t.test('a send that may have reached WeChat is unknown and keeps its window place; one that never left is failed', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300' }), clock, wechat: { retryBaseDelayMs: 1 } })
   const openid = await userMessaged(app, sim, clock, 'ivy')
   const remaining = async (): Promise<number | undefined> => (await app.sendWindows.peek(openid, clock.now()))?.remaining
@@ -31,7 +32,7 @@ t.test('a send that may have reached WeChat is unknown and keeps its window plac
   t.equal(await calls(sim, SEND_PATH), 1, 'not repeated')
 
   // WeChat is gone (the token is cached): nothing can have been delivered.
-  await sim.sim.close()
+  await sim.app.close()
   const refused = await send(app, { touser: openid, msgtype: 'text', text: { content: 'refused' } })
   t.equal(refused.statusCode, 502, refused.body)
   t.equal(refused.json().code, 'WECHAT_UNAVAILABLE')
@@ -42,7 +43,7 @@ t.test('a send that may have reached WeChat is unknown and keeps its window plac
 
 t.test('a send whose access_token could not be had never reached WeChat: failed, its quota given back', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300' }), clock, wechat: { retryBaseDelayMs: 1 } })
   const openid = await userMessaged(app, sim, clock, 'kim')
   // The token endpoint takes every request and answers too late: the token call's outcome is unknown,
@@ -55,8 +56,8 @@ t.test('a send whose access_token could not be had never reached WeChat: failed,
   t.same([record?.outcome, record?.errorCode], ['failed', 'WECHAT_TIMEOUT'])
   t.equal(await calls(sim, SEND_PATH), 0, 'never sent')
   t.equal((await app.sendWindows.peek(openid, clock.now()))?.remaining, 5, 'its quota came back')
-  const closing = sim.sim.close()
-  sim.sim.server.closeAllConnections()
+  const closing = sim.app.close()
+  sim.app.server.closeAllConnections()
   await closing
 })
 
@@ -64,7 +65,7 @@ for (const backend of BACKENDS) {
   t.test(`${backend.name}: an auto-reply that may have reached WeChat is unknown and keeps its window place; one that never left gives it back`, { skip: backend.skip }, async (t) => {
     const env = backend.env(t)
     const sim = await startSim(t, env.APP_ID ?? DEFAULT_SIM_APP.appId)
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const rules = JSON.stringify([{ match: 'contains', keyword: 'price', reply: 'Our prices: https://example.com/prices' }])
     // One attempt: the reply's record keeps the outcome of that attempt (no retry overwrites it).
     const config = testConfig({ ...env, ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300', AUTO_REPLY_RULES: rules, WORKER_MAX_ATTEMPTS: '1' })
@@ -76,14 +77,14 @@ for (const backend of BACKENDS) {
     const userSays = async (content: string): Promise<string> => {
       const fields = textMessage(openid, content, at)
       const p = buildPush(fields, { mode: 'plaintext', format: 'json', timestamp: clock.seconds })
-      t.equal((await call(app, { method: 'POST', url: p.url, payload: p.payload })).body, 'success')
+      t.equal((await callPublic(app, { method: 'POST', url: p.url, payload: p.payload })).body, 'success')
       return `out:auto:msg:${String(fields.MsgId)}`
     }
 
     // WeChat takes the reply and answers too late: it may have delivered it.
     await sim.control.fault({ path: SEND_PATH, delayMs: 1000 })
     const lateKey = await userSays('price?')
-    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 1, 5000, 'the late reply given up')
+    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 1, { timeoutMs: 5000, what: 'the late reply given up' })
     const late = await app.messagesRepository.findOutbound(lateKey)
     t.same([late?.outcome, late?.errorCode, late?.sentBy], ['unknown', 'WECHAT_TIMEOUT', 'auto:keyword'])
     t.equal(await remaining(), 4, 'it may have been delivered: its quota is kept')
@@ -91,17 +92,17 @@ for (const backend of BACKENDS) {
 
     // WeChat is gone (the token is cached): nothing can have been delivered. Its sockets are cut rather
     // than waited for (the given-up request, the client's kept-alive connection).
-    const closing = sim.sim.close()
-    sim.sim.server.closeAllConnections()
+    const closing = sim.app.close()
+    sim.app.server.closeAllConnections()
     await closing
     const refusedKey = await userSays('price, again?')
-    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 2, 5000, 'the refused reply given up')
+    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 2, { timeoutMs: 5000, what: 'the refused reply given up' })
     const refused = await app.messagesRepository.findOutbound(refusedKey)
     t.same([refused?.outcome, refused?.errorCode], ['failed', 'WECHAT_UNAVAILABLE'])
     t.equal(await remaining(), 4, 'its quota came back')
 
     // Counted like the admin API's sends.
-    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    const metrics = (await callInternal(app, { url: '/metrics' })).body
     t.match(metrics, /cs_sends_total\{outcome="unknown",errcode="none"\} 1/)
     t.match(metrics, /cs_sends_total\{outcome="failed",errcode="none"\} 1/)
     t.match(metrics, /cs_auto_replies_total\{result="failed"\} 2/)

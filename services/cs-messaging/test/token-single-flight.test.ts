@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createRedis } from '@weapp/common'
-import { TestClock, buildCs, call, testConfig } from './fixtures/harness.js'
+import { RealTimeClock } from '@weapp/test-kit'
+import { buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { redisEnv } from './fixtures/backends.js'
 import { SEND_PATH, TOKEN_PATH, calls, send, sendingEnv, startSim } from './fixtures/sim.js'
 
@@ -9,7 +10,7 @@ const redisUrl = process.env.REDIS_URL
 t.test('50 concurrent sends on a cold cache, two instances on one Redis: exactly one token fetch', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
   const env = redisEnv(t)
   const sim = await startSim(t, env.APP_ID)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const config = testConfig({ ...env, ...sendingEnv(sim) })
   const apps = [await buildCs(t, { config, clock }), await buildCs(t, { config, clock })]
   const redis = createRedis(redisUrl!)
@@ -32,7 +33,7 @@ t.test('50 concurrent sends on a cold cache, two instances on one Redis: exactly
   for (const openid of users) t.equal((await sim.control.sent({ openid })).messages.length, 5, `${openid}: five received`)
   t.equal(await redis.exists(`wx:token:${env.APP_ID}`), 1, 'the token is cached in Redis')
 
-  const fetched = await Promise.all(apps.map(async (a) => Number(/cs_wechat_token_fetches_total\{result="ok"\} (\d+)/.exec((await call(a, { url: '/metrics', internal: true })).body)?.[1] ?? 0)))
+  const fetched = await Promise.all(apps.map(async (a) => Number(/cs_wechat_token_fetches_total\{result="ok"\} (\d+)/.exec((await callInternal(a, { url: '/metrics' })).body)?.[1] ?? 0)))
   t.equal(fetched[0]! + fetched[1]!, 1, 'and the metrics agree')
 
   // Both instances' windows are one: a sixth message to anyone is refused, whichever instance is asked.

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ADMIN, TestClock, buildCs, call, testConfig } from './fixtures/harness.js'
+import { RealTimeClock } from '@weapp/test-kit'
+import { ADMIN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { GIF, JPEG, PNG, calls, knownUser, multipart, send, sendingEnv, startSim, upload, userMessaged, type FilePart } from './fixtures/sim.js'
 
 const TYPING_PATH = '/cgi-bin/message/custom/business/typing'
@@ -7,10 +8,10 @@ const UPLOAD_PATH = '/cgi-bin/media/upload'
 
 t.test('typing: WeChat\'s rules come back as typed errors', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock })
-  const typing = async (touser: string, command: string): Promise<ReturnType<typeof call>> =>
-    await call(app, { method: 'POST', url: '/api/cs/typing', internal: true, identity: ADMIN, payload: { touser, command } })
+  const typing = async (touser: string, command: string): Promise<ReturnType<typeof callInternal>> =>
+    await callInternal(app, { method: 'POST', url: '/api/cs/typing', identity: ADMIN, payload: { touser, command } })
 
   const openid = await userMessaged(app, sim, clock, 'hana')
   const shown = await typing(openid, 'Typing')
@@ -48,11 +49,11 @@ t.test('typing: WeChat\'s rules come back as typed errors', async (t) => {
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().code, 'VALIDATION_FAILED')
   t.match(bad.json().message, /body\/command/)
-  const extra = await call(app, { method: 'POST', url: '/api/cs/typing', internal: true, identity: ADMIN, payload: { touser: openid, command: 'Typing', businessid: 1 } })
+  const extra = await callInternal(app, { method: 'POST', url: '/api/cs/typing', identity: ADMIN, payload: { touser: openid, command: 'Typing', businessid: 1 } })
   t.equal(extra.statusCode, 400)
   t.equal(await calls(sim, TYPING_PATH), before, 'not sent')
 
-  const metrics = (await call(app, { url: '/metrics', internal: true })).body
+  const metrics = (await callInternal(app, { url: '/metrics' })).body
   t.match(metrics, /cs_typing_total\{command="Typing",result="ok"\} 2/)
   t.match(metrics, /cs_typing_total\{command="Typing",result="45081"\} 1/)
   t.match(metrics, /cs_typing_total\{command="Typing",result="45080"\} 2/)
@@ -60,7 +61,7 @@ t.test('typing: WeChat\'s rules come back as typed errors', async (t) => {
 
 t.test('media: upload then download gives the same bytes', async (t) => {
   const sim = await startSim(t)
-  const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock: new TestClock() })
+  const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock: new RealTimeClock() })
   for (const [type, data, filename] of [['image/png', PNG, 'logo.png'], ['image/jpeg', JPEG, '照片.JPG'], ['image/gif', GIF, 'anim.gif']] as const) {
     const res = await upload(app, { data, contentType: type, filename })
     t.equal(res.statusCode, 201, `${type}: ${res.body}`)
@@ -69,7 +70,7 @@ t.test('media: upload then download gives the same bytes', async (t) => {
     t.equal(Date.parse(expiresAt) - Date.parse(createdAt), 3 * 86_400_000, 'lives three days')
     t.equal(res.headers.location, `/api/cs/media/${mediaId}`)
 
-    const got = await call(app, { url: `/api/cs/media/${mediaId}`, internal: true, identity: ADMIN })
+    const got = await callInternal(app, { url: `/api/cs/media/${mediaId}`, identity: ADMIN })
     t.equal(got.statusCode, 200)
     t.ok(got.rawPayload.equals(data), `${type}: the same bytes`)
     t.equal(got.headers['content-type'], type)
@@ -83,30 +84,30 @@ t.test('media: upload then download gives the same bytes', async (t) => {
 
   // A picture a user sent (not uploaded by us) can be fetched the same way.
   const { mediaId } = await sim.control.userMedia({ contentType: 'image/jpeg', data: JPEG })
-  const theirs = await call(app, { url: `/api/cs/media/${mediaId}`, internal: true, identity: ADMIN })
+  const theirs = await callInternal(app, { url: `/api/cs/media/${mediaId}`, identity: ADMIN })
   t.ok(theirs.rawPayload.equals(JPEG))
 
-  const missing = await call(app, { url: '/api/cs/media/NoSuchMedia_123', internal: true, identity: ADMIN })
+  const missing = await callInternal(app, { url: '/api/cs/media/NoSuchMedia_123', identity: ADMIN })
   t.equal(missing.statusCode, 404, 'WeChat\'s 40007 is a 404')
   t.equal(missing.json().code, 'CS_MEDIA_NOT_FOUND')
   t.match(missing.json().message, /NoSuchMedia_123 not found/)
-  const malformed = await call(app, { url: '/api/cs/media/..%2F..%2Fsecret', internal: true, identity: ADMIN })
+  const malformed = await callInternal(app, { url: '/api/cs/media/..%2F..%2Fsecret', identity: ADMIN })
   t.equal(malformed.statusCode, 400)
 })
 
 t.test('media: bad uploads are refused before WeChat is called', async (t) => {
   const sim = await startSim(t)
-  const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), MEDIA_UPLOAD_MAX_BYTES: '2048' }), clock: new TestClock() })
-  const post = async (payload: Buffer | string | object, headers: Record<string, string> = {}): Promise<ReturnType<typeof call>> =>
-    await call(app, { method: 'POST', url: '/api/cs/media', internal: true, identity: ADMIN, payload, headers })
-  const form = async (parts: FilePart[]): Promise<ReturnType<typeof call>> => {
+  const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), MEDIA_UPLOAD_MAX_BYTES: '2048' }), clock: new RealTimeClock() })
+  const post = async (payload: Buffer | string | object, headers: Record<string, string> = {}): Promise<ReturnType<typeof callInternal>> =>
+    await callInternal(app, { method: 'POST', url: '/api/cs/media', identity: ADMIN, payload, headers })
+  const form = async (parts: FilePart[]): Promise<ReturnType<typeof callInternal>> => {
     const m = multipart(parts)
     return await post(m.payload, m.headers)
   }
   // Text fields next to the file are fine.
   const withFields = await form([{ name: 'note', data: 'for the menu' }, { name: 'media', filename: 'a.png', contentType: 'image/png', data: PNG }])
   t.equal(withFields.statusCode, 201, withFields.body)
-  const cases: Array<{ name: string, res: Awaited<ReturnType<typeof call>>, status: number, code: string }> = [
+  const cases: Array<{ name: string, res: Awaited<ReturnType<typeof callInternal>>, status: number, code: string }> = [
     { name: 'too large', res: await upload(app, { data: Buffer.concat([PNG, Buffer.alloc(4096)]) }), status: 413, code: 'CS_MEDIA_TOO_LARGE' },
     { name: 'not an image', res: await upload(app, { data: 'hello, not a picture', contentType: 'image/png' }), status: 415, code: 'CS_MEDIA_TYPE_UNSUPPORTED' },
     { name: 'BMP (not accepted)', res: await upload(app, { data: Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]), contentType: 'image/bmp' }), status: 415, code: 'CS_MEDIA_TYPE_UNSUPPORTED' },
@@ -124,5 +125,5 @@ t.test('media: bad uploads are refused before WeChat is called', async (t) => {
     if (c.code !== '') t.equal(c.res.json().code, c.code, c.name)
   }
   t.equal(await calls(sim, UPLOAD_PATH), 1, 'only the acceptable upload reached WeChat')
-  t.match((await call(app, { url: '/metrics', internal: true })).body, /cs_media_total\{op="upload",result="refused"\} 10/)
+  t.match((await callInternal(app, { url: '/metrics' })).body, /cs_media_total\{op="upload",result="refused"\} 10/)
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { GENERIC_5XX_MESSAGES } from '@weapp/common'
-import { ADMIN, TestClock, buildCs, call, testConfig } from './fixtures/harness.js'
+import { RealTimeClock } from '@weapp/test-kit'
+import { ADMIN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { SEND_PATH, sendingEnv, startSim, userMessaged } from './fixtures/sim.js'
 
 // WeChat's refusals that become 502/503/504 carry WeChat's errmsg (and its rid) in the error's message:
@@ -8,7 +9,7 @@ import { SEND_PATH, sendingEnv, startSim, userMessaged } from './fixtures/sim.js
 
 t.test('502/503/504 from WeChat: stable code and a generic message; errmsg only in the log, with the request id', async (t) => {
   const sim = await startSim(t)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const logLines: string[] = []
   const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), WECHAT_TIMEOUT_MS: '300' }), clock, logLines, wechat: { retryBaseDelayMs: 1 } })
   const openid = await userMessaged(app, sim, clock, 'hana')
@@ -22,10 +23,9 @@ t.test('502/503/504 from WeChat: stable code and a generic message; errmsg only 
     await sim.control.clearFaults()
     await sim.control.fault({ path: SEND_PATH, ...c.fault })
     const requestId = `req-cs-${c.status}`
-    const res = await call(app, {
+    const res = await callInternal(app, {
       method: 'POST',
       url: '/api/cs/messages',
-      internal: true,
       identity: ADMIN,
       headers: { 'x-request-id': requestId },
       payload: { touser: openid, msgtype: 'text', text: { content: `hello ${c.status}` } }
@@ -43,5 +43,5 @@ t.test('502/503/504 from WeChat: stable code and a generic message; errmsg only 
     t.equal(lines[0]?.code, c.code)
   }
   await sim.control.clearFaults()
-  t.equal((await call(app, { method: 'POST', url: '/api/cs/messages', internal: true, identity: ADMIN, payload: { touser: openid, msgtype: 'text', text: { content: 'after' } } })).statusCode, 201, 'the next send works')
+  t.equal((await callInternal(app, { method: 'POST', url: '/api/cs/messages', identity: ADMIN, payload: { touser: openid, msgtype: 'text', text: { content: 'after' } } })).statusCode, 201, 'the next send works')
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { BusChannels, type BusEvent } from '@weapp/common'
-import { RecordingSender, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
+import { RecordingSender, buildCs, testConfig } from './fixtures/harness.js'
 import { buildPush, textMessage } from './fixtures/push.js'
 import { BACKENDS, redisEnv } from './fixtures/backends.js'
 import type { MemoryMessagesRepository } from '../src/messages/memory.js'
@@ -24,7 +25,7 @@ for (const backend of BACKENDS) {
   t.test(`${backend.name}: another user's message is not stuck behind one user's slow backlog; each user's order is kept`, { skip: backend.skip }, async (t) => {
     const env = backend.env(t)
     const sim = await startSim(t, env.APP_ID)
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const app = await buildCs(t, { config: testConfig({ ...env, ...sendingEnv(sim), AUTO_REPLY_RULES: RULES, WORKER_CONCURRENCY: '4' }), clock })
     const inbound: string[] = []
     await app.bus.subscribe(BusChannels.cs, (e: BusEvent) => {
@@ -39,19 +40,19 @@ for (const backend of BACKENDS) {
     const t0 = clock.seconds
     const push = async (openid: string, content: string, at: number): Promise<void> => {
       const p = buildPush(textMessage(openid, content, at), { mode: 'safe', format: 'json', timestamp: clock.seconds, appId: env.APP_ID })
-      const res = await call(app, { method: 'POST', url: p.url, payload: p.payload })
+      const res = await callPublic(app, { method: 'POST', url: p.url, payload: p.payload })
       t.equal(res.body, 'success')
     }
     for (let i = 1; i <= BACKLOG; i++) await push('o_alice', `order ${i}`, t0 + i)
     await push('o_bob', 'order 99', t0)
 
-    await waitFor(() => inbound.includes('o_bob:order 99'), 5000, 'bob\'s message processed')
+    await waitFor(() => inbound.includes('o_bob:order 99'), { timeoutMs: 5000, what: 'bob\'s message processed' })
     const aliceBefore = inbound.slice(0, inbound.indexOf('o_bob:order 99')).filter((e) => e.startsWith('o_alice:')).length
     t.ok(aliceBefore <= 3, `bob's message was processed after only ${aliceBefore} of alice's ${BACKLOG} (not behind her backlog)`)
     const aliceSoFar = inbound.filter((e) => e.startsWith('o_alice:')).length
     t.ok(aliceSoFar < BACKLOG, `alice's backlog was still draining (${aliceSoFar} of ${BACKLOG} started)`)
 
-    await waitFor(async () => await drained(app), BACKLOG * SEND_DELAY_MS + 10_000, 'alice\'s backlog drained')
+    await waitFor(async () => await drained(app), { timeoutMs: BACKLOG * SEND_DELAY_MS + 10_000, what: 'alice\'s backlog drained' })
     t.same(inbound.filter((e) => e.startsWith('o_alice:')), Array.from({ length: BACKLOG }, (_, i) => `o_alice:order ${i + 1}`), 'alice\'s messages in the order she sent them')
     const replies = (await app.messagesRepository.listConversation('o_alice', { limit: 100 })).filter((r) => r.direction === 'out')
     t.equal(replies.length, BACKLOG, 'each of alice\'s messages got its reply attempt')
@@ -62,7 +63,7 @@ for (const backend of BACKENDS) {
 t.test('held messages are kept alive: another instance does not take them over as abandoned', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
   const env = redisEnv(t)
   const sim = await startSim(t, env.APP_ID)
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   // Claimed after 400 ms of idleness: alice's backlog waits far longer than that behind her own messages.
   const config = testConfig({ ...env, ...sendingEnv(sim), AUTO_REPLY_RULES: RULES, WORKER_CLAIM_IDLE_MS: '400' })
   await sim.control.fault({ path: SEND_PATH, delayMs: 150, count: 20 })
@@ -74,13 +75,13 @@ t.test('held messages are kept alive: another instance does not take them over a
   const t0 = clock.seconds
   for (let i = 1; i <= 8; i++) {
     const p = buildPush(textMessage('o_alice', `order ${i}`, t0 + i), { mode: 'safe', format: 'json', timestamp: clock.seconds, appId: env.APP_ID })
-    t.equal((await call(a, { method: 'POST', url: p.url, payload: p.payload })).body, 'success')
+    t.equal((await callPublic(a, { method: 'POST', url: p.url, payload: p.payload })).body, 'success')
   }
-  await waitFor(() => a.inboundWorker.held >= 6, 3000, 'instance A holds alice\'s backlog')
+  await waitFor(() => a.inboundWorker.held >= 6, { timeoutMs: 3000, what: 'instance A holds alice\'s backlog' })
 
   const other = new RecordingSender()
   const b = await buildCs(t, { config, clock, sender: other })
-  await waitFor(async () => await drained(a), 10_000, 'drained')
+  await waitFor(async () => await drained(a), { timeoutMs: 10_000, what: 'drained' })
   t.equal(other.calls, 0, 'instance B never took one of the held messages')
   t.equal((b.messagesRepository as MemoryMessagesRepository).count('in'), 0, 'nor stored one')
   t.same(inbound, Array.from({ length: 8 }, (_, i) => `order ${i + 1}`), 'alice\'s messages processed by A, in order')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { InboundMessage } from '@weapp/common'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Teardown } from '@weapp/test-kit'
 import { MemoryInboundQueue } from '../src/queue/memory.js'
 import { CsMetrics } from '../src/metrics.js'
 import { InboundWorker } from '../src/worker/worker.js'
@@ -9,7 +10,7 @@ import type { Delivery } from '../src/queue/types.js'
 const silent = { info () {}, warn () {}, error () {}, debug () {}, trace () {}, fatal () {}, child () { return silent } } as unknown as FastifyBaseLogger
 
 /** Net 'abort' listeners on AbortSignals (EventTarget.prototype patched; signals that fire are not tracked). */
-function countAbortListeners (t: { teardown: (fn: () => void) => void }): { live: () => number, max: () => number } {
+function countAbortListeners (t: Teardown): { live: () => number, max: () => number } {
   const proto = EventTarget.prototype
   const add = proto.addEventListener
   const remove = proto.removeEventListener

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { BusyError, MsgCrypt, errorFromErrcode } from '@weapp/wechat'
-import { ADMIN, AES_KEY, APP_ID, PUSH_TOKEN, RecordingSender, TestClock, buildCs, call, testConfig, waitFor } from './fixtures/harness.js'
+import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
+import { ADMIN, AES_KEY, APP_ID, PUSH_TOKEN, RecordingSender, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage, type Fields } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
@@ -16,7 +17,7 @@ const RULES = JSON.stringify([
 
 async function push (app: FastifyInstance, fields: Fields, clock: TestClock, mode: 'plaintext' | 'compatible' | 'safe' = 'safe', format: 'xml' | 'json' = 'json', appId?: string): Promise<{ status: number, body: string }> {
   const p = buildPush(fields, { mode, format, timestamp: clock.seconds, ...(appId !== undefined ? { appId } : {}) })
-  const res = await call(app, { method: 'POST', url: p.url, payload: p.payload })
+  const res = await callPublic(app, { method: 'POST', url: p.url, payload: p.payload })
   return { status: res.statusCode, body: res.body }
 }
 
@@ -27,7 +28,7 @@ async function drained (app: FastifyInstance): Promise<boolean> {
 
 for (const backend of BACKENDS) {
   t.test(`${backend.name}: duplicates and retries are processed once`, { skip: backend.skip }, async (t) => {
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const env = backend.env(t)
     const app = await buildCs(t, { config: testConfig(env), clock })
     const events: BusEvent[] = []
@@ -40,19 +41,19 @@ for (const backend of BACKENDS) {
     t.ok(answers.every((a) => a.status === 200 && a.body === 'success'), 'every copy answered success')
     const event = enterSession('o_dup', clock.seconds)
     for (let i = 0; i < 3; i++) t.equal((await push(app, event, clock, 'plaintext', 'xml', env.APP_ID)).body, 'success')
-    await waitFor(async () => await drained(app), 5000, 'queue drained')
-    await waitFor(() => events.length >= 2, 3000, 'bus events')
+    await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'queue drained' })
+    await waitFor(() => events.length >= 2, { timeoutMs: 3000, what: 'bus events' })
     await new Promise((resolve) => setTimeout(resolve, 100))
     t.equal((await app.messagesRepository.listConversation('o_dup', { limit: 10 })).length, 2, 'one message and one event stored')
     t.equal(events.filter((e) => e.type === 'cs.inbound').length, 2, 'each published once')
-    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    const metrics = (await callInternal(app, { url: '/metrics' })).body
     t.match(metrics, /cs_dedup_hits_total 17/)
     t.match(metrics, /cs_worker_processed_total 2/)
     t.match(metrics, /cs_push_ack_seconds_count\{outcome="duplicate"\} 17/)
   })
 
   t.test(`${backend.name}: auto-replies, send windows and the hand-over`, { skip: backend.skip }, async (t) => {
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const env = backend.env(t)
     const sender = new RecordingSender()
     const app = await buildCs(t, { config: testConfig({ ...env, WELCOME_TEXT: 'Welcome! How can we help?', AUTO_REPLY_RULES: RULES }), clock, sender })
@@ -61,7 +62,7 @@ for (const backend of BACKENDS) {
     // Entering the session: the welcome text, within the 2-message / 1-minute window.
     const enteredAt = clock.seconds
     t.equal((await push(app, enterSession('o1', enteredAt), clock, 'safe', 'xml', appId)).body, 'success', 'events are never transferred')
-    await waitFor(() => sender.sent.length === 1, 3000, 'welcome sent')
+    await waitFor(() => sender.sent.length === 1, { timeoutMs: 3000, what: 'welcome sent' })
     t.same(sender.sent[0], { openid: 'o1', message: { msgtype: 'text', text: { content: 'Welcome! How can we help?' } } })
 
     // Keyword rules; a message without a matching rule gets nothing.
@@ -70,7 +71,7 @@ for (const backend of BACKENDS) {
     await push(app, textMessage('o1', 'What is the PRICE?', t0), clock, 'plaintext', 'json', appId)
     await push(app, textMessage('o1', 'Order 42', t0), clock, 'compatible', 'xml', appId)
     await push(app, textMessage('o1', 'hello there', t0), clock, 'safe', 'json', appId)
-    await waitFor(async () => await drained(app), 5000, 'drained')
+    await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'drained' })
     t.same(sender.sent.slice(1).map((s) => s.message.msgtype === 'text' ? s.message.text.content : '').sort(), [
       'Checking your order…',
       'Our prices: https://example.com/prices'
@@ -91,9 +92,9 @@ for (const backend of BACKENDS) {
     // Quota: six matching messages from one action time; only five replies fit in the window.
     const same = clock.seconds
     for (let i = 0; i < 6; i++) await push(app, textMessage('o2', `price ${i}`, same), clock, 'safe', 'json', appId)
-    await waitFor(async () => await drained(app), 5000, 'drained')
+    await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'drained' })
     t.equal(sender.sent.filter((s) => s.openid === 'o2').length, 5, 'never more than the window allows')
-    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    const metrics = (await callInternal(app, { url: '/metrics' })).body
     t.match(metrics, /cs_auto_replies_total\{result="window_exhausted"\} 1/)
     const o2 = (await app.messagesRepository.listConversation('o2', { limit: 20 })).filter((r) => r.direction === 'out')
     t.same(o2.map((r) => r.direction === 'out' ? `${r.outcome}${r.errorCode !== undefined ? ` ${r.errorCode}` : ''}` : '').sort(), [
@@ -107,12 +108,12 @@ for (const backend of BACKENDS) {
     t.match(xml.body, /^<xml><ToUserName><!\[CDATA\[o3\]\]><\/ToUserName><FromUserName><!\[CDATA\[gh_0123456789ab\]\]><\/FromUserName><CreateTime>\d+<\/CreateTime><MsgType><!\[CDATA\[transfer_customer_service\]\]><\/MsgType><\/xml>$/)
     const json = await push(app, textMessage('o3', '人工', clock.seconds + 1), clock, 'plaintext', 'json', appId)
     t.same({ ...JSON.parse(json.body), CreateTime: 0 }, { ToUserName: 'o3', FromUserName: 'gh_0123456789ab', CreateTime: 0, MsgType: 'transfer_customer_service' })
-    await waitFor(async () => await drained(app), 5000, 'drained')
+    await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'drained' })
     t.equal(sender.sent.length, before, 'a hand-over sends nothing')
   })
 
   t.test(`${backend.name}: a failing send is retried with back-off, dead-lettered, replayed`, { skip: backend.skip }, async (t) => {
-    const clock = new TestClock()
+    const clock = new RealTimeClock()
     const env = backend.env(t)
     const sender = new RecordingSender()
     sender.failWith = { error: Object.assign(new BusyError('system busy (/cgi-bin/message/custom/send)'), { errcode: -1, errmsg: 'system busy' }), times: Infinity }
@@ -121,22 +122,22 @@ for (const backend of BACKENDS) {
     await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
     const fields = textMessage('o_dl', 'price?', clock.seconds)
     t.equal((await push(app, fields, clock, 'safe', 'json', env.APP_ID)).body, 'success')
-    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 1, 5000, 'dead-lettered')
+    await waitFor(async () => (await app.inboundQueue.stats()).deadLetters === 1, { timeoutMs: 5000, what: 'dead-lettered' })
     t.equal(sender.calls, 3, 'three attempts (WORKER_MAX_ATTEMPTS)')
     t.equal(sender.sent.length, 0)
 
     // Admin API: the internal credential and an admin identity.
-    const noAuth = await call(app, { url: '/api/cs/dead-letters' })
+    const noAuth = await callPublic(app, { url: '/api/cs/dead-letters' })
     t.equal(noAuth.statusCode, 401)
     t.equal(noAuth.json().code, 'COMMON_INTERNAL_AUTH_MISSING')
-    const noIdentity = await call(app, { url: '/api/cs/dead-letters', internal: true })
+    const noIdentity = await callInternal(app, { url: '/api/cs/dead-letters' })
     t.equal(noIdentity.statusCode, 401)
     t.equal(noIdentity.json().code, 'COMMON_AUTH_REQUIRED')
-    const asUser = await call(app, { url: '/api/cs/dead-letters', internal: true, identity: { kind: 'user', openid: 'o_dl', sessionId: 's', via: 'bearer' } })
+    const asUser = await callInternal(app, { url: '/api/cs/dead-letters', identity: { kind: 'user', openid: 'o_dl', sessionId: 's', via: 'bearer' } })
     t.equal(asUser.statusCode, 403)
     t.equal(asUser.json().code, 'COMMON_FORBIDDEN')
 
-    const list = await call(app, { url: '/api/cs/dead-letters', internal: true, identity: ADMIN })
+    const list = await callInternal(app, { url: '/api/cs/dead-letters', identity: ADMIN })
     t.equal(list.statusCode, 200)
     const { items, next } = list.json()
     t.equal(items.length, 1)
@@ -147,28 +148,28 @@ for (const backend of BACKENDS) {
     t.equal(items[0].attempts, 3)
     t.match(items[0].error, /WECHAT_BUSY/)
 
-    const missing = await call(app, { method: 'POST', url: '/api/cs/dead-letters/1-0/replay', internal: true, identity: ADMIN })
+    const missing = await callInternal(app, { method: 'POST', url: '/api/cs/dead-letters/1-0/replay', identity: ADMIN })
     t.equal(missing.statusCode, 404)
     t.equal(missing.json().code, 'CS_DEAD_LETTER_NOT_FOUND')
-    const malformed = await call(app, { method: 'POST', url: '/api/cs/dead-letters/nope/replay', internal: true, identity: ADMIN })
+    const malformed = await callInternal(app, { method: 'POST', url: '/api/cs/dead-letters/nope/replay', identity: ADMIN })
     t.equal(malformed.statusCode, 400)
 
     sender.failWith = null
-    const replay = await call(app, { method: 'POST', url: `/api/cs/dead-letters/${String(items[0].id)}/replay`, internal: true, identity: ADMIN })
+    const replay = await callInternal(app, { method: 'POST', url: `/api/cs/dead-letters/${String(items[0].id)}/replay`, identity: ADMIN })
     t.equal(replay.statusCode, 202)
     t.equal(replay.json().replayed, items[0].id)
-    await waitFor(() => sender.sent.length === 1, 5000, 'sent after the replay')
-    await waitFor(async () => await drained(app), 5000, 'drained')
+    await waitFor(() => sender.sent.length === 1, { timeoutMs: 5000, what: 'sent after the replay' })
+    await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'drained' })
     t.equal((await app.inboundQueue.stats()).deadLetters, 0)
     t.equal(events.filter((e) => e.type === 'cs.inbound').length, 1, 'published once across all attempts')
-    await waitFor(() => events.some((e) => e.type === 'cs.outbound'), 3000, 'cs.outbound published')
+    await waitFor(() => events.some((e) => e.type === 'cs.outbound'), { timeoutMs: 3000, what: 'cs.outbound published' })
     t.equal(events.filter((e) => e.type === 'cs.outbound').length, 1)
     const reply = await app.messagesRepository.findOutbound(`out:auto:msg:${String(fields.MsgId)}`)
     t.equal(reply?.outcome, 'sent', 'one reply record across the failed attempts and the replay, with the final outcome')
     t.equal(reply?.sentBy, 'auto:keyword')
-    const again = await call(app, { method: 'POST', url: `/api/cs/dead-letters/${String(items[0].id)}/replay`, internal: true, identity: ADMIN })
+    const again = await callInternal(app, { method: 'POST', url: `/api/cs/dead-letters/${String(items[0].id)}/replay`, identity: ADMIN })
     t.equal(again.statusCode, 404, 'replayed once')
-    const metrics = (await call(app, { url: '/metrics', internal: true })).body
+    const metrics = (await callInternal(app, { url: '/metrics' })).body
     t.match(metrics, /cs_worker_failed_total\{next="retry"\} 2/)
     t.match(metrics, /cs_worker_failed_total\{next="dead_letter"\} 1/)
     t.match(metrics, /cs_dead_lettered_total 1/)
@@ -177,13 +178,13 @@ for (const backend of BACKENDS) {
 }
 
 t.test('transfer reply in every mode and format (encrypted when the push was)', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig({ TRANSFER_TO_CS: 'true' }), clock })
   const crypt = new MsgCrypt({ token: PUSH_TOKEN, encodingAESKey: AES_KEY, appId: APP_ID })
   for (const mode of MODES) {
     for (const format of FORMATS) {
       const p = buildPush(textMessage('o_t', 'anything', clock.seconds), { mode, format, timestamp: clock.seconds, nonce: '778899' })
-      const res = await call(app, { method: 'POST', url: p.url, payload: p.payload })
+      const res = await callPublic(app, { method: 'POST', url: p.url, payload: p.payload })
       t.equal(res.statusCode, 200)
       let inner = res.body
       if (mode !== 'plaintext') {
@@ -198,17 +199,17 @@ t.test('transfer reply in every mode and format (encrypted when the push was)', 
       t.match(inner, format === 'json' ? /^\{"ToUserName":"o_t"/ : /^<xml><ToUserName><!\[CDATA\[o_t\]\]>/)
     }
   }
-  const evt = await call(app, { method: 'POST', ...(({ url, payload }) => ({ url, payload }))(buildPush(enterSession('o_t', clock.seconds), { mode: 'safe', format: 'json', timestamp: clock.seconds })) })
+  const evt = await callPublic(app, { method: 'POST', ...(({ url, payload }) => ({ url, payload }))(buildPush(enterSession('o_t', clock.seconds), { mode: 'safe', format: 'json', timestamp: clock.seconds })) })
   t.equal(evt.body, 'success', 'never for events')
 })
 
 t.test('sends that can never succeed are recorded, not retried; no sender: skipped', async (t) => {
-  const clock = new TestClock()
+  const clock = new RealTimeClock()
   const sender = new RecordingSender()
   sender.failWith = { error: errorFromErrcode(40003, 'invalid openid', '/cgi-bin/message/custom/send'), times: 1 }
   const app = await buildCs(t, { config: testConfig({ AUTO_REPLY_RULES: RULES }), clock, sender })
   await push(app, textMessage('o_x', 'price', clock.seconds), clock)
-  await waitFor(async () => await drained(app), 5000, 'drained')
+  await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'drained' })
   t.equal(sender.calls, 1, 'not retried')
   const conversation = await app.messagesRepository.listConversation('o_x', { limit: 10 })
   const record = conversation.find((r): r is InboundRecord => r.direction === 'in')
@@ -222,26 +223,26 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   // No APP_SECRET: the unwired sender refuses, the message is still processed and acknowledged.
   const unwired = await buildCs(t, { config: testConfig({ AUTO_REPLY_RULES: RULES }), clock })
   await push(unwired, textMessage('o_y', 'price', clock.seconds), clock)
-  await waitFor(async () => await drained(unwired), 5000, 'drained')
+  await waitFor(async () => await drained(unwired), { timeoutMs: 5000, what: 'drained' })
   const [y, ...rest] = await unwired.messagesRepository.listConversation('o_y', { limit: 10 }) as InboundRecord[]
   t.equal(rest.length, 0, 'nothing attempted, nothing recorded as sent')
   t.equal(y?.steps.autoReply?.status, 'skipped')
   t.equal(y?.steps.autoReply?.detail, 'no outbound sender')
-  t.match((await call(unwired, { url: '/metrics', internal: true })).body, /cs_auto_replies_total\{result="not_wired"\} 1/)
+  t.match((await callInternal(unwired, { url: '/metrics' })).body, /cs_auto_replies_total\{result="not_wired"\} 1/)
   const window = await unwired.sendWindows.peek('o_y', clock.now())
   t.equal(window?.remaining, 5, 'the window message taken for the refused send was given back')
 })
 
 t.test('metrics need the internal credential', async (t) => {
   const app = await buildCs(t, { config: testConfig() })
-  const res = await call(app, { url: '/metrics' })
+  const res = await callPublic(app, { url: '/metrics' })
   t.equal(res.statusCode, 401)
-  const ok = await call(app, { url: '/metrics', internal: true })
+  const ok = await callInternal(app, { url: '/metrics' })
   t.equal(ok.statusCode, 200)
   t.match(ok.headers['content-type'], /^text\/plain/)
   for (const name of ['cs_push_ack_seconds', 'cs_pushes_total', 'cs_dedup_hits_total', 'cs_queue_length', 'cs_queue_lag_seconds', 'cs_dead_letters', 'cs_worker_processed_total', 'cs_worker_failed_total']) {
     t.match(ok.body, new RegExp(`# TYPE ${name} `), name)
   }
-  const health = await call(app, { url: '/healthz' })
+  const health = await callPublic(app, { url: '/healthz' })
   t.same(health.json(), { status: 'ok', service: 'cs-messaging' })
 })
