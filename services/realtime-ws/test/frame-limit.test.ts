@@ -3,7 +3,8 @@
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { loadRealtimeConfig, DEFAULT_MAX_FRAMES_PER_SEC, DEFAULT_MAX_FRAMES_PER_SEC_PER_USER } from '../src/config.js'
-import { ALICE, BOB, Client, INTERNAL_TOKEN, gatewayHeaders, start, testConfig, waitFor } from './fixtures/harness.js'
+import { waitFor } from '@weapp/test-kit'
+import { ALICE, BOB, Client, INTERNAL_TOKEN, gatewayHeaders, start, testConfig } from './fixtures/harness.js'
 
 const limited = testConfig({ MAX_FRAMES_PER_SEC: '20', MAX_FRAMES_PER_SEC_PER_USER: '30' })
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -82,7 +83,7 @@ t.test('per user: sockets of one user share MAX_FRAMES_PER_SEC_PER_USER; other u
   const answeredA2 = a2.received.filter((f) => f.startsWith('Server: Received(a2')).length
   t.ok(answeredA2 >= 12 && answeredA2 <= 12 + refill, `${answeredA2} answered on the second socket (30 - 18, + ${refill} refilled)`)
   a2.ws.terminate()
-  await waitFor(() => r.app.wsHub.frames.users === 2)
+  await waitFor(() => r.app.wsHub.frames.users === 2, { what: 'the closed socket\'s user budget released' })
 })
 
 t.test('limits are bounded, with defaults well above the echo benchmark', async (t) => {

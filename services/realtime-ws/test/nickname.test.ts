@@ -1,6 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { decodeIdentity } from '@weapp/common'
+import { listenLocal, type Teardown } from '@weapp/test-kit'
 import { httpNicknameLookup, displayName } from '../src/hub/nickname.js'
 import { ALICE, AGENT, BOB, Client, INTERNAL_TOKEN, gatewayHeaders, start, testConfig } from './fixtures/harness.js'
 import type { RealtimeConfig } from '../src/config.js'
@@ -9,7 +10,7 @@ import type { RealtimeConfig } from '../src/config.js'
  * A stand-in for the session service's GET /api/me (another service's API, so a unit test fakes it):
  * Alice has a nickname, Bob only wafer userInfo, anyone else is unknown (404).
  */
-async function standInSession (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, seen: string[] }> {
+async function standInSession (t: Teardown): Promise<{ url: string, seen: string[] }> {
   const seen: string[] = []
   const app = Fastify()
   app.get('/api/me', async (request, reply) => {
@@ -21,9 +22,9 @@ async function standInSession (t: { teardown: (fn: () => unknown) => void }): Pr
     if (identity.openid === BOB.openid) return { openid: identity.openid, wxUserInfo: { openId: identity.openid, nickName: '鲍勃' } }
     return await reply.code(404).send({ code: 'SESSION_USER_NOT_FOUND' })
   })
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  const url = await listenLocal(app)
   t.teardown(() => app.close())
-  return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, seen }
+  return { url, seen }
 }
 
 t.test('displayName: nickname, then wafer nickName, then openid', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { BusChannels, InProcessBus } from '@weapp/common'
-import { ALICE, AGENT, BOB, Client, INTERNAL_TOKEN, gatewayHeaders, issueTicket, refusal, start, testConfig, waitFor } from './fixtures/harness.js'
+import { ManualClock, waitFor } from '@weapp/test-kit'
+import { ALICE, AGENT, BOB, Client, INTERNAL_TOKEN, gatewayHeaders, issueTicket, refusal, start, testConfig } from './fixtures/harness.js'
 
 t.test('gateway identity: greeting and echo exactly as the seed', async (t) => {
   const r = await start(t)
@@ -48,8 +49,8 @@ t.test('ticket: issued through the gateway, opens /ws once', async (t) => {
 })
 
 t.test('refused before the socket opens, with a readable 401', async (t) => {
-  let now = Date.now()
-  const r = await start(t, { now: () => now })
+  const clock = new ManualClock(Date.now())
+  const r = await start(t, { now: clock.nowMs })
   const cases: Array<[string, string, Record<string, string>, string]> = [
     ['no credentials', '/ws', {}, 'WS_AUTH_REQUIRED'],
     ['bad ticket', '/ws?ticket=nope', {}, 'WS_TICKET_INVALID'],
@@ -65,7 +66,7 @@ t.test('refused before the socket opens, with a readable 401', async (t) => {
     t.equal(res.body.statusCode, 401)
   }
   const issued = await issueTicket(r, ALICE)
-  now += 61_000
+  clock.advance(61_000)
   const expired = await refusal(`${r.ws}${issued.url}`)
   t.equal(expired.status, 401, 'an expired ticket is refused')
   t.equal(expired.body.code, 'WS_TICKET_INVALID')
@@ -172,12 +173,12 @@ t.test('a slow consumer is cut while others keep receiving', async (t) => {
     sent++
     if (sent % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
-  await waitFor(cut)
+  await waitFor(cut, { what: 'the slow consumer cut' })
   t.ok(sent < 4000, `cut after ${sent} events (${Math.round(sent * payload.length / 1024 / 1024)} MiB)`)
-  await waitFor(() => fastGot >= sent, 10_000)
+  await waitFor(() => fastGot >= sent, { timeoutMs: 10_000, what: 'every event at the fast reader' })
   t.equal(fastGot, sent, 'the fast reader got every event')
   await r.app.wsBus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:firehose', event: 'after', data: 1 })
-  await waitFor(() => fastGot === sent + 1)
+  await waitFor(() => fastGot === sent + 1, { what: 'the event after the cut' })
   const metrics = await r.app.inject({ url: '/metrics', headers: { 'x-internal-token': INTERNAL_TOKEN } })
   t.match(metrics.body, /ws_slow_consumers_total 1/)
 })
@@ -189,7 +190,7 @@ t.test('heartbeat: a socket that stops answering pings is terminated', async (t)
   await quiet.next()
   await lively.next()
   ;(quiet.ws as unknown as { _socket: { pause: () => void } })._socket.pause()
-  await waitFor(() => r.app.wsHub.size === 1)
+  await waitFor(() => r.app.wsHub.size === 1, { what: 'the silent socket terminated' })
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.equal(lively.ws.readyState, lively.ws.OPEN, 'a client answering pings stays')
 })
