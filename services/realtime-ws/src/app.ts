@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { acceptEmptyJsonBody, installErrorHandling, internalAuthPlugin, serverOptions, type Bus } from '@weapp/common'
+import { acceptEmptyJsonBody, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Bus, type Clock } from '@weapp/common'
 import type { RealtimeConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
-import busPlugin from './plugins/bus.js'
 import metricsPlugin from './plugins/metrics.js'
 import ticketsPlugin from './plugins/tickets.js'
 import nicknamePlugin from './plugins/nickname.js'
@@ -22,8 +21,8 @@ export const BODY_LIMIT = 4 * 1024
 
 export interface RealtimeAppOptions {
   config: RealtimeConfig
-  /** The current time in ms (in-memory ticket expiry). */
-  now?: () => number
+  /** The current time in ms (in-memory ticket expiry, session ends). */
+  clock?: Clock
   /** Use this bus instead of creating one (tests); closed by its owner. */
   bus?: Bus
   /** Name the greeting uses; default: the session service's GET /api/me. */
@@ -43,10 +42,10 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
 
   acceptEmptyJsonBody(app)
 
-  await app.register(configPlugin, { config: opts.config, ...(opts.now !== undefined ? { now: opts.now } : {}) })
+  await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(redisPlugin)
-  await app.register(busPlugin, { ...(opts.bus !== undefined ? { bus: opts.bus } : {}) })
+  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, ...(opts.bus !== undefined ? { bus: opts.bus } : {}) })
   await app.register(metricsPlugin)
   await app.register(ticketsPlugin)
   await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })

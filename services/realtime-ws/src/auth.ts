@@ -17,7 +17,7 @@ export type UpgradePurpose = 'ws' | 'tunnel'
  * instance knows was revoked, or that is past its absolute expiry.
  */
 export function assertSessionLive (app: FastifyInstance, identity: Identity): void {
-  const ended = sessionEndReason(identity, app.wsHub.revoked, app.wsNow())
+  const ended = sessionEndReason(identity, app.wsHub.revoked, app.clock())
   if (ended === 'malformed') throw new IdentityMalformedError()
   if (ended !== null) throw new WsSessionEndedError(ended)
 }
@@ -43,7 +43,7 @@ export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
       const grant = await app.wsTickets.consume(ticket)
       if (grant === null || grant.purpose !== purpose) return refuse('bad_ticket', new WsTicketInvalidError())
       const identity: Identity = grant.identity.kind === 'user' ? { ...grant.identity, via: 'ticket' } : grant.identity
-      if (sessionEndReason(identity, app.wsHub.revoked, app.wsNow()) !== null) return refuse('session_ended', new WsTicketInvalidError())
+      if (sessionEndReason(identity, app.wsHub.revoked, app.clock()) !== null) return refuse('session_ended', new WsTicketInvalidError())
       request.wsGrant = { identity, via: 'ticket', tunnelId: grant.purpose === 'tunnel' ? grant.tunnelId : null }
       return
     }
@@ -55,7 +55,7 @@ export function upgradeAuth (app: FastifyInstance, purpose: UpgradePurpose) {
     if (typeof forwarded !== 'string') return refuse('no_credentials', new WsAuthRequiredError('a ticket or a session is required'))
     let identity: Identity
     try { identity = decodeIdentity(forwarded) } catch { return refuse('identity', new WsAuthRequiredError('forwarded identity is malformed')) }
-    const ended = sessionEndReason(identity, app.wsHub.revoked, app.wsNow())
+    const ended = sessionEndReason(identity, app.wsHub.revoked, app.clock())
     if (ended === 'malformed') return refuse('identity', new WsAuthRequiredError('forwarded identity is malformed'))
     if (ended !== null) return refuse('session_ended', new WsSessionEndedError(ended))
     request.wsGrant = { identity, via: 'gateway', tunnelId: null }

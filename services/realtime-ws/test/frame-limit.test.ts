@@ -46,7 +46,7 @@ t.test('/ws: a client within its rate is never cut, bursts included', async (t) 
 t.test('tunnel: frames beyond the limit are not published on the bus', async (t) => {
   const r = await start(t, { config: limited })
   const published: BusEvent[] = []
-  await r.app.wsBus.subscribe(BusChannels.channels, (e) => { published.push(e) })
+  await r.app.bus.subscribe(BusChannels.channels, (e) => { published.push(e) })
   const res = await r.app.inject({ url: '/weapp/tunnel', headers: gatewayHeaders(ALICE) })
   const url = new URL(res.json<{ data: { connectUrl: string } }>().data.connectUrl)
   const c = await Client.open(t, `${r.ws}${url.pathname}${url.search}`)

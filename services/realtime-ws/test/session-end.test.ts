@@ -66,7 +66,7 @@ t.test('logout: every socket of the session closes with 4001 within 1 s; its tic
   const sameUserOtherSession = await openWs(t, r, otherAlice)
   const agent = await openWs(t, r, AGENT)
 
-  const at = await logout(r.app.wsBus, alice)
+  const at = await logout(r.app.bus, alice)
   for (const [name, c] of [['/ws through the gateway', viaGateway], ['/ws with a ticket', viaTicket], ['tunnel', tunnel]] as const) {
     const closed = await closedWithin(c, at)
     t.equal(closed.code, 4001, `${name}: 4001`)
@@ -111,7 +111,7 @@ t.test('a socket still opening when its session is revoked is closed as it regis
   const alice = session()
   const c = await Client.open(t, `${r.ws}/ws`, gatewayHeaders(alice))
   await lookupStarted
-  await logout(r.app.wsBus, alice)
+  await logout(r.app.bus, alice)
   await new Promise((resolve) => setTimeout(resolve, 50))
   unblock()
   const closed = await c.closed

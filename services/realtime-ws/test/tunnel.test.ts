@@ -26,7 +26,7 @@ t.test('gen 1 shape for wafer1 sessions, PUBLIC_WS_ORIGIN when set; a user is re
 t.test('tunnel frames round-trip: timeout on connect, ping/pong, message echo (and on the bus), close', async (t) => {
   const r = await start(t)
   const published: BusEvent[] = []
-  await r.app.wsBus.subscribe(BusChannels.channels, (e) => { published.push(e) })
+  await r.app.bus.subscribe(BusChannels.channels, (e) => { published.push(e) })
   const { client, tunnelId } = await openTunnel(t, r)
   t.equal(await client.next(), 'timeout:15')
   client.send('ping')
@@ -37,7 +37,7 @@ t.test('tunnel frames round-trip: timeout on connect, ping/pong, message echo (a
   client.send('ping')
   t.equal(await client.next(), 'pong', 'a malformed message is ignored')
   t.same(published, [{ type: 'channel.push', channel: 'tunnel:o_alice', event: 'speak', data: { tunnelId, content: { word: '你好' } } }])
-  await r.app.wsBus.publish(BusChannels.users, { type: 'user.push', openid: ALICE.openid, event: 'notice', data: { n: 1 } })
+  await r.app.bus.publish(BusChannels.users, { type: 'user.push', openid: ALICE.openid, event: 'notice', data: { n: 1 } })
   t.equal(await client.next(), 'message:{"type":"notice","content":{"n":1}}', 'user pushes reach the tunnel')
   client.send('close')
   t.equal(await client.next(), 'close')

@@ -99,11 +99,11 @@ t.test('envelope: ping/pong, subscribe allowed and forbidden, channel push', asy
   c.send(JSON.stringify({ type: 'subscribe' }))
   t.match(await c.nextJson(), { type: 'error', code: 'WS_BAD_MESSAGE' })
 
-  await r.app.wsBus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:news', event: 'headline', data: { n: 1 } })
+  await r.app.bus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:news', event: 'headline', data: { n: 1 } })
   t.same(await c.nextJson(), { type: 'event', event: 'headline', data: { n: 1 }, channel: 'public:news' })
   c.send(JSON.stringify({ type: 'unsubscribe', channel: 'public:news' }))
   t.same(await c.nextJson(), { type: 'unsubscribed', channel: 'public:news' })
-  await r.app.wsBus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:news', event: 'headline', data: { n: 2 } })
+  await r.app.bus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:news', event: 'headline', data: { n: 2 } })
   c.send(JSON.stringify({ type: 'ping' }))
   t.same(await c.nextJson(), { type: 'pong' }, 'nothing arrived after unsubscribing')
 })
@@ -116,15 +116,15 @@ t.test('user.push reaches every socket of that user only; cs events reach the us
   const agent = await Client.open(t, `${r.ws}/ws`, gatewayHeaders(AGENT))
   await Promise.all([a1.next(), a2.next(), b.next()])
   t.equal(await agent.next(), 'Server: 恭喜，ops')
-  await r.app.wsBus.publish(BusChannels.users, { type: 'user.push', openid: ALICE.openid, event: 'order.paid', data: { id: 1 } })
+  await r.app.bus.publish(BusChannels.users, { type: 'user.push', openid: ALICE.openid, event: 'order.paid', data: { id: 1 } })
   t.same(await a1.nextJson(), { type: 'event', event: 'order.paid', data: { id: 1 } })
   t.same(await a2.nextJson(), { type: 'event', event: 'order.paid', data: { id: 1 } })
   const message = { ToUserName: 'gh_x', FromUserName: ALICE.openid, CreateTime: 1, MsgType: 'text' as const, Content: 'hi', MsgId: '1' }
-  await r.app.wsBus.publish(BusChannels.cs, { type: 'cs.inbound', openid: ALICE.openid, message, receivedAt: 'now' })
+  await r.app.bus.publish(BusChannels.cs, { type: 'cs.inbound', openid: ALICE.openid, message, receivedAt: 'now' })
   const expected = { type: 'event', event: 'cs.inbound', data: { openid: ALICE.openid, message, receivedAt: 'now' } }
   t.same(await agent.nextJson(), expected, 'the agent console gets it')
   t.same(await a1.nextJson(), expected, 'the user gets it')
-  await r.app.wsBus.publish(BusChannels.cs, { type: 'cs.outbound', openid: BOB.openid, message: { msgtype: 'text', text: { content: 'yo' } }, sentAt: 'now', ok: true })
+  await r.app.bus.publish(BusChannels.cs, { type: 'cs.outbound', openid: BOB.openid, message: { msgtype: 'text', text: { content: 'yo' } }, sentAt: 'now', ok: true })
   t.match(await agent.nextJson(), { event: 'cs.outbound', data: { openid: BOB.openid, ok: true } })
   t.match(await b.nextJson(), { event: 'cs.outbound' })
   t.equal(a1.received.length + a2.received.length, 1, 'alice got only her own events')
@@ -169,7 +169,7 @@ t.test('a slow consumer is cut while others keep receiving', async (t) => {
   fast.ws.on('message', () => { fastGot++ })
   const cut = (): boolean => r.app.wsHub.size === 1
   while (!cut() && sent < 4000) {
-    await r.app.wsBus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:firehose', event: 'tick', data: payload })
+    await r.app.bus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:firehose', event: 'tick', data: payload })
     sent++
     if (sent % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
@@ -177,7 +177,7 @@ t.test('a slow consumer is cut while others keep receiving', async (t) => {
   t.ok(sent < 4000, `cut after ${sent} events (${Math.round(sent * payload.length / 1024 / 1024)} MiB)`)
   await waitFor(() => fastGot >= sent, { timeoutMs: 10_000, what: 'every event at the fast reader' })
   t.equal(fastGot, sent, 'the fast reader got every event')
-  await r.app.wsBus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:firehose', event: 'after', data: 1 })
+  await r.app.bus.publish(BusChannels.channels, { type: 'channel.push', channel: 'public:firehose', event: 'after', data: 1 })
   await waitFor(() => fastGot === sent + 1, { what: 'the event after the cut' })
   const metrics = await r.app.inject({ url: '/metrics', headers: { 'x-internal-token': INTERNAL_TOKEN } })
   t.match(metrics.body, /ws_slow_consumers_total 1/)

@@ -18,7 +18,7 @@ declare module 'fastify' {
 async function hubPlugin (app: FastifyInstance): Promise<void> {
   const config = app.wsConfig
   const hub = new Hub({
-    bus: app.wsBus,
+    bus: app.bus,
     metrics: app.wsMetrics,
     log: app.log.child({ component: 'hub' }),
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
@@ -26,7 +26,7 @@ async function hubPlugin (app: FastifyInstance): Promise<void> {
     maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
     frameLimits: { perSocket: config.MAX_FRAMES_PER_SEC, perUser: config.MAX_FRAMES_PER_SEC_PER_USER },
     revokedRetainMs: config.TICKET_TTL_SEC * 1000 + REVOCATION_MARGIN_MS,
-    now: app.wsNow
+    now: app.clock
   })
   app.decorate('wsHub', hub)
   app.decorateRequest('wsGrant', null)
@@ -44,4 +44,4 @@ async function hubPlugin (app: FastifyInstance): Promise<void> {
   app.addHook('onClose', async () => { await hub.close(0) })
 }
 
-export default fp(hubPlugin, { name: 'ws-hub', fastify: '5.x', dependencies: ['ws-config', 'ws-bus', 'ws-metrics'] })
+export default fp(hubPlugin, { name: 'ws-hub', fastify: '5.x', dependencies: ['ws-config', '@weapp/bus', 'ws-metrics'] })

@@ -11,7 +11,7 @@ const SESSION_ID = /^[\w.:-]{1,128}$/
  * unused tickets stop opening anything, on this instance and, through the ticket store, on every other.
  */
 async function revocationPlugin (app: FastifyInstance): Promise<void> {
-  const { wsHub: hub, wsTickets: tickets, wsBus: bus } = app
+  const { wsHub: hub, wsTickets: tickets, bus } = app
   const log = app.log.child({ component: 'revocation' })
   const handle = (event: BusEvent): void => {
     if (event.type !== 'session.revoked' || typeof event.sessionId !== 'string' || !SESSION_ID.test(event.sessionId)) return
@@ -27,4 +27,4 @@ async function revocationPlugin (app: FastifyInstance): Promise<void> {
   app.addHook('preClose', async () => { await unsubscribe().catch(() => {}) })
 }
 
-export default fp(revocationPlugin, { name: 'ws-revocation', fastify: '5.x', dependencies: ['ws-bus', 'ws-tickets', 'ws-hub'] })
+export default fp(revocationPlugin, { name: 'ws-revocation', fastify: '5.x', dependencies: ['@weapp/bus', 'ws-tickets', 'ws-hub'] })

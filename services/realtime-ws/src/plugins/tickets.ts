@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 async function ticketsPlugin (app: FastifyInstance): Promise<void> {
-  const store: TicketStore = app.wsRedis === null ? new MemoryTicketStore(app.wsNow) : new RedisTicketStore(app.wsRedis)
+  const store: TicketStore = app.wsRedis === null ? new MemoryTicketStore(app.clock) : new RedisTicketStore(app.wsRedis)
   app.decorate('wsTickets', store)
   app.addHook('onClose', async () => { await store.close() })
 }

@@ -1,26 +1,13 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HealthRedisSchema, HealthStatusSchema, redisHealth } from '@weapp/common'
 import Type from 'typebox'
+import { healthRoute } from '@weapp/common'
 
 /**
- * Liveness for the gateway and orchestrators: no internal credential needed. Always 200 while the
- * process serves; with REDIS_URL it says `redis: up|down` and `status: degraded` while Redis is away
- * (sockets authenticated by a session still open; tickets and cross-instance pushes wait for it).
+ * GET /healthz, with the open sockets of this instance. With REDIS_URL, `status: degraded` while Redis is
+ * away: sockets authenticated by a session still open; tickets and cross-instance pushes wait for it.
  */
-const health: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/healthz', {
-    config: { public: true },
-    schema: {
-      response: {
-        200: Type.Object({
-          status: HealthStatusSchema,
-          service: Type.Literal('realtime-ws'),
-          sockets: Type.Integer(),
-          redis: HealthRedisSchema
-        })
-      }
-    }
-  }, async () => ({ ...redisHealth(app.wsRedis, app.wsBus), service: 'realtime-ws' as const, sockets: app.wsHub.size }))
-}
-
-export default health
+export default healthRoute({
+  service: 'realtime-ws',
+  redis: (app) => app.wsRedis,
+  fields: { sockets: Type.Integer() },
+  values: (app) => ({ sockets: app.wsHub.size })
+})

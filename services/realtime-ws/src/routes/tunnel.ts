@@ -68,7 +68,7 @@ const tunnel: FastifyPluginAsyncTypebox = async (app) => {
     const log = releaseUpgrade(socket, request)
     if (grant.identity.kind !== 'user') { socket.close(CloseCodes.policy, 'user tunnels only'); return }
     const identity = grant.identity
-    const { wsHub: hub, wsMetrics: metrics, wsConfig: config, wsBus: bus } = app
+    const { wsHub: hub, wsMetrics: metrics, wsConfig: config, bus } = app
     const conn = hub.add(socket, identity, 'tunnel')
     const admit = hub.frameGate(socket, identity, 'tunnel')
     const timeoutSec = config.TUNNEL_TIMEOUT_SEC
