@@ -5,3 +5,4 @@ export { DEFAULT_CLOCK_START, ManualClock, RealTimeClock, type TestClock } from 
 export { callInternal, callPublic, internalHeaders, type Injectable, type InjectRequest, type InternalCall, type PublicCall } from './inject.js'
 export { listenLocal, localUrl, type Listenable } from './listen.js'
 export { startSimulator, type RunningSimulator } from './simulator.js'
+export { rawRequest, type RawReply, type RawRequestInit } from './raw-request.js'

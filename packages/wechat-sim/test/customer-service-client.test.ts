@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { MsgCrypt, WechatClient } from '@weapp/wechat'
+import { listenLocal } from '@weapp/test-kit'
 import { buildSimulator, DEFAULT_SIM_APP, SimControl } from '../src/index.js'
 import { PNG, startReceiver } from './fixtures/cs.js'
 
@@ -11,8 +11,7 @@ async function setup (t: Test): Promise<{ control: SimControl, client: WechatCli
   const now = Date.UTC(2025, 0, 15, 4)
   const sim = await buildSimulator({ now: () => now, tokenTtlSec: 10 * 86_400 })
   t.teardown(() => sim.close())
-  await sim.listen({ host: '127.0.0.1', port: 0 })
-  const base = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`
+  const base = await listenLocal(sim)
   const client = new WechatClient({ ...DEFAULT_SIM_APP, baseUrl: base, retryBaseDelayMs: 1 })
   t.teardown(() => client.close())
   const { accessToken } = await client.getStableAccessToken()

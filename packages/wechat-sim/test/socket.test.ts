@@ -1,14 +1,13 @@
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { decryptOpenData } from '@weapp/wechat'
+import { listenLocal } from '@weapp/test-kit'
 import { buildSimulator, DEFAULT_SIM_APP, SimControl, SimControlError } from '../src/index.js'
 
 // Over a real socket with the typed control client, as other packages' tests and the README use it.
 t.test('SimControl drives a listening simulator', async (t) => {
   const sim = await buildSimulator()
   t.teardown(() => sim.close())
-  await sim.listen({ host: '127.0.0.1', port: 0 })
-  const base = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`
+  const base = await listenLocal(sim)
   const control = new SimControl(base + '/')
   t.equal(control.baseUrl, base)
   const { appId, appSecret } = DEFAULT_SIM_APP
