@@ -16,7 +16,7 @@ export { CheckedSender, failedOutcome, type SendAttempt } from './outbound/check
 export { MeteredAccessTokenProvider } from './outbound/metered-tokens.js'
 export type {
   MessagesRepository, MessageRecord, InboundRecord, OutboundRecord, OutboundOutcome, MessageCursor, ConversationCursor, ConversationSummary
-} from './messages/types.js'
-export { MemoryMessagesRepository } from './messages/memory.js'
-export { MongoMessagesRepository } from './messages/mongo.js'
+} from './repositories/types.js'
+export { MemoryMessagesRepository } from './repositories/memory.js'
+export { MongoMessagesRepository } from './repositories/mongo.js'
 export * from './errors.js'

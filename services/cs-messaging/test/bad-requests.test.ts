@@ -7,7 +7,7 @@ import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-
 import { AES_KEY, APP_ID, INTERNAL_TOKEN, PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { loadCsConfig } from '../src/config.js'
 import { buildPush, serialize, textMessage, toWechatJson, type Fields } from './fixtures/push.js'
-import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 
 // A corpus of bad requests: each is refused with its status and stable code, and nothing is recorded
 // (the MsgId they all carry is still unknown afterwards) while the service keeps serving.

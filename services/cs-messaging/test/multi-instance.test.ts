@@ -6,7 +6,7 @@ import { RecordingSender, buildCs, callInternal, testConfig } from './fixtures/h
 import { buildPush, textMessage, type Fields } from './fixtures/push.js'
 import { redisEnv } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
-import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 import { MemoryInboundQueue } from '../src/queue/memory.js'
 import { RedisInboundQueue } from '../src/queue/redis.js'
 import type { InboundQueue } from '../src/queue/types.js'

@@ -4,7 +4,7 @@ import { urlSignature } from '@weapp/wechat'
 import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
 import { PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage } from './fixtures/push.js'
-import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 
 t.test('GET verification on both paths: echostr verbatim when the signature holds', async (t) => {
   const clock = new RealTimeClock()

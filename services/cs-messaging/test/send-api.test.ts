@@ -6,7 +6,7 @@ import { BACKENDS } from './fixtures/backends.js'
 import {
   JPEG, PNG, SEND_PATH, TOKEN_PATH, calls, knownUser, send, sendingEnv, startSim, upload, userMessaged
 } from './fixtures/sim.js'
-import type { OutboundRecord } from '../src/messages/types.js'
+import type { OutboundRecord } from '../src/repositories/types.js'
 
 // The admin send API against the WeChat simulator: the real WechatClient, the real token providers
 // (memory, or Redis with REDIS_URL), the simulator's send windows and faults.

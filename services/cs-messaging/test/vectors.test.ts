@@ -3,7 +3,7 @@ import t from 'tap'
 import { MsgCrypt, urlSignature } from '@weapp/wechat'
 import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
 import { buildCs, callInternal, testConfig } from './fixtures/harness.js'
-import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 import type { CsConfig } from '../src/config.js'
 
 // The published vectors, used as they are. They are old, so each test's clock is set to the vector's

@@ -5,7 +5,7 @@ import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
 import { RecordingSender, buildCs, testConfig } from './fixtures/harness.js'
 import { buildPush, textMessage } from './fixtures/push.js'
 import { BACKENDS, redisEnv } from './fixtures/backends.js'
-import type { MemoryMessagesRepository } from '../src/messages/memory.js'
+import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 import { SEND_PATH, sendingEnv, startSim } from './fixtures/sim.js'
 
 // One user's backlog must not hold up everyone else: alice's twelve messages each get an auto-reply that

@@ -7,7 +7,7 @@ import { FORMATS, MODES, buildPush, enterSession, textMessage, type Fields } fro
 import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
 import { parsePushXml } from '../src/push/xml.js'
-import type { InboundRecord } from '../src/messages/types.js'
+import type { InboundRecord } from '../src/repositories/types.js'
 
 const RULES = JSON.stringify([
   { match: 'contains', keyword: 'price', ignoreCase: true, reply: 'Our prices: https://example.com/prices' },

@@ -3,7 +3,7 @@ import type { OutboundMessage } from '@weapp/common'
 import { isWechatApiError, outcomeOf } from '@weapp/wechat'
 import { OutboundNotWiredError, SendQuotaExceededError, SendWindowClosedError } from '../errors.js'
 import type { CsMetrics } from '../metrics.js'
-import type { MessagesRepository, NewOutboundRecord, OutboundCompletion, OutboundOutcome } from '../messages/types.js'
+import type { MessagesRepository, NewOutboundRecord, OutboundCompletion, OutboundOutcome } from '../repositories/types.js'
 import type { SendWindows } from '../windows/send-windows.js'
 import { UnwiredOutboundSender, failedBeforeSend, type OutboundSender } from './sender.js'
 

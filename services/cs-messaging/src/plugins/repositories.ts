@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
-import type { MessagesRepository } from '../messages/types.js'
-import { MemoryMessagesRepository } from '../messages/memory.js'
+import type { MessagesRepository } from '../repositories/types.js'
+import { MemoryMessagesRepository } from '../repositories/memory.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +22,7 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   }
   // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.
   const { MongoClient } = await import('mongodb')
-  const { MongoMessagesRepository } = await import('../messages/mongo.js')
+  const { MongoMessagesRepository } = await import('../repositories/mongo.js')
   const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-cs-messaging' })
   app.addHook('onClose', async () => { await client.close() })
   await client.connect()

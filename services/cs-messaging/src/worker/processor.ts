@@ -1,7 +1,7 @@
 import { BusChannels, type Bus, type InboundMessage, type OutboundMessage } from '@weapp/common'
 import type { FastifyBaseLogger } from 'fastify'
 import { isSessionEntry, isUserMessage, type AutoReplyRules } from '../auto-reply/rules.js'
-import type { MessagesRepository } from '../messages/types.js'
+import type { MessagesRepository } from '../repositories/types.js'
 import type { CheckedSender, SendAttempt } from '../outbound/checked-sender.js'
 import { OutboundNotWiredError } from '../errors.js'
 import type { SendWindows } from '../windows/send-windows.js'

@@ -4,8 +4,8 @@ import { requireAdmin } from '@weapp/common'
 import { CursorSchema, MessageItemSchema, OpenidSchema, errorResponses } from '../../schemas.js'
 import {
   decodeConversationCursor, decodeMessageCursor, encodeConversationCursor, encodeMessageCursor
-} from '../../messages/cursor.js'
-import type { MessageRecord } from '../../messages/types.js'
+} from '../../repositories/cursor.js'
+import type { MessageRecord } from '../../repositories/types.js'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
