@@ -1,5 +1,6 @@
 import { setImmediate as tick } from 'node:timers/promises'
 import t from 'tap'
+import { ManualClock } from '@weapp/test-kit'
 import { errorFromErrcode, MemoryAccessTokenProvider, type FetchedAccessToken } from '../src/index.js'
 
 /** A fetch whose calls are counted and which answers T1, T2, … (optionally held until released). */
@@ -20,11 +21,6 @@ function fakeFetch (expiresIn = 7200) {
     hold () { gate = new Promise((resolve) => { open = resolve }) },
     release () { gate = null; open?.() }
   }
-}
-
-function clock (start = 1_000_000) {
-  let now = start
-  return { now: () => now, advance: (ms: number) => { now += ms } }
 }
 
 const stale = (code = 40001): Error => errorFromErrcode(code, 'invalid credential, access_token is invalid or not latest', '/cgi-bin/message/custom/send')
@@ -49,8 +45,8 @@ t.test('50 concurrent getToken on a cold cache make exactly one fetch', async (t
 
 t.test('refresh ahead: callers keep the current token while one background fetch runs', async (t) => {
   const f = fakeFetch()
-  const c = clock()
-  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, refreshAheadMs: 300_000, now: c.now })
+  const c = new ManualClock(1_000_000)
+  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, refreshAheadMs: 300_000, now: c.nowMs })
   t.teardown(() => p.close())
   t.equal(await p.getToken(), 'T1')
   c.advance(7200_000 - 300_001)
@@ -71,8 +67,8 @@ t.test('refresh ahead: callers keep the current token while one background fetch
 
 t.test('an expired token is never served: callers wait for the fetch', async (t) => {
   const f = fakeFetch()
-  const c = clock()
-  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, now: c.now })
+  const c = new ManualClock(1_000_000)
+  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, now: c.nowMs })
   t.teardown(() => p.close())
   await p.getToken()
   c.advance(7200_000)
@@ -83,8 +79,8 @@ t.test('an expired token is never served: callers wait for the fetch', async (t)
 t.test('a short-lived token is not refreshed on every call', async (t) => {
   // stable_token near its roll-over answers expires_in = 300 s: as long as the refresh-ahead window.
   const f = fakeFetch(300)
-  const c = clock()
-  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, refreshAheadMs: 300_000, now: c.now })
+  const c = new ManualClock(1_000_000)
+  const p = new MemoryAccessTokenProvider({ fetch: f.fetch, refreshAheadMs: 300_000, now: c.nowMs })
   t.teardown(() => p.close())
   await p.getToken()
   await p.getToken()
@@ -103,10 +99,10 @@ t.test('fetch failures', async (t) => {
   let fail = true
   let calls = 0
   const errors: unknown[] = []
-  const c = clock()
+  const c = new ManualClock(1_000_000)
   const p = new MemoryAccessTokenProvider({
     fetch: async () => { calls++; await tick(); if (fail) throw new Error('boom'); return { accessToken: `T${calls}`, expiresIn: 7200 } },
-    now: c.now,
+    now: c.nowMs,
     onRefreshError: (err) => errors.push(err)
   })
   t.teardown(() => p.close())

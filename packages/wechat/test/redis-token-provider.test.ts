@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
+import { ManualClock, waitFor } from '@weapp/test-kit'
 import { errorFromErrcode, RedisAccessTokenProvider, type FetchedAccessToken, type RedisAccessTokenProviderOptions } from '../src/index.js'
 
 const REDIS_URL = process.env.REDIS_URL
@@ -56,14 +57,6 @@ function provider (t: Test, options: RedisAccessTokenProviderOptions): RedisAcce
 }
 
 const stale = (): Error => errorFromErrcode(40001, 'invalid credential, access_token is invalid or not latest', '/cgi-bin/message/custom/send')
-
-async function waitFor (check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached')
-    await sleep(10)
-  }
-}
 
 t.test('options are validated at construction', async (t) => {
   const fetch = sharedFetch().fetch
@@ -185,7 +178,7 @@ t.test('a holder stuck in its fetch loses the lock; its late token does not over
   })
   const pb = provider(t, { redis: b.redis, appId, lockTtlMs: 200, fetch: async () => ({ accessToken: 'B-fresh', expiresIn: 7200 }) })
   const aToken = pa.getToken()
-  await waitFor(async () => releaseA !== null)
+  await waitFor(async () => releaseA !== null, { timeoutMs: 3000, what: 'process A inside its fetch' })
   t.equal(await pb.getToken(), 'B-fresh', 'B took over once A\'s lock expired')
   releaseA!()
   t.equal(await aToken, 'A-late', 'A\'s own callers still get a working token')
@@ -207,24 +200,23 @@ t.test('refresh ahead: callers keep the current token while one process refreshe
   const a = connect(t)
   const b = connect(t)
   const appId = appIdFor(t, a.redis)
-  let now = 1_000_000_000
-  const clock = (): number => now
+  const clock = new ManualClock(1_000_000_000)
   const f = sharedFetch(10)
-  const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch, now: clock, refreshAheadMs: 300_000 })
-  const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch, now: clock, refreshAheadMs: 300_000 })
+  const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch, now: clock.nowMs, refreshAheadMs: 300_000 })
+  const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch, now: clock.nowMs, refreshAheadMs: 300_000 })
   t.equal(await pa.getToken(), 'T1')
-  now += 7200_000 - 200_000 // inside the window, still valid
+  clock.advance(7200_000 - 200_000) // inside the window, still valid
   f.hold()
   const during = await Promise.all([
     ...Array.from({ length: 20 }, () => pa.getToken()),
     ...Array.from({ length: 20 }, () => pb.getToken())
   ])
   t.same(new Set(during), new Set(['T1']), 'nobody waits for the refresh')
-  await waitFor(async () => f.calls >= 1)
+  await waitFor(async () => f.calls >= 1, { timeoutMs: 3000, what: 'the background fetch' })
   await sleep(50)
   t.equal(f.calls, 2, 'one background fetch across both processes')
   f.release()
-  await waitFor(async () => JSON.parse((await a.redis.get(`wx:token:${appId}`)) ?? '{}').token === 'T2')
+  await waitFor(async () => JSON.parse((await a.redis.get(`wx:token:${appId}`)) ?? '{}').token === 'T2', { timeoutMs: 3000, what: 'T2 stored in Redis' })
   t.equal(await pa.getToken(), 'T2')
   t.equal(await pb.getToken(), 'T2')
   t.equal(f.calls, 2)
