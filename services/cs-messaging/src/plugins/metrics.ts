@@ -1,5 +1,4 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import { metricsPlugin } from '@weapp/common'
 import { CsMetrics } from '../metrics.js'
 
 declare module 'fastify' {
@@ -8,8 +7,5 @@ declare module 'fastify' {
   }
 }
 
-async function metricsPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('csMetrics', new CsMetrics(async () => await app.inboundQueue.stats()))
-}
-
-export default fp(metricsPlugin, { name: 'cs-metrics', fastify: '5.x', dependencies: ['cs-queue'] })
+/** The queue gauges read the queue at scrape time. */
+export default metricsPlugin({ name: 'cs-metrics', decorator: 'csMetrics', create: (app) => new CsMetrics(async () => await app.inboundQueue.stats()), dependencies: ['cs-queue'] })

@@ -1,5 +1,4 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import { metricsPlugin } from '@weapp/common'
 import { WsMetrics } from '../metrics.js'
 
 declare module 'fastify' {
@@ -8,8 +7,4 @@ declare module 'fastify' {
   }
 }
 
-async function metricsPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('wsMetrics', new WsMetrics())
-}
-
-export default fp(metricsPlugin, { name: 'ws-metrics', fastify: '5.x' })
+export default metricsPlugin({ name: 'ws-metrics', decorator: 'wsMetrics', create: () => new WsMetrics() })

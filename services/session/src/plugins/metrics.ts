@@ -1,5 +1,4 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import { metricsPlugin } from '@weapp/common'
 import { SessionMetrics } from '../metrics.js'
 
 declare module 'fastify' {
@@ -8,8 +7,4 @@ declare module 'fastify' {
   }
 }
 
-async function metricsPlugin (app: FastifyInstance): Promise<void> {
-  app.decorate('sessionMetrics', new SessionMetrics())
-}
-
-export default fp(metricsPlugin, { name: 'session-metrics', fastify: '5.x' })
+export default metricsPlugin({ name: 'session-metrics', decorator: 'sessionMetrics', create: () => new SessionMetrics() })
