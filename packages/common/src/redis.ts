@@ -89,7 +89,7 @@ function createCluster (topology: ClusterTopology, options: RedisOptions): Clust
   const clusterOptions: ClusterOptions = {
     enableAutoPipelining,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-    ...(retryStrategy === undefined ? {} : { clusterRetryStrategy: (times: number) => retryStrategy(times) }),
+    ...(typeof retryStrategy === 'function' ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
     // With TLS the nodes' certificates name hosts, not the IPs CLUSTER SLOTS returns: keep the names.
     ...(topology.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => { callback(null, address) } } : {}),
     redisOptions: {
