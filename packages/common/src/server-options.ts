@@ -13,6 +13,17 @@ export interface ServerOptionsInput {
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/
 
+/**
+ * PERFORMANCE DEVICE: lazy request loggers (lazy-logger.ts), in every service. Gain measured 2026-12-03
+ * (load average 9–22, other agents at work): `pnpm bench:proxy` mode gateway:eager-loggers (`--variant
+ * eager-loggers:LAZY_REQUEST_LOGGERS=0`) spent 1.69× the gateway's CPU per request at full load (median of
+ * 5 rounds, rounds 1.10–1.99) and 1.18× at 1,500 req/s offered (rounds 0.57–4.5); in process,
+ * 5.6 µs per request (`inject` of a small GET: 114.4 against 120.6 µs, median of 4 alternated rounds, every
+ * round 1.7–12.1 µs; `npx tsx --conditions=@weapp/source bench/devices.ts --devices loggers`).
+ * Off: LAZY_REQUEST_LOGGERS=0 (read once at start): Fastify's own pino child per request.
+ */
+const LAZY_REQUEST_LOGGERS = process.env.LAZY_REQUEST_LOGGERS !== '0'
+
 /** Fastify options shared by every service: timeouts set, request ids propagated, logging configured. */
 export function serverOptions ({ service, logLevel, bodyLimit = 64 * 1024 }: ServerOptionsInput): FastifyServerOptions {
   return {
@@ -30,7 +41,7 @@ export function serverOptions ({ service, logLevel, bodyLimit = 64 * 1024 }: Ser
     },
     // Per-request log lines cost measurable CPU on hot paths; they are on at debug level only.
     // A request's pino child is made only when something logs through it (most requests never do).
-    childLoggerFactory: lazyChildLoggerFactory,
+    ...(LAZY_REQUEST_LOGGERS ? { childLoggerFactory: lazyChildLoggerFactory } : {}),
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: logLevel !== 'debug' && logLevel !== 'trace' }),
     routerOptions: { ignoreTrailingSlash: true }
   }
