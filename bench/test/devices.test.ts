@@ -1,7 +1,10 @@
-// The gateway's performance devices can be switched off (bench/proxy.ts measures each one against its
-// switch), and switched off the gateway answers and reports the same: the compiled gateway, as production
-// runs it, with every device on and with every device off, in front of the session stand-in.
+// The performance devices can be switched off (bench/proxy.ts and bench/devices.ts measure each one against
+// its switch), and switched off the code does the same: the compiled gateway, as production runs it, with
+// every gateway device on and with every one off, in front of the session stand-in; MsgCrypt both ways.
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { builtServer } from '../lib/built.js'
 import { startProcess, stopAll } from '../lib/processes.js'
@@ -50,4 +53,14 @@ t.test('with every device switched off the gateway forwards and counts the same'
   t.ok(seen.gateway!.some((s) => s === 'gateway_http_requests_total{group="session",status_class="2xx"} 3'), 'the three requests counted')
   t.ok(seen.gateway!.some((s) => s === 'gateway_auth_cache_hits_total{} 2'), 'two cache hits after one lookup')
   t.same(seen['gateway-devices-off'], seen.gateway, 'the same series and counts with prom-client\'s own metrics')
+})
+
+t.test('switched off, MsgCrypt still decrypts what it encrypted (bench/devices.ts measures both ways)', async (t) => {
+  const script = fileURLToPath(new URL('../devices.ts', import.meta.url))
+  for (const chaining of ['1', '0']) {
+    // The child decrypts a push's ciphertext thousands of times; a wrong plaintext throws (padding, AppID).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--conditions=@weapp/source', script, '--child', 'msg-crypt'],
+      { env: { ...process.env, NODE_OPTIONS: '', WECHAT_AES_ECB_CHAINING: chaining } })
+    t.ok((JSON.parse(stdout) as { us: number }).us > 0, `WECHAT_AES_ECB_CHAINING=${chaining}`)
+  }
 })
