@@ -1,5 +1,6 @@
 import { BusChannels, InProcessBus, RedisBus, decodeIdentity } from '@weapp/common'
 import t from 'tap'
+import { waitFor } from '@weapp/test-kit'
 import { credentialHash } from '../src/auth/credentials.js'
 import { WAFER_MAGIC } from '../src/auth/refusals.js'
 import { BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, bearer, shapedToken, startHarness, type Harness } from './fixtures/gateway.js'
@@ -9,14 +10,6 @@ const wafer1 = { 'x-wx-id': WAFER_ID, 'x-wx-skey': WAFER_SKEY }
 function forwardedIdentity (h: Harness): unknown {
   const value = h.upstream.requests.at(-1)?.headers['x-weapp-identity']
   return typeof value === 'string' ? decodeIdentity(value) : undefined
-}
-
-async function waitFor (condition: () => boolean, ms = 2000): Promise<void> {
-  const until = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
 }
 
 t.test('bearer routes (/api/*)', async (t) => {
@@ -275,7 +268,7 @@ t.test('a revocation during a resolve keeps its answer out of the cache', async 
   t.teardown(h.close)
   h.upstream.resolveDelayMs = 100
   const pending = h.call('/api/me', { headers: bearer() })
-  await waitFor(() => h.upstream.resolveCalls.length === 1)
+  await waitFor(() => h.upstream.resolveCalls.length === 1, { timeoutMs: 2000, what: 'one resolve at the session service' })
   await bus.publish(BusChannels.sessions, { type: 'session.revoked', sessionId: 'session-bearer', credentialHashes: [credentialHash({ kind: 'bearer', token: BEARER })] })
   t.equal((await pending).status, 200, 'the request that was under way completes')
   h.upstream.resolveDelayMs = 0
