@@ -8,15 +8,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { connect as http2Connect } from 'node:http2'
-import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect as tlsConnect, createServer as createTlsServer, type SecureVersion } from 'node:tls'
 import { createRedis, encodeIdentity } from '@weapp/common'
 import { SimControl } from '@weapp/wechat-sim'
+import { rawRequest, waitFor, type RawReply, type RawRequestInit } from '@weapp/test-kit'
 import t from 'tap'
 import { freePort } from '../scripts/redis-server.js'
 import { startSystem, type RunningSystem } from '../scripts/system.js'
@@ -49,10 +48,6 @@ if (missing.length > 0) {
 } else {
   await main(nginxBin!)
 }
-
-interface Reply { status: number, headers: IncomingHttpHeaders, text: string, json: () => any }
-
-interface RequestInit { method?: string, headers?: Record<string, string>, body?: string | Buffer }
 
 async function main (nginx: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'weapp-nginx-e2e-'))
@@ -125,26 +120,10 @@ async function main (nginx: string): Promise<void> {
   const accessLog = (): string[] => readFileSync(accessLogFile, 'utf8').split('\n').filter((l) => l !== '')
 
   /** A request over HTTPS (HTTP/1.1), trusting only the test certificate. */
-  async function call (path: string, init: RequestInit = {}, base = origin, rawPath = false): Promise<Reply> {
-    const url = new URL(path, base)
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-    const target = rawPath ? new URL(base) : url
-    return await new Promise((resolve, reject) => {
-      const options = { method: init.method ?? 'GET', headers: init.headers, ca, agent: false, ...(rawPath ? { path } : {}) }
-      const req = send(target, options, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) })
-        })
-        res.on('error', reject)
-      })
-      req.on('error', reject)
-      req.end(init.body)
-    })
+  async function call (path: string, init: RawRequestInit = {}, base = origin, rawPath = false): Promise<RawReply> {
+    return await rawRequest(rawPath ? base : new URL(path, base).href, { ...init, ca, ...(rawPath ? { path } : {}) })
   }
-  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const json = (body: unknown): RawRequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
   // Ready when a request through nginx reaches the gateway.
   for (let i = 0; ; i++) {
@@ -360,7 +339,7 @@ async function main (nginx: string): Promise<void> {
     t.match(again.headers['x-request-id'], /^[0-9a-f]{32}$/)
 
     // The access log has the request id and the path, never the ticket.
-    const logged = await waitFor(() => accessLog().filter((l) => l.includes('"path":"/ws"')).length >= 2 ? true : undefined)
+    const logged = await waitFor(() => accessLog().filter((l) => l.includes('"path":"/ws"')).length >= 2, { timeoutMs: 3000, what: 'both /ws requests in the access log' })
     t.ok(logged)
     t.notOk(accessLog().some((l) => l.includes(ticket)), 'the ticket is not in the access log')
   })
@@ -475,7 +454,7 @@ async function main (nginx: string): Promise<void> {
     t.equal(kept.headers['x-request-id'], id)
     const replaced = await call('/healthz', { headers: { 'x-request-id': 'not a good id' } })
     t.match(replaced.headers['x-request-id'], /^[0-9a-f]{32}$/)
-    const line = await waitFor(() => accessLog().find((l) => l.includes(id)))
+    const line = await waitFor(() => accessLog().find((l) => l.includes(id)), { timeoutMs: 3000, what: 'the request id in the access log' })
     t.ok(line, 'the access log carries it')
     if (line !== undefined) t.match(JSON.parse(line), { request_id: id, method: 'GET', path: '/api/me', status: 401, upstream_status: '401', tls: /^TLSv1\.[23]$/ })
   })
@@ -515,7 +494,7 @@ async function main (nginx: string): Promise<void> {
       t.same(res.json(), { statusCode: 404, code: 'PROXY_NOT_FOUND', error: 'Not Found', message: 'Not found' }, `${path}: nginx's answer`)
       t.match(res.headers['strict-transport-security'], /^max-age=/)
     }
-    const line = await waitFor(() => accessLog().find((l) => l.includes('"path":"/%6Detrics"')))
+    const line = await waitFor(() => accessLog().find((l) => l.includes('"path":"/%6Detrics"')), { timeoutMs: 3000, what: 'the /%6Detrics request in the access log' })
     t.ok(line, 'logged')
     if (line !== undefined) t.match(JSON.parse(line), { status: 404, upstream: '' }, 'no upstream was asked')
   })
@@ -617,7 +596,7 @@ async function main (nginx: string): Promise<void> {
 }
 
 /** A one-file multipart/form-data body in the field `media`. */
-function multipart (file: Buffer, headers: Record<string, string>): RequestInit {
+function multipart (file: Buffer, headers: Record<string, string>): RawRequestInit {
   const boundary = `----weapp${randomBytes(8).toString('hex')}`
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="photo.png"\r\nContent-Type: image/png\r\n\r\n`),
@@ -639,13 +618,4 @@ function nginxTest (nginx: string, conf: string): { status: number | null, stder
 function sh (script: string, args: string[], env: Record<string, string> = {}): void {
   const res = spawnSync('sh', [script, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } })
   if (res.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (${res.status ?? res.signal}):\n${res.stderr}`)
-}
-
-async function waitFor<T> (probe: () => T | undefined, timeoutMs = 3000): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const got = probe()
-    if (got !== undefined || Date.now() > deadline) return got
-    await sleep(50)
-  }
 }

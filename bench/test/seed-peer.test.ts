@@ -1,19 +1,14 @@
 // The footprint bench's peer: the tutorial's own server (bench/peers/seed) runs here, its hard-coded
 // jscode2session call redirected to the project's simulator (wechat-redirect.js), and a wafer gen-1 login
 // and /me work against it as the tutorial's mini-program would do them.
-import { buildSimulator, DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
+import { DEFAULT_SIM_APP } from '@weapp/wechat-sim'
+import { startSimulator } from '@weapp/test-kit'
 import t from 'tap'
 import { stopAll } from '../lib/processes.js'
 import { startSeed, waferLogin, waferMe } from '../lib/seed-peer.js'
 import { freePort } from '../../scripts/redis-server.js'
 
-const sim = await buildSimulator()
-await sim.listen({ host: '127.0.0.1', port: 0 })
-t.teardown(() => sim.close())
-const address = sim.server.address()
-if (address === null || typeof address === 'string') throw new Error('simulator has no port')
-const simUrl = `http://127.0.0.1:${address.port}`
-const control = new SimControl(simUrl)
+const { url: simUrl, control } = await startSimulator(t)
 
 const seed = await startSeed('seed', await freePort(), { wechatApiBase: simUrl, appId: DEFAULT_SIM_APP.appId, appSecret: DEFAULT_SIM_APP.appSecret })
 t.teardown(() => stopAll([seed]))

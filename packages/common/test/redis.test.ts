@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import type { Teardown } from '@weapp/test-kit'
 import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, RedisBus, createRedis, redisState, type BusEvent, type RedisStateLog } from '@weapp/common'
 import { freePort, startLocalRedis } from '../../../scripts/redis-server.js'
 
@@ -21,7 +22,7 @@ function capture (): RedisStateLog & { lines: Line[] } {
 }
 
 /** What ioredis prints (console.error) for an error event nobody listens to. */
-function watchConsoleErrors (t: { teardown (fn: () => unknown): void }): string[] {
+function watchConsoleErrors (t: Teardown): string[] {
   const printed: string[] = []
   const original = console.error
   console.error = (...args: unknown[]) => { printed.push(args.map(String).join(' ')) }
