@@ -5,6 +5,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { SimControl } from '@weapp/wechat-sim'
 import { BusChannels } from '@weapp/common'
+import type { Teardown } from '@weapp/test-kit'
 import { ApiError, createClient, equalJitter, LoginError, NetworkError, type PushEvent, type RealtimeSocket, type WeappClient } from '../src/index.js'
 import { DEFAULT_STORAGE_KEY } from '../src/storage.js'
 import { NEEDS_REDIS, REDIS_URL, startTestSystem } from './fixtures/system.js'
@@ -16,8 +17,6 @@ const MAX_SOCKETS_PER_USER = 2
 const system = await startTestSystem(t, { realtime: { MAX_CONNECTIONS_PER_USER: String(MAX_SOCKETS_PER_USER) } })
 const sim = new SimControl(system.urls.sim)
 const gateway = system.urls.gateway
-
-interface Teardown { teardown (fn: () => unknown): void }
 
 /** A fresh simulated user with its own bridge (storage, counts) and a client on it. */
 function setup (t: Teardown, opts: { timeoutMs?: number, baseUrl?: string } = {}): { wx: WxBridge, client: WeappClient, user: string } {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { SimControl } from '@weapp/wechat-sim'
+import type { Teardown } from '@weapp/test-kit'
 import { loadMiniprogram, type LoadedMiniprogram } from './fixtures/miniprogram.js'
 import { NEEDS_REDIS, startTestSystem } from './fixtures/system.js'
 import { createWxBridge, type WxBridge } from './fixtures/wx-bridge.js'
@@ -12,8 +13,6 @@ import { freePort } from '../../../scripts/redis-server.js'
 
 const system = await startTestSystem(t)
 const sim = new SimControl(system.urls.sim)
-
-interface Teardown { teardown (fn: () => unknown): void }
 
 /** Launches the example for a fresh simulated user, config.js pointed at this system. */
 async function launch (t: Teardown, overrides: { baseUrl?: string } = {}): Promise<{ mp: LoadedMiniprogram, wx: WxBridge, user: string }> {
