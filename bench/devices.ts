@@ -4,7 +4,7 @@
 // machine disturbs least; the end-to-end benches (`pnpm bench:proxy`, `pnpm bench:push`) show the whole path,
 // whose run-to-run spread on a shared 2-core machine is larger than these gains.
 //
-//   npx tsx --conditions=@weapp/source bench/devices.ts [--rounds 6] [--devices msg-crypt,loggers,metrics]
+//   npx tsx bench/devices.ts [--rounds 6] [--devices msg-crypt,loggers,metrics]
 //
 // Devices (switch: what the off variant does):
 //   msg-crypt  WECHAT_AES_ECB_CHAINING=0: a new aes-256-cbc decipher per message instead of one ECB decipher

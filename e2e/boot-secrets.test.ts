@@ -13,7 +13,7 @@ interface Run { code: number | null, stderr: string, stdout: string }
 
 /** Runs an entry point until it exits, or until `readyLine` appears on stdout (then stops it). */
 async function boot (entry: string, env: Record<string, string>, readyLine?: RegExp): Promise<Run> {
-  const child = spawn(process.execPath, ['--conditions=@weapp/source', '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -1,11 +1,11 @@
 // The production build: each process (the simulator, the three services, the gateway) bundled by esbuild
 // into its own `<dir>/dist/server.js`, with the workspace packages and every dependency inside, except
 // the MongoDB driver (EXTERNAL: loaded only with MONGO_URL, from a lazy chunk). One file to load instead
-// of about 900 cuts start-up CPU and memory (bench/README.md, footprint). Nothing needs the libraries'
-// own compiled output: tests and tsx scripts read the sources (export condition @weapp/source), and
-// `pnpm typecheck` is the type check. `ensureBuilt()` is what `pnpm start`, the tests and the benches call
-// first, so what runs is always the current source bundled, as in production; checking is an mtime walk
-// over the bundle's recorded inputs (a few ms).
+// of about 900 cuts start-up CPU and memory (bench/README.md, footprint). The libraries are never compiled
+// on their own: their package.json "exports" name their TypeScript sources, which esbuild, tsx and tap
+// read directly, and `pnpm typecheck` is the type check. `ensureBuilt()` is what `pnpm start`, the tests
+// and the benches call first, so what runs is always the current source bundled, as in production;
+// checking is an mtime walk over the bundle's recorded inputs (a few ms).
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildSync, type BuildOptions, type Metafile } from 'esbuild'
@@ -41,8 +41,6 @@ export function bundleOptions (dir: string): BuildOptions {
     // A dynamic import() stays one: the MongoDB repositories (and the driver they import) load only when used.
     splitting: true,
     chunkNames: 'chunk-[hash]',
-    // Workspace packages from their TypeScript sources, as the tests run them.
-    conditions: ['@weapp/source'],
     external: [...EXTERNAL],
     // CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },

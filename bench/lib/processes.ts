@@ -23,7 +23,7 @@ const READY_TIMEOUT_MS = 30_000
  * bare node.
  */
 function runnerArgs (entry: string): string[] {
-  if (entry.endsWith('.ts')) return ['--import', 'tsx', '--conditions=@weapp/source']
+  if (entry.endsWith('.ts')) return ['--import', 'tsx']
   if (entry.endsWith('/dist/server.js')) return [...PRODUCTION_NODE_FLAGS]
   return []
 }

@@ -9,7 +9,7 @@ const root = new URL('../..', import.meta.url).pathname
 t.setTimeout(300_000)
 
 t.test('the bench runs and prints a row per process and for the peer', async (t) => {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=@weapp/source', 'bench/footprint.ts'], {
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['bench/footprint.ts'], {
     cwd: root,
     env: { ...process.env, BENCH_LOGINS: '20', BENCH_PUSHES: '20', BENCH_SETTLE: '0', BENCH_IDLE: '1' },
     stdio: ['ignore', 'pipe', 'inherit']

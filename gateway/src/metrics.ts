@@ -11,7 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
  * PERFORMANCE DEVICE: the prom-client stand-in (ArrayBackedMetric, the typed arrays below) for the
  * per-request series. Gain measured 2026-12-03 (load average 18, other agents at work): 0.69 µs per
  * request, observeRequest + authCacheHit 0.06 µs against 0.76 with prom-client's labelled metrics (median
- * of 4 alternated runs, every run 0.63–0.75; `npx tsx --conditions=@weapp/source bench/devices.ts --devices
+ * of 4 alternated runs, every run 0.63–0.75; `npx tsx bench/devices.ts --devices
  * metrics`). That is about 0.5 % of the gateway's CPU per request, below what `pnpm bench:proxy` resolves
  * on a shared machine (mode gateway:prom-client: 1.07× the gateway's CPU per request, rounds 0.49–1.26).
  * Off: GATEWAY_METRICS_ARRAYS=0 (read once at start): the same series as plain prom-client metrics.

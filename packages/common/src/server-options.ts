@@ -19,7 +19,7 @@ const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/
  * eager-loggers:LAZY_REQUEST_LOGGERS=0`) spent 1.69× the gateway's CPU per request at full load (median of
  * 5 rounds, rounds 1.10–1.99) and 1.18× at 1,500 req/s offered (rounds 0.57–4.5); in process,
  * 5.6 µs per request (`inject` of a small GET: 114.4 against 120.6 µs, median of 4 alternated rounds, every
- * round 1.7–12.1 µs; `npx tsx --conditions=@weapp/source bench/devices.ts --devices loggers`).
+ * round 1.7–12.1 µs; `npx tsx bench/devices.ts --devices loggers`).
  * Off: LAZY_REQUEST_LOGGERS=0 (read once at start): Fastify's own pino child per request.
  */
 const LAZY_REQUEST_LOGGERS = process.env.LAZY_REQUEST_LOGGERS !== '0'
