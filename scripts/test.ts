@@ -11,7 +11,8 @@ const TEST_GLOBS = ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'servic
 // End-to-end tests run the compiled services, as production does: compile what changed first.
 ensureBuilt()
 
-const env = { ...process.env }
+// Schemas are code: the test run checks each one against the meta-schema (production skips it: schema-checks.ts).
+const env: NodeJS.ProcessEnv = { ...process.env, WEAPP_VALIDATE_SCHEMAS: '1' }
 let redis = null
 if (env.REDIS_URL === undefined || env.REDIS_URL === '') {
   redis = await startLocalRedis()

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import Type, { type Static, type TObject, type TProperties } from 'typebox'
 import { ConfigInvalidError } from './errors.js'
 import { SECRET_HINT, secretProblems } from './secrets.js'
+import { VALIDATE_SCHEMAS } from './schema-checks.js'
 
 /**
  * Variables every service reads. Secrets may also come from a file named by `<NAME>_FILE`
@@ -20,7 +21,7 @@ export const CommonEnv = {
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 })
 } satisfies TProperties
 
-const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false })
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false, validateSchema: VALIDATE_SCHEMAS })
 
 function variableOf (e: ErrorObject): string {
   return e.keyword === 'required' ? String(e.params.missingProperty) : e.instancePath.replace(/^\//, '')

@@ -3,6 +3,7 @@ import { LogController, type FastifyServerOptions } from 'fastify'
 import { loggerOptions } from './logger.js'
 import { lazyChildLoggerFactory } from './lazy-logger.js'
 import { REQUEST_ID_HEADER } from './identity-header.js'
+import { VALIDATE_SCHEMAS } from './schema-checks.js'
 
 export interface ServerOptionsInput {
   service: string
@@ -43,6 +44,7 @@ export function serverOptions ({ service, logLevel, bodyLimit = 64 * 1024 }: Ser
     // A request's pino child is made only when something logs through it (most requests never do).
     ...(LAZY_REQUEST_LOGGERS ? { childLoggerFactory: lazyChildLoggerFactory } : {}),
     logController: new LogController({ requestIdLogLabel: 'reqId', disableRequestLogging: logLevel !== 'debug' && logLevel !== 'trace' }),
-    routerOptions: { ignoreTrailingSlash: true }
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { validateSchema: VALIDATE_SCHEMAS } }
   }
 }

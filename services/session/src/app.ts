@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Clock } from '@weapp/common'
+import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, VALIDATE_SCHEMAS, type Clock } from '@weapp/common'
 import type { SessionConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
@@ -31,7 +31,7 @@ export interface SessionAppOptions {
 export function sessionServerOptions (config: Pick<SessionConfig, 'LOG_LEVEL'>): FastifyServerOptions {
   return {
     ...serverOptions({ service: SERVICE_NAME, logLevel: config.LOG_LEVEL, bodyLimit: BODY_LIMIT }),
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } }
+    ajv: { customOptions: { validateSchema: VALIDATE_SCHEMAS, coerceTypes: false, removeAdditional: false } }
   }
 }
 
