@@ -1,5 +1,4 @@
 import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
-import type { InboundMessage } from '@weapp/common'
 import { OptionsInvalidError } from '../errors.js'
 import type {
   ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
@@ -15,18 +14,7 @@ export const RETENTION_INDEX = 'created_at_ttl'
 const INDEX_OPTIONS_CONFLICT = 85
 
 /** _id is the de-duplication key (unique by construction): a redelivered message is never stored twice. */
-interface InboundDoc {
-  _id: string
-  direction: 'in'
-  openid: string
-  msgType: string
-  event?: string
-  message: InboundMessage
-  createdAt: Date
-  receivedAt: Date
-  storedAt: Date
-  steps: Partial<Record<StepName, StepState>>
-}
+type InboundDoc = Omit<InboundRecord, 'key'> & { _id: string }
 
 /** _id is `out:<uuid>`. */
 type OutboundDoc = Omit<OutboundRecord, 'key'> & { _id: string }

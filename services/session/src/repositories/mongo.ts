@@ -1,19 +1,13 @@
 import type { Collection, Db } from 'mongodb'
 import { MongoServerError } from 'mongodb'
-import type { PhoneInfo, User, WxUserInfo } from '@weapp/common'
+import type { PhoneInfo, User } from '@weapp/common'
 import type { ProfilePatch, SessionRecord, SessionsRepository, UpsertOnLoginInput, UsersRepository } from './types.js'
 
 export const USERS_COLLECTION = 'users'
 export const SESSIONS_COLLECTION = 'sessions'
 
 /** A user as stored in MongoDB: dates are BSON dates, the session_key sits beside the public fields. */
-interface UserDoc {
-  openid: string
-  unionid?: string
-  nickname?: string
-  avatarUrl?: string
-  phone?: PhoneInfo
-  wxUserInfo?: WxUserInfo
+type UserDoc = Omit<User, 'firstSeenAt' | 'lastSeenAt'> & {
   sessionKey: string
   firstSeenAt: Date
   lastSeenAt: Date
