@@ -49,16 +49,28 @@ export async function startService<C extends { HOST: string, PORT: number, SHUTD
     process.exitCode = 1
     return null
   }
-  const app = await runService({
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    build: async () => {
-      const instance = Fastify(entry.serverOptions(config))
-      await instance.register(fp(entry.app, { name: `${entry.name}-app` }), { config })
-      return instance
-    }
-  })
-  app.log.info({ port: config.PORT, ...entry.describe?.(config) }, `${entry.name} ready`)
-  return app
+  let instance: FastifyInstance | undefined
+  try {
+    const app = await runService({
+      host: config.HOST,
+      port: config.PORT,
+      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      build: async () => {
+        instance = Fastify(entry.serverOptions(config))
+        await instance.register(fp(entry.app, { name: `${entry.name}-app` }), { config })
+        return instance
+      }
+    })
+    app.log.info({ port: config.PORT, ...entry.describe?.(config) }, `${entry.name} ready`)
+    return app
+  } catch (err) {
+    // A store that cannot be reached or a URL its driver refuses (MONGO_URL's port 99999): one line that
+    // says why, exit code 1, and what the plugins opened before the failure closed (a Redis client's
+    // reconnect timer would otherwise keep a process that cannot serve alive).
+    const { message, code } = err as Error & { code?: unknown }
+    console.error(`${entry.name}: could not start: ${message}${typeof code === 'string' ? ` (${code})` : ''}`)
+    process.exitCode = 1
+    await instance?.close().catch(() => {})
+    return null
+  }
 }
