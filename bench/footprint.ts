@@ -31,7 +31,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildPush, DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
 import { builtServer } from './lib/built.js'
-import { heapUsedMb, rssMb } from './lib/memory.js'
+import { heapUsedMb, privateMb, rssMb } from './lib/memory.js'
 import { startProcess, stopAll, type Running } from './lib/processes.js'
 import { startSeed, waferLogin, waferMe } from './lib/seed-peer.js'
 import { freePort } from '../scripts/redis-server.js'
@@ -62,6 +62,7 @@ interface Row {
   readyMs: number | undefined
   readyCpuMs: number
   idleRss: number
+  idlePrivate: number
   idleHeap: number
   longIdleRss: number
   afterLogins: number
@@ -280,6 +281,7 @@ try {
   const idleFrom = performance.now()
   await sleep(settleMs)
   const idleRss = all.map((run) => rssMb(run.child.pid!))
+  const idlePrivate = all.map((run) => privateMb(run.child.pid!))
   const idleHeap: number[] = []
   for (const run of all) idleHeap.push(await heapUsedMb(run.child.pid!, memoryFile(run), { gc: false }))
   await sleep(Math.max(0, idleFrom + idleMs - performance.now()))
@@ -308,6 +310,7 @@ try {
     readyMs: run.readyMs,
     readyCpuMs: run.readyCpuMs,
     idleRss: idleRss[i]!,
+    idlePrivate: idlePrivate[i]!,
     idleHeap: idleHeap[i]!,
     longIdleRss: longIdleRss[i]!,
     afterLogins: afterLogins[i]!,
@@ -323,6 +326,7 @@ try {
       readyMs,
       readyCpuMs: sum((r) => r.readyCpuMs),
       idleRss: sum((r) => r.idleRss),
+      idlePrivate: sum((r) => r.idlePrivate),
       idleHeap: sum((r) => r.idleHeap),
       longIdleRss: sum((r) => r.longIdleRss),
       afterLogins: sum((r) => r.afterLogins),
@@ -335,14 +339,14 @@ try {
   const oldTotals = oldRows.length === 0 ? [] : [total('services + gateway (4) (before)', oldRows.slice(1), beforeStartMs), total('whole stack (5) (before)', oldRows, beforeStartMs)]
   const table = [...rows, total('services + gateway (4)', services), total('whole stack (5)', rows), ...oldRows, ...oldTotals, peer]
   console.log('\nMB = MiB. ready: spawn → answering, each process alone (the sums: `npm run start` → every process ready, all at once); CPU: what the process used until then. ' +
-    `idle: ${settleMs / 1000} s after the last start; heap: V8 heap used then; live: what stays after a full GC at the end.\n`)
-  console.log(`| process | ready ms | CPU to ready ms | idle RSS MB | idle heap MB | RSS after ${idleMs / 1000} s idle | RSS after ${logins} logins | RSS after ${pushes} pushes | live heap at end MB | idle RSS / seed | after ${idleMs / 1000} s / seed | after logins / seed | ready / seed | CPU to ready / seed |`)
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+    `idle: ${settleMs / 1000} s after the last start; private: RSS without the node binary's pages, which every node process shares (RssAnon); heap: V8 heap used then; live: what stays after a full GC at the end.\n`)
+  console.log(`| process | ready ms | CPU to ready ms | idle RSS MB | idle private MB | idle heap MB | RSS after ${idleMs / 1000} s idle | RSS after ${logins} logins | RSS after ${pushes} pushes | live heap at end MB | idle RSS / seed | after ${idleMs / 1000} s / seed | after logins / seed | ready / seed | CPU to ready / seed |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of table) {
     const vsSeed = r === peer
       ? ['1', '1', '1', '1', '1']
       : [ratio(r.idleRss, peer.idleRss), ratio(r.longIdleRss, peer.longIdleRss), ratio(r.afterLogins, peer.afterLogins), ratio(r.readyMs, peer.readyMs), ratio(r.readyCpuMs, peer.readyCpuMs)]
-    console.log(`| ${r.name} | ${ms(r.readyMs)} | ${ms(r.readyCpuMs)} | ${mb(r.idleRss)} | ${mb(r.idleHeap)} | ${mb(r.longIdleRss)} | ${mb(r.afterLogins)} | ${mb(r.afterPushes)} | ${mb(r.liveHeap)} | ${vsSeed.join(' | ')} |`)
+    console.log(`| ${r.name} | ${ms(r.readyMs)} | ${ms(r.readyCpuMs)} | ${mb(r.idleRss)} | ${mb(r.idlePrivate)} | ${mb(r.idleHeap)} | ${mb(r.longIdleRss)} | ${mb(r.afterLogins)} | ${mb(r.afterPushes)} | ${mb(r.liveHeap)} | ${vsSeed.join(' | ')} |`)
   }
   if (oldLoad !== undefined) console.log(`\nbefore: ${before!} (node ${beforeNodeArgs.join(' ')}); ${logins} logins ${(oldLoad.loginMs / 1000).toFixed(1)} s, ${pushes} pushes ${(oldLoad.pushMs / 1000).toFixed(1)} s; \`npm run start\` ${beforeStarts.map(ms).join(' / ')} ms`)
   console.log(`\n${logins} logins: stack ${(loginMs / 1000).toFixed(1)} s, seed ${(seedLoginMs / 1000).toFixed(1)} s; ${pushes} pushes: ${(pushMs / 1000).toFixed(1)} s; load average now ${loadavg()[0]!.toFixed(1)}`)
@@ -351,6 +355,8 @@ try {
     return over.length === 0 ? 'met' : `not met (${over.join(', ')} MB)`
   }
   console.log(`goal idle RSS ≤ ${GOAL_RSS_MB} MB per service process: ${settleMs / 1000} s after start ${goal((r) => r.idleRss)}; after ${idleMs / 1000} s ${goal((r) => r.longIdleRss)}`)
+  const privates = services.map((r) => r.idlePrivate)
+  console.log(`idle private memory per service process: ${mb(Math.min(...privates))}–${mb(Math.max(...privates))} MB (the seed ${mb(peer.idlePrivate)} MB)`)
   const built = npmStart?.built === undefined ? '' : ` (including a build of ${npmStart.built}: sources newer than dist/)`
   const runsNote = npmStarts.length > 1 ? `, the median of ${npmStarts.map(ms).join(' / ')}` : ''
   // Wall times follow whatever else the machine runs; CPU to ready does not, and bounds the stack's start.

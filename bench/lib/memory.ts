@@ -13,6 +13,17 @@ export function rssMb (pid: number): number {
 }
 
 /**
+ * The process's own memory (RssAnon of /proc/<pid>/status) in MB: RSS without the file-backed pages, which
+ * are mostly the node binary's code (about 36-45 MB), the same pages for every node process of the machine
+ * (counted once by the kernel, once per process by RSS). What a second process really costs.
+ */
+export function privateMb (pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (m === null) throw new Error(`no RssAnon for pid ${pid}`)
+  return Number(m[1]) / 1024
+}
+
+/**
  * V8 heap used, in MB, of a process started with `--import bench/lib/gc-on-signal.js` and
  * BENCH_MEMORY_FILE=`file`: as it is (`gc: false`: the process is left undisturbed), or what stays live
  * after a full garbage collection (`gc: true`, which also shrinks the RSS: read that first).
