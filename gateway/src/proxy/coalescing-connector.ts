@@ -30,7 +30,7 @@ export function coalesceWrites (socket: Socket): void {
 /**
  * PERFORMANCE DEVICE: the coalescing connector, under every upstream pool (plugins/upstreams.ts).
  * Gain measured 2026-12-03 with `pnpm bench:proxy` (mode gateway:no-coalescing, `--variant
- * no-coalescing:UPSTREAM_COALESCE_WRITES=0`; load average 9–22, other agents at work): without it the
+ * no-coalescing:UPSTREAM_COALESCE_WRITES=0`; load average 9–22, other work on the machine): without it the
  * gateway spent 1.30× its CPU per request at full load (median of 5 rounds, rounds 0.99–2.08; medians 195
  * against 139 µs) and 1.06× at 1,500 req/s offered (rounds 0.51–1.38), where fewer writes share a turn.
  * Off: UPSTREAM_COALESCE_WRITES=0 (read once at start): undici's own connector, a syscall per write.

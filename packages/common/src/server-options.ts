@@ -16,7 +16,7 @@ const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/
 
 /**
  * PERFORMANCE DEVICE: lazy request loggers (lazy-logger.ts), in every service. Gain measured 2026-12-03
- * (load average 9–22, other agents at work): `pnpm bench:proxy` mode gateway:eager-loggers (`--variant
+ * (load average 9–22, other work on the machine): `pnpm bench:proxy` mode gateway:eager-loggers (`--variant
  * eager-loggers:LAZY_REQUEST_LOGGERS=0`) spent 1.69× the gateway's CPU per request at full load (median of
  * 5 rounds, rounds 1.10–1.99) and 1.18× at 1,500 req/s offered (rounds 0.57–4.5); in process,
  * 5.6 µs per request (`inject` of a small GET: 114.4 against 120.6 µs, median of 4 alternated rounds, every

@@ -9,7 +9,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * PERFORMANCE DEVICE: hand-chained AES-CBC (one ECB decipher kept per MsgCrypt, CBC's XOR done in JS;
- * #cbcDecrypt below). Gain measured 2026-12-03 (load average 13–20, other agents at work): 2.5–2.8 µs per
+ * #cbcDecrypt below). Gain measured 2026-12-03 (load average 13–20, other work on the machine): 2.5–2.8 µs per
  * push, decrypt of a text push 3.2–4.2 µs against 5.8–6.1 with a new decipher each (medians of two runs
  * of 5–6 alternated rounds, every round 1.6–5.9 µs; `npx tsx bench/devices.ts
  * --devices msg-crypt`): about 3 % of cs-messaging's CPU per push. `pnpm bench:push` cannot resolve it.
