@@ -132,7 +132,9 @@ export class MongoMessagesRepository implements MessagesRepository {
       { _id: key, direction: 'in', $or: free },
       { $set: { [`steps.${step}`]: { status: 'claimed', at } } }
     )
-    return res.modifiedCount === 1
+    // Matched is what decides: the filter only matches a free (or stale) step, and a takeover that writes
+    // the very values already there changes nothing yet is still ours (the memory store says true too).
+    return res.matchedCount === 1
   }
 
   async completeStep (key: string, step: StepName, state: StepState): Promise<void> {
