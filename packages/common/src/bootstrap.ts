@@ -64,11 +64,13 @@ export async function startService<C extends { HOST: string, PORT: number, SHUTD
     app.log.info({ port: config.PORT, ...entry.describe?.(config) }, `${entry.name} ready`)
     return app
   } catch (err) {
-    // A store that cannot be reached or a URL its driver refuses (MONGO_URL's port 99999): one line that
-    // says why, exit code 1, and what the plugins opened before the failure closed (a Redis client's
-    // reconnect timer would otherwise keep a process that cannot serve alive).
-    const { message, code } = err as Error & { code?: unknown }
+    // A store that cannot be reached or a URL its driver refuses (MONGO_URL's port 99999): a first line
+    // that says why, then where (the stack, source-mapped to src/), exit code 1, and what the plugins
+    // opened before the failure closed (a Redis client's reconnect timer would otherwise keep a process
+    // that cannot serve alive).
+    const { message, code, stack } = err as Error & { code?: unknown }
     console.error(`${entry.name}: could not start: ${message}${typeof code === 'string' ? ` (${code})` : ''}`)
+    if (stack !== undefined) console.error(stack)
     process.exitCode = 1
     await instance?.close().catch(() => {})
     return null
