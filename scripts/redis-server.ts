@@ -17,13 +17,28 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** True once a Redis server on this port answers PING. */
-async function pong (port: number): Promise<boolean> {
+/** Sends one inline command and returns the raw reply (enough for PING / INFO / CLUSTER INFO). */
+export async function askRedis (port: number, command: string): Promise<string> {
   return await new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
-    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
-    socket.once('error', () => resolve(false))
+    let reply = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write(`${command}\r\n`))
+    socket.setTimeout(1_000, () => { socket.destroy(); resolve(reply) })
+    socket.on('data', (data) => {
+      reply += data.toString()
+      // Inline replies end at the first CRLF; bulk replies ($len) once the whole body arrived.
+      const bulk = /^\$(\d+)\r\n/.exec(reply)
+      if (bulk === null ? reply.includes('\r\n') : reply.length >= bulk[0].length + Number(bulk[1]) + 2) {
+        socket.destroy()
+        resolve(reply)
+      }
+    })
+    socket.once('error', () => resolve(''))
   })
+}
+
+/** True once a Redis server on this port answers PING. */
+export async function pong (port: number): Promise<boolean> {
+  return (await askRedis(port, 'PING')).startsWith('+PONG')
 }
 
 export interface LocalRedis {

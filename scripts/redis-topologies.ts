@@ -3,12 +3,11 @@
 // Each server runs in a throw-away directory with no persistence; stop() ends every process it started.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { freePort } from './redis-server.js'
+import { askRedis, freePort, pong } from './redis-server.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -39,25 +38,6 @@ export interface RedisClusterTopology {
 
 const HOST = '127.0.0.1'
 
-/** Sends one inline command and returns the raw reply (enough for PING / INFO / CLUSTER INFO). */
-async function ask (port: number, command: string): Promise<string> {
-  return await new Promise((resolve) => {
-    let reply = ''
-    const socket = connect(port, HOST, () => socket.write(`${command}\r\n`))
-    socket.setTimeout(1_000, () => { socket.destroy(); resolve(reply) })
-    socket.on('data', (data) => {
-      reply += data.toString()
-      // Inline replies end at the first CRLF; bulk replies ($len) once the whole body arrived.
-      const bulk = /^\$(\d+)\r\n/.exec(reply)
-      if (bulk === null ? reply.includes('\r\n') : reply.length >= bulk[0].length + Number(bulk[1]) + 2) {
-        socket.destroy()
-        resolve(reply)
-      }
-    })
-    socket.once('error', () => resolve(''))
-  })
-}
-
 async function until (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
@@ -78,7 +58,7 @@ async function startProcess (binary: 'redis-server' | 'redis-sentinel', config: 
     child.once('spawn', resolve)
     child.once('error', reject)
   })
-  await until(`${binary} on port ${port}`, async () => (await ask(port, 'PING')).startsWith('+PONG'))
+  await until(`${binary} on port ${port}`, async () => await pong(port))
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -107,7 +87,7 @@ export async function startRedisSentinel (name = 'weapp'): Promise<RedisSentinel
     started.push(primary)
     const replica = await startProcess('redis-server', [`replicaof ${HOST} ${primary.port}`], dirs)
     started.push(replica)
-    await until('the replica to sync', async () => (await ask(replica.port, 'INFO replication')).includes('master_link_status:up'))
+    await until('the replica to sync', async () => (await askRedis(replica.port, 'INFO replication')).includes('master_link_status:up'))
     const sentinels = await Promise.all([0, 1, 2].map(async () => {
       const sentinel = await startProcess('redis-sentinel', [
         `sentinel monitor ${name} ${HOST} ${primary.port} 2`,
@@ -120,7 +100,7 @@ export async function startRedisSentinel (name = 'weapp'): Promise<RedisSentinel
     }))
     // Sentinels find each other and the replica through the primary's hello channel.
     await until('the sentinels to see each other', async () => {
-      const replies = await Promise.all(sentinels.map(async (s) => await ask(s.port, 'INFO sentinel')))
+      const replies = await Promise.all(sentinels.map(async (s) => await askRedis(s.port, 'INFO sentinel')))
       return replies.every((r) => /sentinels=3/.test(r) && /slaves=1/.test(r))
     })
     return {
@@ -148,7 +128,7 @@ export async function startRedisCluster (): Promise<RedisClusterTopology> {
     const nodeList = masters.map((m) => `${m.host}:${m.port}`)
     await execFileAsync('redis-cli', ['--cluster', 'create', ...nodeList, '--cluster-replicas', '0', '--cluster-yes'])
     await until('the cluster to be ok on every node', async () => {
-      const replies = await Promise.all(masters.map(async (m) => await ask(m.port, 'CLUSTER INFO')))
+      const replies = await Promise.all(masters.map(async (m) => await askRedis(m.port, 'CLUSTER INFO')))
       return replies.every((r) => r.includes('cluster_state:ok'))
     })
     return { masters, nodeList: nodeList.join(','), stop: stopper(masters, dirs) }

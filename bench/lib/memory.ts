@@ -5,11 +5,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 const MB = 1024 * 1024
 
+/** One `<field>: N kB` line of /proc/<pid>/status, in MB. */
+function statusMb (pid: number, field: 'VmRSS' | 'RssAnon'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (m === null) throw new Error(`no ${field} for pid ${pid}`)
+  return Number(m[1]) / 1024
+}
+
 /** Resident set size (VmRSS of /proc/<pid>/status) in MB (MiB, as ps and top count). */
 export function rssMb (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (m === null) throw new Error(`no VmRSS for pid ${pid}`)
-  return Number(m[1]) / 1024
+  return statusMb(pid, 'VmRSS')
 }
 
 /**
@@ -18,9 +23,7 @@ export function rssMb (pid: number): number {
  * (counted once by the kernel, once per process by RSS). What a second process really costs.
  */
 export function privateMb (pid: number): number {
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  if (m === null) throw new Error(`no RssAnon for pid ${pid}`)
-  return Number(m[1]) / 1024
+  return statusMb(pid, 'RssAnon')
 }
 
 /**
