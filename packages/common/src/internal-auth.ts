@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { AdminIdentity, Identity, UserIdentity } from './contracts/identity.js'
+import type { AdminIdentity, AgentIdentity, Identity, UserIdentity } from './contracts/identity.js'
 import { AuthRequiredError, ForbiddenError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
 import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity } from './identity-header.js'
 import { internalTokenCheck } from './internal-token.js'
@@ -63,5 +63,17 @@ export function requireAdmin (request: FastifyRequest): AdminIdentity {
   const identity = request.identity
   if (identity === null) throw new AuthRequiredError('an admin key is required')
   if (identity.kind !== 'admin') throw new ForbiddenError('this route is for admin keys only')
+  return identity
+}
+
+/**
+ * The console agent behind a request (the gateway resolved the console cookie and checked CSRF), or
+ * 401/403; `role: 'admin'` for what only console admins may do.
+ */
+export function requireAgent (request: FastifyRequest, role?: 'admin'): AgentIdentity {
+  const identity = request.identity
+  if (identity === null) throw new AuthRequiredError('a console session is required')
+  if (identity.kind !== 'agent') throw new ForbiddenError('this route is for console agents only')
+  if (role === 'admin' && identity.role !== 'admin') throw new ForbiddenError('this needs a console admin')
   return identity
 }

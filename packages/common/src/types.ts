@@ -1,6 +1,7 @@
 // Shapes every service agrees on. Pure types: no runtime code lives here.
 
 import type { CustomMessage } from '@weapp/wechat'
+import type { AgentRef, ConsoleEvent } from './contracts/console.js'
 
 // The identities forwarded by the gateway (Identity, UserIdentity, AdminIdentity) are schemas with their
 // types, in contracts/identity.ts.
@@ -88,11 +89,18 @@ export type BusEvent =
   | { type: 'cs.outbound', openid: string, message: OutboundMessage, sentAt: string, ok: boolean }
   | { type: 'user.push', openid: string, event: string, data: unknown }
   | { type: 'channel.push', channel: string, event: string, data: unknown }
+  /** Logout, disabling or a password reset ended these console sessions: evict them, close their sockets. */
+  | { type: 'agent.sessions.ended', agentId: string, sessionIds: string[], credentialHashes: string[] }
+  /** A change the agent console shows (contracts/console.ts), relayed by realtime-ws to console sockets. */
+  | { type: 'console.event', event: ConsoleEvent }
+  /** An agent's viewing / typing state, shared between realtime-ws instances. */
+  | { type: 'console.presence', agent: AgentRef, openid: string | null, typing: boolean, at: string, instance: string }
 
 /** Well-known bus channels. */
 export const BusChannels = {
   sessions: 'weapp:sessions',
   cs: 'weapp:cs',
   users: 'weapp:users',
-  channels: 'weapp:channels'
+  channels: 'weapp:channels',
+  console: 'weapp:console'
 } as const

@@ -29,10 +29,25 @@ export const AdminIdentitySchema = Type.Object({
   keyId: Type.String()
 })
 
-export const IdentitySchema = Type.Union([UserIdentitySchema, AdminIdentitySchema])
+/** A person answering users in the agent console (docs/console.md), proved by the console cookie. */
+export const AgentIdentitySchema = Type.Object({
+  kind: Type.Literal('agent'),
+  agentId: Type.String(),
+  login: Type.String(),
+  displayName: Type.String(),
+  role: Type.Union([Type.Literal('admin'), Type.Literal('agent')]),
+  /** Opaque id of the agent session (never the cookie's value). */
+  sessionId: Type.String(),
+  /** The agent session's absolute expiry (ISO 8601): a console socket ends then at the latest. */
+  absoluteExpiresAt: Type.String({ format: 'date-time' })
+})
+
+export const IdentitySchema = Type.Union([UserIdentitySchema, AdminIdentitySchema, AgentIdentitySchema])
 
 export type UserIdentity = Static<typeof UserIdentitySchema>
 export type AdminIdentity = Static<typeof AdminIdentitySchema>
+export type AgentIdentity = Static<typeof AgentIdentitySchema>
+export type AgentRole = AgentIdentity['role']
 export type Identity = Static<typeof IdentitySchema>
 
 // Compiled once: decodeIdentity runs on every request of every service.

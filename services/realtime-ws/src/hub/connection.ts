@@ -10,7 +10,11 @@ let nextId = 0
 
 /** The key of the per-user cap, the per-user frame limit and user delivery. */
 export function principalOf (identity: Identity): string {
-  return identity.kind === 'user' ? `user:${identity.openid}` : `admin:${identity.keyId}`
+  switch (identity.kind) {
+    case 'user': return `user:${identity.openid}`
+    case 'admin': return `admin:${identity.keyId}`
+    case 'agent': return `agent:${identity.agentId}`
+  }
 }
 
 /** One open socket: who it is, what it listens to, and a send that never buffers without bound. */

@@ -27,6 +27,7 @@ export function httpNicknameLookup ({ sessionUrl, internalToken, timeoutMs, onEr
   const url = new URL('/api/me', sessionUrl).toString()
   return async (identity, requestId) => {
     if (identity.kind === 'admin') return identity.keyId
+    if (identity.kind === 'agent') return identity.displayName
     try {
       const res = await fetch(url, {
         headers: {

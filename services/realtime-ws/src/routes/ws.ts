@@ -50,6 +50,7 @@ export function releaseUpgrade (socket: WebSocket, request: FastifyRequest): Fas
 /** A user may join `user:<own openid>` and `public:*`; an admin (agent console) any channel. */
 export function mayJoin (identity: Identity, channel: string): boolean {
   if (identity.kind === 'admin') return true
+  if (identity.kind === 'agent') return false
   return channel === `user:${identity.openid}` || channel.startsWith('public:')
 }
 
