@@ -9,10 +9,12 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildSync, type BuildOptions, type Metafile } from 'esbuild'
+import { trimSourceMap } from './trim-source-map.js'
 
 const root = new URL('..', import.meta.url).pathname
 // By path, not import.meta.url: this code also runs bundled into the `pnpm start` launcher (.run/start.mjs).
 const SELF = join(root, 'scripts', 'build.ts')
+const TRIM = join(root, 'scripts', 'trim-source-map.ts')
 /** The workspace directories with a server: each gets `dist/server.js` (+ chunks and source maps). */
 export const BUNDLED = ['packages/wechat-sim', 'services/session', 'services/cs-messaging', 'services/realtime-ws', 'gateway'] as const
 /** Left to node_modules at run time (the images install these alone): see the Dockerfile. */
@@ -44,7 +46,8 @@ export function bundleOptions (dir: string): BuildOptions {
     external: [...EXTERNAL],
     // CommonJS dependencies call require() for Node built-ins; an ES module has no require of its own.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
-    // Stack traces map to src/…ts lines; the sources themselves are not embedded (smaller maps, none shipped).
+    // Stack traces map to src/…ts lines; the sources themselves are not embedded (smaller maps, none shipped),
+    // and the maps keep only our own code (trim-source-map.ts: the memory a decoded map holds).
     sourcemap: 'linked',
     sourcesContent: false,
     // Names stay: Fastify and avvio name plugins and hooks after their functions.
@@ -68,6 +71,7 @@ function bundle (dir: string): void {
   rmSync(fresh, { recursive: true, force: true })
   try {
     const result = buildSync({ ...bundleOptions(dir), outdir: fresh })
+    for (const output of Object.keys((result.metafile as Metafile).outputs)) if (output.endsWith('.map')) trimSourceMap(join(root, output))
     writeFileSync(join(fresh, INPUTS_FILE), JSON.stringify(Object.keys((result.metafile as Metafile).inputs)))
     if (existsSync(dist)) renameSync(dist, old)
     renameSync(fresh, dist)
@@ -79,7 +83,7 @@ function bundle (dir: string): void {
 
 /** Processes whose bundle is missing or older than one of its inputs (or than this build's settings). */
 export function staleBuilds (): string[] {
-  const settings = statSync(SELF).mtimeMs
+  const settings = Math.max(statSync(SELF).mtimeMs, statSync(TRIM).mtimeMs)
   return BUNDLED.filter((dir) => {
     const entry = join(root, dir, 'dist', 'server.js')
     const inputs = join(root, dir, 'dist', INPUTS_FILE)

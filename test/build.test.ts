@@ -35,6 +35,9 @@ t.test('each bundle imports only Node built-ins, its own chunks and the external
       const { static: eager, dynamic } = importsOf(join(dist, file))
       for (const spec of [...eager, ...dynamic]) if (!builtins.has(spec) && !spec.startsWith('./') && !(EXTERNAL as readonly string[]).includes(spec)) foreign.add(spec)
       t.ok(existsSync(join(dist, `${file}.map`)), `${dir}/dist/${file} has a source map`)
+      // Only our own code is mapped (scripts/trim-source-map.ts): Node keeps a decoded map for the process's life.
+      const sources = (JSON.parse(readFileSync(join(dist, `${file}.map`), 'utf8')) as { sources: string[] }).sources
+      t.notOk(sources.some((s) => s.includes('node_modules/')), `${dir}/dist/${file}.map maps no dependency`)
     }
     t.same([...foreign], [], `${dir}: nothing else left unbundled`)
     // The entry's static import graph (chunks included) never reaches the driver: it loads only with MONGO_URL.

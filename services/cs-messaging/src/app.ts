@@ -14,6 +14,7 @@ import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import pushRoutes from './routes/push.js'
 import apiRoutes from './routes/api/index.js'
+import consoleRoutes from './routes/console/index.js'
 import type { OutboundSender } from './outbound/sender.js'
 import type { InboundQueue } from './queue/types.js'
 
@@ -61,4 +62,5 @@ export default async function csApp (app: FastifyInstance, opts: CsAppOptions): 
   await app.register(metricsRoutes)
   await app.register(pushRoutes)
   await app.register(apiRoutes, { prefix: '/api/cs' })
+  await app.register(consoleRoutes, { prefix: '/api/console' })
 }

@@ -65,6 +65,16 @@ export const OutboundNotWiredError = createError<[string]>('CS_OUTBOUND_NOT_WIRE
 // (WeChat's WECHAT_BUSY, WECHAT_TIMEOUT, ... with its errmsg) is answered with a generic message.
 exposeMessages(OutboundNotWiredError)
 
+// ---- the agent console (/api/console) ----
+/** A conversation, canned reply or card template that does not exist (the message names it). */
+export const ConsoleNotFoundError = createError<[string]>('CS_CONSOLE_NOT_FOUND', 'Not found: %s', 404)
+/** A card (a send or a card template) with a missing or empty field (the message names it). */
+export const ConsoleCardInvalidError = createError<[string]>('CS_CONSOLE_CARD_INVALID', 'The card is incomplete: %s', 400)
+/** A canned reply whose shortcut is taken. */
+export const ConsoleDuplicateError = createError<[string]>('CS_CONSOLE_DUPLICATE', 'Already exists: %s', 409)
+/** A bounded list (canned replies, card templates, a conversation's notes) is full. */
+export const ConsoleLimitError = createError<[string]>('CS_CONSOLE_LIMIT', 'Limit reached: %s', 409)
+
 // ---- lifecycle and configuration ----
 /** A plugin or module was given options it cannot work with. */
 export const OptionsInvalidError = createError<[string]>('CS_OPTIONS_INVALID', 'Invalid cs-messaging options: %s', 500)

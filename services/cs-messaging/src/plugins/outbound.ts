@@ -5,6 +5,7 @@ import { UnwiredOutboundSender, WechatOutboundSender, hasCustomMessageApi, type 
 import { OptionsInvalidError } from '../errors.js'
 import { OutboundService } from '../outbound/service.js'
 import { CheckedSender } from '../outbound/checked-sender.js'
+import { ConsoleMediaCache } from '../outbound/media-cache.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +15,8 @@ declare module 'fastify' {
     checkedSender: CheckedSender
     /** The admin API's WeChat side: checked and recorded sends, typing, temporary media. */
     outboundService: OutboundService
+    /** The console's images: uploaded once per three days, uploaded again from the kept bytes after a 40007. */
+    consoleMedia: ConsoleMediaCache
   }
 }
 
@@ -47,6 +50,8 @@ async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions
     log,
     mediaDownloadMaxBytes: app.csConfig.MEDIA_DOWNLOAD_MAX_BYTES
   }))
+  const service = app.outboundService
+  app.decorate('consoleMedia', new ConsoleMediaCache({ store: app.consoleMediaRepository, upload: async (r) => await service.uploadImage(r), now: dateClock(app.clock) }))
 }
 
 function pickSender (app: FastifyInstance, opts: OutboundPluginOptions): OutboundSender {

@@ -1,12 +1,25 @@
 import fp from 'fastify-plugin'
 import { dateClock } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
+import type { Db } from 'mongodb'
 import type { MessagesRepository } from '../repositories/types.js'
 import { MemoryMessagesRepository } from '../repositories/memory.js'
+import { MemoryNotesRepository, type NotesRepository } from '../repositories/notes.js'
+import { MemoryCannedRepliesRepository, type CannedRepliesRepository } from '../repositories/canned-replies.js'
+import { MemoryCardTemplatesRepository, type CardTemplatesRepository } from '../repositories/card-templates.js'
+import { MemoryConsoleMediaRepository, type ConsoleMediaRepository } from '../repositories/console-media.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     messagesRepository: MessagesRepository
+    /** The console's internal notes (MongoDB `notes`). */
+    notesRepository: NotesRepository
+    /** The console's canned replies (MongoDB `canned_replies`). */
+    cannedRepliesRepository: CannedRepliesRepository
+    /** The console's card templates (MongoDB `card_templates`). */
+    cardTemplatesRepository: CardTemplatesRepository
+    /** The console's uploaded images and their media_ids (MongoDB `console_media`), for the media cache. */
+    consoleMediaRepository: ConsoleMediaRepository
   }
 }
 
@@ -18,6 +31,10 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const retentionSec = MESSAGE_RETENTION_DAYS * 86_400
   if (MONGO_URL === undefined) {
     app.decorate('messagesRepository', new MemoryMessagesRepository({ retentionMs: retentionSec * 1000, now: dateClock(app.clock) }))
+    app.decorate('notesRepository', new MemoryNotesRepository())
+    app.decorate('cannedRepliesRepository', new MemoryCannedRepliesRepository())
+    app.decorate('cardTemplatesRepository', new MemoryCardTemplatesRepository())
+    app.decorate('consoleMediaRepository', new MemoryConsoleMediaRepository())
     return
   }
   // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.
@@ -29,7 +46,24 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const messages = new MongoMessagesRepository(client.db(MONGO_DB), { retentionSec })
   await messages.ensureIndexes()
   app.decorate('messagesRepository', messages)
+  await decorateConsoleStores(app, client.db(MONGO_DB))
   app.log.info({ db: MONGO_DB }, 'using MongoDB for the message log')
+}
+
+/** The console's notes, canned replies, card templates and images, with their indexes. */
+async function decorateConsoleStores (app: FastifyInstance, db: Db): Promise<void> {
+  const { MongoNotesRepository } = await import('../repositories/notes-mongo.js')
+  const { MongoCannedRepliesRepository } = await import('../repositories/canned-replies-mongo.js')
+  const { MongoCardTemplatesRepository } = await import('../repositories/card-templates-mongo.js')
+  const { MongoConsoleMediaRepository } = await import('../repositories/console-media-mongo.js')
+  const notes = new MongoNotesRepository(db)
+  const canned = new MongoCannedRepliesRepository(db)
+  const media = new MongoConsoleMediaRepository(db, dateClock(app.clock))
+  await Promise.all([notes.ensureIndexes(), canned.ensureIndexes(), media.ensureIndexes()])
+  app.decorate('notesRepository', notes)
+  app.decorate('cannedRepliesRepository', canned)
+  app.decorate('cardTemplatesRepository', new MongoCardTemplatesRepository(db))
+  app.decorate('consoleMediaRepository', media)
 }
 
 export default fp(repositoriesPlugin, { name: 'cs-repositories', fastify: '5.x', dependencies: ['cs-config'] })
