@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
 import Type from 'typebox'
 import { requireAdmin } from '@weapp/common'
@@ -27,6 +28,59 @@ function uploadError (err: unknown, maxBytes: number): Error {
   }
 }
 
+/** Multipart for image uploads, in the registering plugin's scope: one file of at most MEDIA_UPLOAD_MAX_BYTES. */
+export async function registerImageUploads (app: FastifyInstance): Promise<void> {
+  await app.register(multipart, {
+    limits: { fileSize: app.csConfig.MEDIA_UPLOAD_MAX_BYTES, files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: 1024, fieldNameSize: 100, headerPairs: 100 }
+  })
+}
+
+export interface ImageUpload {
+  data: Buffer
+  /** image/jpeg, image/png or image/gif, by the bytes. */
+  type: string
+  /** A safe filename with the extension of `type`. */
+  filename: string
+}
+
+/**
+ * The image of an upload form (the field `media`), checked: the admin API's and the console's uploads.
+ * Refusals (CS_MEDIA_*) are thrown after `refused()` is called (the metric).
+ */
+export async function readImageUpload (request: FastifyRequest, maxBytes: number, refused: () => void): Promise<ImageUpload> {
+  const refuse = (err: Error): Error => {
+    refused()
+    return err
+  }
+  // Not an upload at all: refused without counting it as one.
+  if (!request.isMultipart()) throw new MediaNotMultipartError()
+  // Every part is read (a browser may add text fields); the one file must be in the field `media`.
+  let file: { data: Buffer, filename: string, mimetype: string } | undefined
+  try {
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue
+      if (part.fieldname !== MEDIA_FIELD) {
+        part.file.resume()
+        throw new MediaMissingError(`the file must be in the form field "${MEDIA_FIELD}"`)
+      }
+      file = { data: await part.toBuffer(), filename: part.filename, mimetype: part.mimetype }
+    }
+  } catch (err) {
+    throw refuse(err instanceof MediaMissingError ? err : uploadError(err, maxBytes))
+  }
+  if (file === undefined) throw refuse(new MediaMissingError(`the form has no file; send the image in the field "${MEDIA_FIELD}"`))
+  const { data } = file
+  if (data.length === 0) throw refuse(new MediaMissingError('the file is empty'))
+  // The bytes decide; a declared type (other than the generic one) must agree with them.
+  const type = sniffImageType(data)
+  if (type === undefined || !UPLOAD_IMAGE_TYPES.has(type)) throw refuse(new MediaTypeUnsupportedError('the file is not a JPEG, PNG or GIF image'))
+  const declared = declaredType(file.mimetype)
+  if (declared !== undefined && declared !== 'application/octet-stream' && declared !== type) {
+    throw refuse(new MediaTypeUnsupportedError(`the part says ${declared} but the file is ${type}`))
+  }
+  return { data, type, filename: uploadFilename(file.filename, type) }
+}
+
 const UploadedSchema = Type.Object({
   mediaId: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
@@ -39,10 +93,7 @@ const UploadedSchema = Type.Object({
  * fetch a media_id (ours, or a picture a user sent).
  */
 const media: FastifyPluginAsyncTypebox = async (app) => {
-  const maxBytes = app.csConfig.MEDIA_UPLOAD_MAX_BYTES
-  await app.register(multipart, {
-    limits: { fileSize: maxBytes, files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: 1024, fieldNameSize: 100, headerPairs: 100 }
-  })
+  await registerImageUploads(app)
 
   app.post('/media', {
     schema: {
@@ -51,37 +102,9 @@ const media: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     requireAdmin(request)
-    if (!request.isMultipart()) throw new MediaNotMultipartError()
     const service = app.outboundService
-    const refuse = (err: Error): Error => {
-      service.refusedUpload()
-      return err
-    }
-    // Every part is read (a browser may add text fields); the one file must be in the field `media`.
-    let file: { data: Buffer, filename: string, mimetype: string } | undefined
-    try {
-      for await (const part of request.parts()) {
-        if (part.type !== 'file') continue
-        if (part.fieldname !== MEDIA_FIELD) {
-          part.file.resume()
-          throw new MediaMissingError(`the file must be in the form field "${MEDIA_FIELD}"`)
-        }
-        file = { data: await part.toBuffer(), filename: part.filename, mimetype: part.mimetype }
-      }
-    } catch (err) {
-      throw refuse(err instanceof MediaMissingError ? err : uploadError(err, maxBytes))
-    }
-    if (file === undefined) throw refuse(new MediaMissingError(`the form has no file; send the image in the field "${MEDIA_FIELD}"`))
-    const { data } = file
-    if (data.length === 0) throw refuse(new MediaMissingError('the file is empty'))
-    // The bytes decide; a declared type (other than the generic one) must agree with them.
-    const type = sniffImageType(data)
-    if (type === undefined || !UPLOAD_IMAGE_TYPES.has(type)) throw refuse(new MediaTypeUnsupportedError('the file is not a JPEG, PNG or GIF image'))
-    const declared = declaredType(file.mimetype)
-    if (declared !== undefined && declared !== 'application/octet-stream' && declared !== type) {
-      throw refuse(new MediaTypeUnsupportedError(`the part says ${declared} but the file is ${type}`))
-    }
-    const uploaded = await service.uploadImage({ filename: uploadFilename(file.filename, type), contentType: type, data })
+    const { data, type, filename } = await readImageUpload(request, app.csConfig.MEDIA_UPLOAD_MAX_BYTES, () => { service.refusedUpload() })
+    const uploaded = await service.uploadImage({ filename, contentType: type, data })
     request.log.info({ mediaId: uploaded.mediaId, bytes: data.length, type }, 'image uploaded')
     return await reply.code(201)
       .header('location', `${request.url.split('?')[0]!.replace(/\/+$/, '')}/${uploaded.mediaId}`)
