@@ -5,6 +5,7 @@ import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
 import repositoriesPlugin from './plugins/repositories.js'
 import queuePlugin from './plugins/queue.js'
+import conversationsPlugin from './plugins/conversations.js'
 import metricsPlugin from './plugins/metrics.js'
 import wechatPlugin, { type WechatPluginOptions } from './plugins/wechat.js'
 import outboundPlugin from './plugins/outbound.js'
@@ -53,6 +54,7 @@ export default async function csApp (app: FastifyInstance, opts: CsAppOptions): 
   await app.register(repositoriesPlugin)
   await app.register(queuePlugin, { ...(opts.queue !== undefined ? { queue: opts.queue } : {}) })
   await app.register(metricsPlugin)
+  await app.register(conversationsPlugin)
   await app.register(wechatPlugin, { ...(opts.wechat !== undefined ? { client: opts.wechat } : {}) })
   await app.register(outboundPlugin, { ...(opts.sender !== undefined ? { sender: opts.sender } : {}) })
   await app.register(pushPlugin)

@@ -15,8 +15,9 @@ export { OutboundService, attemptIdOf, type SendRequest, type UploadedMedia } fr
 export { CheckedSender, failedOutcome, type SendAttempt } from './outbound/checked-sender.js'
 export { MeteredAccessTokenProvider } from './outbound/metered-tokens.js'
 export type {
-  MessagesRepository, MessageRecord, InboundRecord, OutboundRecord, OutboundOutcome, MessageCursor, ConversationCursor, ConversationSummary
+  MessagesRepository, MessageRecord, InboundRecord, OutboundRecord, OutboundOutcome, MessageCursor, ConversationCursor
 } from './repositories/types.js'
+export { MemoryConversationsRepository, type ConversationsRepository, type ConversationRecord } from './repositories/conversations.js'
 export { MemoryMessagesRepository } from './repositories/memory.js'
 export { MongoMessagesRepository } from './repositories/mongo.js'
 export * from './errors.js'

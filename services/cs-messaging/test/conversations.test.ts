@@ -80,7 +80,7 @@ t.test('conversation history: both directions, newest first, cursor pages', asyn
   t.equal(badOpenid.statusCode, 400)
 })
 
-t.test('conversation list: one entry per user with the last message, most recent first, paged', async (t) => {
+t.test('conversation list: one entry per user with the last message, most recent first, paged (the conversations collection)', async (t) => {
   const clock = new RealTimeClock(base + 1_000_000)
   const app = await buildCs(t, { config: testConfig(), clock })
   // u0..u5; u1 and u2 share their last second; u3's last message is ours.
@@ -88,10 +88,15 @@ t.test('conversation list: one entry per user with the last message, most recent
   for (const [i, s] of lastSecond.entries()) {
     for (const k of [0, 1]) {
       const message = inbound(`u${i}`, s - k, i * 10 + k)
-      await app.messagesRepository.insertInbound({ key: `msg:${message.MsgId}`, openid: `u${i}`, msgType: 'text', message, createdAt: new Date(message.CreateTime * 1000), receivedAt: clock.now(), storedAt: clock.now() })
+      // As the worker does: the message log, then the conversation (its `published` step).
+      const key = `msg:${message.MsgId}`
+      await app.messagesRepository.insertInbound({ key, openid: `u${i}`, msgType: 'text', message, createdAt: new Date(message.CreateTime * 1000), receivedAt: clock.now(), storedAt: clock.now() })
+      await app.conversationTracker.inbound((await app.messagesRepository.findByKey(key))!, true)
     }
   }
-  await app.messagesRepository.insertOutbound({ key: 'out:u3', openid: 'u3', msgType: 'text', message: { msgtype: 'text', text: { content: 'hi' } }, createdAt: new Date(base + 25_000), sentBy: 'ops', forced: false, outcome: 'sent' })
+  const reply = { key: 'out:u3', openid: 'u3', msgType: 'text' as const, message: { msgtype: 'text' as const, text: { content: 'hi' } }, createdAt: new Date(base + 25_000), sentBy: 'ops', forced: false, outcome: 'sent' as const }
+  await app.messagesRepository.insertOutbound(reply)
+  await app.conversationTracker.recorded(reply)
 
   const all = await get<{ openid: string, lastAt: string, last: Item }>(app, '/api/cs/conversations')
   t.same(all.items.map((c) => c.openid), ['u4', 'u3', 'u2', 'u1', 'u0', 'u5'], 'by the time of the last message (ties by openid)')
@@ -104,4 +109,9 @@ t.test('conversation list: one entry per user with the last message, most recent
   }
   const bad = await callInternal(app, { url: '/api/cs/conversations?before=!!', identity: ADMIN })
   t.equal(bad.statusCode, 400)
+
+  // Read from the conversations collection, not by grouping the log: a message only in the log lists nothing.
+  const orphan = inbound('u9', 99, 99)
+  await app.messagesRepository.insertInbound({ key: `msg:${orphan.MsgId}`, openid: 'u9', msgType: 'text', message: orphan, createdAt: new Date(orphan.CreateTime * 1000), receivedAt: clock.now(), storedAt: clock.now() })
+  t.notOk((await get<{ openid: string }>(app, '/api/cs/conversations')).items.some((c) => c.openid === 'u9'))
 })

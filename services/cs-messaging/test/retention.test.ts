@@ -57,5 +57,5 @@ t.test('embedded message log: messages older than MESSAGE_RETENTION_DAYS are del
   await push(app, clock, 'o_new', 'two days later')
   await waitFor(async () => (await app.messagesRepository.listConversation('o_new', { limit: 5 })).length === 1, { timeoutMs: 3000, what: 'stored' })
   t.same(await app.messagesRepository.listConversation('o_old', { limit: 5 }), [], 'the two-day-old message is gone')
-  t.same((await app.messagesRepository.listConversations({ limit: 10 })).map((c) => c.openid), ['o_new'])
+  t.same((await app.conversationsRepository.list({ view: 'all', agentId: 'a', limit: 10 })).map((c) => c.openid), ['o_new'], 'its conversation went with it')
 })

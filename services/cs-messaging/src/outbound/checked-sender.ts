@@ -6,6 +6,7 @@ import type { CsMetrics } from '../metrics.js'
 import type { MessagesRepository, NewOutboundRecord, OutboundCompletion, OutboundOutcome } from '../repositories/types.js'
 import type { SendWindows } from '../windows/send-windows.js'
 import { UnwiredOutboundSender, failedBeforeSend, type OutboundSender } from './sender.js'
+import type { SendObserver } from '../conversations/tracker.js'
 
 export type FailedOutcome = Exclude<OutboundOutcome, 'pending' | 'sent' | 'refused'>
 
@@ -33,8 +34,10 @@ export interface CheckedSendRequest {
   key: string
   openid: string
   message: OutboundMessage
-  /** The admin key id, or `auto:welcome` / `auto:keyword`. */
+  /** The admin key id, `agent:<agentId>` (the console), or `auto:welcome` / `auto:keyword`. */
   sentBy: string
+  /** The console agent's display name, recorded beside sentBy. */
+  sentByName?: string
   /** Skip our window's refusal (the window is still counted when it has room): WeChat decides. */
   force: boolean
   /** The key names one message across attempts (an auto-reply and its retries): a later attempt updates its record. */
@@ -55,6 +58,8 @@ export interface CheckedSenderOptions {
   metrics: CsMetrics
   now: () => Date
   log: FastifyBaseLogger
+  /** Told of every recorded attempt and outcome (the conversations and the console's events). */
+  observer?: SendObserver
 }
 
 /**
@@ -75,11 +80,13 @@ export class CheckedSender {
    * Throws only when nothing was attempted: OutboundNotWiredError (no transport), or the message log
    * refused the pending record (nothing is sent that the log cannot show; the quota goes back).
    */
-  async send ({ key, openid, message, sentBy, force, retried }: CheckedSendRequest): Promise<SendAttempt> {
-    const { transport, windows, metrics, now, log } = this.#o
+  async send ({ key, openid, message, sentBy, sentByName, force, retried }: CheckedSendRequest): Promise<SendAttempt> {
+    const { transport, windows, metrics, now, log, observer } = this.#o
     if (transport instanceof UnwiredOutboundSender) throw new OutboundNotWiredError(transport.reason)
     const requestedAt = now()
-    const record = { key, openid, msgType: message.msgtype, message, createdAt: requestedAt, sentBy, forced: force }
+    const record: Omit<NewOutboundRecord, 'outcome'> = {
+      key, openid, msgType: message.msgtype, message, createdAt: requestedAt, sentBy, forced: force, ...(sentByName !== undefined ? { sentByName } : {})
+    }
 
     const window = await windows.consume(openid, requestedAt)
     if (window !== 'ok' && !force) {
@@ -95,12 +102,18 @@ export class CheckedSender {
       if (took) await windows.release(openid, now()).catch((err: unknown) => { log.warn({ err, key }, 'send window quota not given back') })
     }
 
+    let inserted = false
     try {
-      if (!retried || await this.#o.messages.findOutbound(key) === null) await this.#o.messages.insertOutbound({ ...record, outcome: 'pending' })
+      if (!retried || await this.#o.messages.findOutbound(key) === null) {
+        await this.#o.messages.insertOutbound({ ...record, outcome: 'pending' })
+        inserted = true
+      }
     } catch (err) {
       await giveBack()
       throw err
     }
+    // Awaited (it never throws) so the console hears of the pending message before its outcome.
+    if (inserted) await observer?.recorded({ ...record, outcome: 'pending' })
 
     try {
       await transport.send(openid, message)
@@ -114,11 +127,13 @@ export class CheckedSender {
       log.info({ key, outcome, errcode, code: errorCode, forced: force }, 'send failed')
       const at = now()
       await this.#complete(key, { outcome, at, ...(errcode !== undefined ? { errcode } : {}), ...(errorCode !== undefined ? { errorCode } : {}) })
+      await observer?.completed(key)
       return { outcome, error, requestedAt, at }
     }
     const at = now()
     metrics.sends.inc({ outcome: 'sent', errcode: 'none' })
     await this.#complete(key, { outcome: 'sent', at })
+    await observer?.completed(key)
     return { outcome: 'sent', requestedAt, at }
   }
 
@@ -126,9 +141,15 @@ export class CheckedSender {
   async #recordRefusal (record: Omit<NewOutboundRecord, 'outcome'>, retried: boolean, errorCode: string): Promise<void> {
     const { messages, log } = this.#o
     const at = record.createdAt
+    const observer = this.#o.observer
     try {
-      if (retried && await messages.findOutbound(record.key) !== null) await messages.completeOutbound(record.key, { outcome: 'refused', at, errorCode })
-      else await messages.insertOutbound({ ...record, outcome: 'refused', errorCode, completedAt: at })
+      if (retried && await messages.findOutbound(record.key) !== null) {
+        await messages.completeOutbound(record.key, { outcome: 'refused', at, errorCode })
+        await observer?.completed(record.key)
+      } else {
+        await messages.insertOutbound({ ...record, outcome: 'refused', errorCode, completedAt: at })
+        await observer?.recorded({ ...record, outcome: 'refused', errorCode, completedAt: at })
+      }
     } catch (err) {
       log.error({ err, key: record.key }, 'refused send not recorded')
     }

@@ -17,8 +17,10 @@ export interface SendRequest {
   message: OutboundMessage
   /** Skip our window check: WeChat decides (45015/45047 come back as WECHAT_* errors). */
   force: boolean
-  /** The admin key that asked. */
+  /** Who asked: the admin key id, or `agent:<agentId>` for the console. */
   sentBy: string
+  /** The console agent's display name. */
+  sentByName?: string
 }
 
 export interface UploadRequest {
@@ -88,9 +90,9 @@ export class OutboundService {
    * recorded (direction 'out') and published as cs.outbound. Throws WeChat's typed errors as they are;
    * the attempt's id is on them (attemptIdOf).
    */
-  async send ({ openid, message, force, sentBy }: SendRequest): Promise<{ id: string, outcome: 'sent' }> {
+  async send ({ openid, message, force, sentBy, sentByName }: SendRequest): Promise<{ id: string, outcome: 'sent' }> {
     const id = `out:${randomUUID()}`
-    const attempt = await this.#o.sender.send({ key: id, openid, message, sentBy, force, retried: false })
+    const attempt = await this.#o.sender.send({ key: id, openid, message, sentBy, ...(sentByName !== undefined ? { sentByName } : {}), force, retried: false })
     if (attempt.outcome === 'sent') {
       this.#publish(openid, message, attempt.at, true)
       return { id, outcome: 'sent' }

@@ -39,7 +39,8 @@ async function outboundPlugin (app: FastifyInstance, opts: OutboundPluginOptions
     messages: app.messagesRepository,
     metrics: app.csMetrics,
     now: dateClock(app.clock),
-    log
+    log,
+    observer: app.conversationTracker
   }))
   app.decorate('outboundService', new OutboundService({
     sender: app.checkedSender,
@@ -75,5 +76,5 @@ function pickSender (app: FastifyInstance, opts: OutboundPluginOptions): Outboun
 export default fp(outboundPlugin, {
   name: 'cs-outbound',
   fastify: '5.x',
-  dependencies: ['cs-config', 'cs-wechat', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-metrics']
+  dependencies: ['cs-config', 'cs-wechat', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-metrics', 'cs-conversations']
 })

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Db } from 'mongodb'
 import type { MessagesRepository } from '../repositories/types.js'
 import { MemoryMessagesRepository } from '../repositories/memory.js'
+import { MemoryConversationsRepository, type ConversationsRepository } from '../repositories/conversations.js'
 import { MemoryNotesRepository, type NotesRepository } from '../repositories/notes.js'
 import { MemoryCannedRepliesRepository, type CannedRepliesRepository } from '../repositories/canned-replies.js'
 import { MemoryCardTemplatesRepository, type CardTemplatesRepository } from '../repositories/card-templates.js'
@@ -12,6 +13,8 @@ import { MemoryConsoleMediaRepository, type ConsoleMediaRepository } from '../re
 declare module 'fastify' {
   interface FastifyInstance {
     messagesRepository: MessagesRepository
+    /** One document per user (MongoDB `conversations`): the console's list, claims, unread counts. */
+    conversationsRepository: ConversationsRepository
     /** The console's internal notes (MongoDB `notes`). */
     notesRepository: NotesRepository
     /** The console's canned replies (MongoDB `canned_replies`). */
@@ -31,6 +34,7 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const retentionSec = MESSAGE_RETENTION_DAYS * 86_400
   if (MONGO_URL === undefined) {
     app.decorate('messagesRepository', new MemoryMessagesRepository({ retentionMs: retentionSec * 1000, now: dateClock(app.clock) }))
+    app.decorate('conversationsRepository', new MemoryConversationsRepository({ retentionMs: retentionSec * 1000, now: dateClock(app.clock) }))
     app.decorate('notesRepository', new MemoryNotesRepository())
     app.decorate('cannedRepliesRepository', new MemoryCannedRepliesRepository())
     app.decorate('cardTemplatesRepository', new MemoryCardTemplatesRepository())
@@ -46,6 +50,10 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const messages = new MongoMessagesRepository(client.db(MONGO_DB), { retentionSec })
   await messages.ensureIndexes()
   app.decorate('messagesRepository', messages)
+  const { MongoConversationsRepository } = await import('../repositories/conversations-mongo.js')
+  const conversations = new MongoConversationsRepository(client.db(MONGO_DB), { retentionSec })
+  await conversations.ensureIndexes()
+  app.decorate('conversationsRepository', conversations)
   await decorateConsoleStores(app, client.db(MONGO_DB))
   app.log.info({ db: MONGO_DB }, 'using MongoDB for the message log')
 }

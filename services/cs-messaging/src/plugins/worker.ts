@@ -31,7 +31,8 @@ async function workerPlugin (app: FastifyInstance, opts: WorkerPluginOptions): P
     now: dateClock(app.clock),
     log,
     metrics: app.csMetrics,
-    staleClaimMs: c.WORKER_CLAIM_IDLE_MS
+    staleClaimMs: c.WORKER_CLAIM_IDLE_MS,
+    tracker: app.conversationTracker
   })
   const worker = new InboundWorker({
     ...opts.tuning,
@@ -56,5 +57,5 @@ async function workerPlugin (app: FastifyInstance, opts: WorkerPluginOptions): P
 export default fp(workerPlugin, {
   name: 'cs-worker',
   fastify: '5.x',
-  dependencies: ['cs-config', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-outbound', 'cs-push', 'cs-metrics']
+  dependencies: ['cs-config', 'cs-queue', 'cs-repositories', '@weapp/bus', 'cs-outbound', 'cs-push', 'cs-metrics', 'cs-conversations']
 })

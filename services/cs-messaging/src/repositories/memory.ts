@@ -1,5 +1,5 @@
 import type {
-  ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
+  InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
   NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
 } from './types.js'
 
@@ -120,22 +120,11 @@ export class MemoryMessagesRepository implements MessagesRepository {
       .map(copy)
   }
 
-  async listConversations ({ limit, before }: { limit: number, before?: ConversationCursor | undefined }): Promise<ConversationSummary[]> {
-    const last = new Map<string, MessageRecord>()
-    for (const r of this.#byKey.values()) {
-      const current = last.get(r.openid)
-      if (current === undefined || newestFirst(r, current) < 0) last.set(r.openid, r)
-    }
-    return [...last.values()]
-      .filter((r) => {
-        if (before === undefined) return true
-        const t = r.createdAt.getTime()
-        const c = before.lastAt.getTime()
-        return t < c || (t === c && r.openid < before.openid)
-      })
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.openid < b.openid ? 1 : a.openid > b.openid ? -1 : 0))
-      .slice(0, limit)
-      .map((r) => ({ openid: r.openid, last: copy(r) }))
+  async findMany (keys: string[]): Promise<MessageRecord[]> {
+    return keys.flatMap((key) => {
+      const record = this.#byKey.get(key)
+      return record === undefined ? [] : [copy(record)]
+    })
   }
 
   /** How many messages are held (tests). */

@@ -1,12 +1,12 @@
-import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
+import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb'
 import { OptionsInvalidError } from '../errors.js'
 import type {
-  ConversationCursor, ConversationSummary, InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
+  InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
   NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
 } from './types.js'
 
 export const MESSAGES_COLLECTION = 'messages'
-/** Conversations, newest first: the only sort the log is read with (and the per-user grouping of the list). */
+/** A conversation's messages, newest first: the only sort the log is read with. */
 export const CONVERSATION_INDEX = 'openid_created_at_id'
 /** MongoDB deletes a message once its createdAt is MESSAGE_RETENTION_DAYS old (its TTL monitor runs every minute). */
 export const RETENTION_INDEX = 'created_at_ttl'
@@ -54,6 +54,7 @@ function toOutbound (doc: OutboundDoc): OutboundRecord {
   if (doc.errcode != null) record.errcode = doc.errcode
   if (doc.errorCode != null) record.errorCode = doc.errorCode
   if (doc.completedAt != null) record.completedAt = doc.completedAt
+  if (doc.sentByName != null) record.sentByName = doc.sentByName
   return record
 }
 
@@ -86,7 +87,7 @@ export class MongoMessagesRepository implements MessagesRepository {
   }
 
   async ensureIndexes (): Promise<void> {
-    // Serves a conversation's pages, and the conversation list's per-user "latest first" grouping.
+    // Serves a conversation's pages (the conversation list reads the conversations collection).
     await this.#messages.createIndex({ openid: 1, createdAt: -1, _id: -1 }, { name: CONVERSATION_INDEX })
     // The retention: a TTL index on createdAt. A changed MESSAGE_RETENTION_DAYS is applied with collMod
     // (createIndex refuses new options for an existing index).
@@ -162,6 +163,7 @@ export class MongoMessagesRepository implements MessagesRepository {
     if (record.errcode !== undefined) doc.errcode = record.errcode
     if (record.errorCode !== undefined) doc.errorCode = record.errorCode
     if (record.completedAt !== undefined) doc.completedAt = record.completedAt
+    if (record.sentByName !== undefined) doc.sentByName = record.sentByName
     await this.#messages.insertOne(doc)
   }
 
@@ -182,17 +184,9 @@ export class MongoMessagesRepository implements MessagesRepository {
     return docs.map(toRecord)
   }
 
-  async listConversations ({ limit, before }: { limit: number, before?: ConversationCursor | undefined }): Promise<ConversationSummary[]> {
-    const pipeline: Document[] = [
-      // In index order, so each user's first document is their latest message.
-      { $sort: { openid: 1, createdAt: -1, _id: -1 } },
-      { $group: { _id: '$openid', last: { $first: '$$ROOT' } } }
-    ]
-    if (before !== undefined) {
-      pipeline.push({ $match: { $or: [{ 'last.createdAt': { $lt: before.lastAt } }, { 'last.createdAt': before.lastAt, _id: { $lt: before.openid } }] } })
-    }
-    pipeline.push({ $sort: { 'last.createdAt': -1, _id: -1 } }, { $limit: limit })
-    const groups = await this.#messages.aggregate<{ _id: string, last: MessageDoc }>(pipeline, { allowDiskUse: true }).toArray()
-    return groups.map((g) => ({ openid: g._id, last: toRecord(g.last) }))
+  async findMany (keys: string[]): Promise<MessageRecord[]> {
+    if (keys.length === 0) return []
+    const docs = await this.#messages.find({ _id: { $in: keys } }).toArray()
+    return docs.map(toRecord)
   }
 }

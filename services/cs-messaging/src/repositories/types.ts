@@ -52,8 +52,10 @@ export interface OutboundRecord {
   message: OutboundMessage
   /** When the send was asked for. */
   createdAt: Date
-  /** The admin key (keyId) that asked. */
+  /** Who asked: the admin key id, `agent:<agentId>` (the console), `auto:welcome` / `auto:keyword`. */
   sentBy: string
+  /** The console agent's display name when an agent sent it. */
+  sentByName?: string
   /** Sent with force: true (our window check did not stop it). */
   forced: boolean
   outcome: OutboundOutcome
@@ -82,12 +84,6 @@ export type MessageRecord = InboundRecord | OutboundRecord
 export interface MessageCursor {
   createdAt: Date
   key: string
-}
-
-/** One user's conversation, by its latest message. */
-export interface ConversationSummary {
-  openid: string
-  last: MessageRecord
 }
 
 /** Position in the conversation list (most recent first): conversations whose last message is older. */
@@ -124,6 +120,6 @@ export interface MessagesRepository {
   findOutbound (key: string): Promise<OutboundRecord | null>
   /** A user's conversation, both directions, newest first; `before` pages (a Date: older than that instant). */
   listConversation (openid: string, options: { limit: number, before?: MessageCursor | Date | undefined }): Promise<MessageRecord[]>
-  /** One entry per user with their latest message, most recent first. */
-  listConversations (options: { limit: number, before?: ConversationCursor | undefined }): Promise<ConversationSummary[]>
+  /** The messages with these keys, either direction, in no particular order (unknown keys are left out). */
+  findMany (keys: string[]): Promise<MessageRecord[]>
 }

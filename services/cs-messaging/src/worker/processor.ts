@@ -7,6 +7,7 @@ import { OutboundNotWiredError } from '../errors.js'
 import type { SendWindows } from '../windows/send-windows.js'
 import type { CsMetrics } from '../metrics.js'
 import type { Delivery } from '../queue/types.js'
+import type { ConversationTracker } from '../conversations/tracker.js'
 
 /** WeChat errcodes that mean "this send can never succeed as it is": recorded, not retried. */
 const STALE_TOKEN_ERRCODES = new Set([40001, 40014, 42001])
@@ -25,6 +26,8 @@ export interface ProcessorOptions {
   metrics: CsMetrics
   /** A step claimed longer ago than this belongs to a dead worker and is run again. */
   staleClaimMs: number
+  /** Updates the user's conversation and tells the consoles (console.event), with the cs.inbound event. */
+  tracker: ConversationTracker
 }
 
 function errcodeOf (err: unknown): number | undefined {
@@ -62,11 +65,14 @@ export class MessageProcessor {
     })
 
     // Opening is idempotent by the action's time: a redelivery never resets a quota already used.
+    const interaction = isSessionEntry(message) || isUserMessage(message)
     if (isSessionEntry(message)) await windows.open(openid, 'session', createdAt)
     else if (isUserMessage(message)) await windows.open(openid, 'message', createdAt)
 
     const record = await messages.findByKey(key)
-    if (record?.steps.published === undefined) {
+    if (record !== null && record.steps.published === undefined) {
+      // The conversation counts each key once, so a retry after a failure here counts nothing twice.
+      await this.#o.tracker.inbound(record, interaction)
       await bus.publish(BusChannels.cs, { type: 'cs.inbound', openid, message, receivedAt })
       await messages.completeStep(key, 'published', { status: 'done', at: now() })
     }

@@ -42,7 +42,7 @@ export function messageItem (r: MessageRecord): Static<typeof MessageItemSchema>
   return item
 }
 
-/** Conversation history from the message log (inbound pushes and admin sends), newest first, cursor-paged. */
+/** The conversations (by their last message) and each one's history from the message log, newest first, cursor-paged. */
 const conversations: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/conversations', {
     schema: {
@@ -58,11 +58,18 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     requireAdmin(request)
     const { limit, before } = request.query
-    const page = await app.messagesRepository.listConversations({ limit, before: before === undefined ? undefined : decodeConversationCursor(before) })
+    // The conversations collection (index last_at_id), never a grouping of the message log; the last
+    // message of each is then read by its key.
+    const page = await app.conversationsRepository.list({ view: 'all', agentId: '', limit, before: before === undefined ? undefined : decodeConversationCursor(before) })
+    const lastMessages = new Map((await app.messagesRepository.findMany(page.map((c) => c.lastKey))).map((r) => [r.key, r]))
     const last = page.at(-1)
     return {
-      items: page.map((c) => ({ openid: c.openid, lastAt: c.last.createdAt.toISOString(), last: messageItem(c.last) })),
-      next: page.length === limit && last !== undefined ? encodeConversationCursor({ lastAt: last.last.createdAt, openid: last.openid }) : null
+      // A conversation whose last message the retention just deleted goes with it (MongoDB's TTL runs a minute apart).
+      items: page.flatMap((c) => {
+        const message = lastMessages.get(c.lastKey)
+        return message === undefined ? [] : [{ openid: c.openid, lastAt: c.lastAt.toISOString(), last: messageItem(message) }]
+      }),
+      next: page.length === limit && last !== undefined ? encodeConversationCursor({ lastAt: last.lastAt, openid: last.openid }) : null
     }
   })
 
