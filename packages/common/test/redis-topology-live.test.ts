@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Cluster, Redis } from 'ioredis'
+import { RedisAccessTokenProvider } from '@weapp/wechat'
 import { createRedis, redisState, type RedisStateLog } from '../src/redis.js'
 import { redisTopologyFromEnv } from '../src/redis-topology.js'
 import { startRedisCluster, startRedisSentinel } from '../../../scripts/redis-topologies.js'
@@ -28,7 +29,8 @@ t.test('Sentinel: the client follows a failover after SIGKILL of the primary, wi
   t.equal(await port(), topology.primary.port, 'connected to the primary the sentinels name')
 
   await topology.primary.kill('SIGKILL')
-  const deadline = Date.now() + 30_000
+  // Sentinel needs ~2 s here when the machine is quiet; a loaded machine can take several election rounds.
+  const deadline = Date.now() + 60_000
   let written = false
   while (!written && Date.now() < deadline) {
     written = await redis.set('after', '2').then(() => true, async () => { await sleep(100); return false })
@@ -60,4 +62,17 @@ t.test('Cluster: one client over three masters, keys spread over the slots, hash
   t.same(await cluster.mget('{user:1}:a', '{user:1}:b'), ['x', 'y'])
   await t.rejects(cluster.mset('user:1:a', 'x', 'user:2:b', 'y'), /CROSSSLOT|keys in a pipeline command should belong to the same slot/)
   t.equal(redisState(cluster), 'up')
+
+  // The access-token cache's scripts touch the token and its lock together: one slot (the app id is the hash tag).
+  let fetches = 0
+  const tokens = (): RedisAccessTokenProvider => new RedisAccessTokenProvider({
+    redis: cluster as unknown as Redis,
+    appId: 'wxcluster0000001',
+    fetch: async () => { fetches++; return { accessToken: `token-${fetches}`, expiresIn: 7200 } }
+  })
+  const [a, b] = [tokens(), tokens()]
+  t.same(await Promise.all([a.getToken(), b.getToken(), a.getToken()]), ['token-1', 'token-1', 'token-1'], 'two providers on the cluster share one fetched token')
+  t.equal(fetches, 1)
+  t.equal(await cluster.cluster('KEYSLOT', a.key), await cluster.cluster('KEYSLOT', a.lockKey), 'the token and its lock share a slot')
+  t.equal(await tokens().getToken(), 'token-1', 'a new provider reads it from the cluster')
 })

@@ -15,7 +15,7 @@ export interface CreateAccessTokensOptions {
    * and so never retires one in use. 'classic': /cgi-bin/token, where every fetch retires the previous one.
    */
   source?: AccessTokenSource
-  /** Shared cache at `wx:token:<appid>` (every instance and service) when given; in-process when null. Never closed here. */
+  /** Shared cache at `wx:token:{<appid>}` (every instance and service) when given; in-process when null. Never closed here. */
   redis?: Redis | null
   /** Errors of background refreshes, once per failed refresh (a client error's message carries no secret). */
   onRefreshError: (err: unknown) => void

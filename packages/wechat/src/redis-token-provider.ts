@@ -36,8 +36,8 @@ export interface RedisAccessTokenProviderOptions {
 
 /**
  * The token shared by every process of an app: JSON `{ token, expiresAt, refreshAt }` at
- * `wx:token:<appid>` (PX = remaining lifetime). One process fetches at a time, under the lock
- * `wx:token:<appid>:lock` (SET NX PX, random owner, compare-and-delete release); the others poll
+ * `wx:token:{<appid>}` (PX = remaining lifetime). One process fetches at a time, under the lock
+ * `wx:token:{<appid>}:lock` (SET NX PX, random owner, compare-and-delete release); the others poll
  * until the new token lands or the lock expires. Within a process, concurrent callers share one
  * read and one refresh.
  */
@@ -67,7 +67,9 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
     }
     this.#redis = options.redis
     const appId = requireString('appId', options.appId)
-    this.key = `wx:token:${appId}`
+    // The app id is the hash tag: the token and its lock share a Redis Cluster slot, as the store script
+    // (which touches both) requires there.
+    this.key = `wx:token:{${appId}}`
     this.lockKey = `${this.key}:lock`
     this.#fetch = functionOption('fetch', options.fetch)
     this.#refreshAheadMs = intOption('refreshAheadMs', options.refreshAheadMs, DEFAULT_REFRESH_AHEAD_MS, 0)

@@ -28,7 +28,7 @@ function connect (t: Test): { redis: Redis, counts: Record<string, number> } {
 /** A random AppID per test keeps keys apart; the keys are removed afterwards. */
 function appIdFor (t: Test, admin: Redis): string {
   const appId = `wxtest${randomBytes(6).toString('hex')}`
-  t.teardown(async () => { await admin.del(`wx:token:${appId}`, `wx:token:${appId}:lock`) })
+  t.teardown(async () => { await admin.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
   return appId
 }
 
@@ -69,8 +69,8 @@ t.test('options are validated at construction', async (t) => {
   t.throws(() => new RedisAccessTokenProvider({ redis, appId: 'wx', fetch, waitTimeoutMs: -1 }), { code: 'WECHAT_OPTIONS_INVALID' })
   t.throws(() => new RedisAccessTokenProvider({ redis, appId: 'wx', fetch, refreshAheadMs: 1.5 }), { code: 'WECHAT_OPTIONS_INVALID' })
   const p = new RedisAccessTokenProvider({ redis, appId: 'wxabc', fetch })
-  t.equal(p.key, 'wx:token:wxabc')
-  t.equal(p.lockKey, 'wx:token:wxabc:lock')
+  t.equal(p.key, 'wx:token:{wxabc}')
+  t.equal(p.lockKey, 'wx:token:{wxabc}:lock')
   redis.disconnect()
 })
 
@@ -88,12 +88,12 @@ t.test('two processes × 50 concurrent getToken on a cold cache: exactly one fet
   t.equal(f.calls, 1)
   t.same(new Set(tokens), new Set(['T1']))
 
-  const stored = JSON.parse((await a.redis.get(`wx:token:${appId}`))!)
+  const stored = JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!)
   t.equal(stored.token, 'T1')
   t.type(stored.expiresAt, 'number')
-  const pttl = await a.redis.pttl(`wx:token:${appId}`)
+  const pttl = await a.redis.pttl(`wx:token:{${appId}}`)
   t.ok(pttl > 7_100_000 && pttl <= 7_200_000, `PX TTL follows expires_in (${pttl})`)
-  t.equal(await a.redis.exists(`wx:token:${appId}:lock`), 0, 'the lock was released')
+  t.equal(await a.redis.exists(`wx:token:{${appId}}:lock`), 0, 'the lock was released')
 
   // Single flight inside each process too: not one Redis round trip per caller.
   for (const [name, counts] of [['a', a.counts], ['b', b.counts]] as const) {
@@ -113,13 +113,13 @@ t.test('invalidate is compare-and-delete: a newer token is never thrown away', {
   const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch })
   t.equal(await pa.getToken(), 'T1')
   await pb.invalidate('T0')
-  t.equal(JSON.parse((await a.redis.get(`wx:token:${appId}`))!).token, 'T1', 'another token name deletes nothing')
+  t.equal(JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!).token, 'T1', 'another token name deletes nothing')
 
   await pa.invalidate('T1')
-  t.equal(await a.redis.get(`wx:token:${appId}`), null, 'the named token is deleted')
+  t.equal(await a.redis.get(`wx:token:{${appId}}`), null, 'the named token is deleted')
   t.equal(await pb.getToken(), 'T2')
   await pa.invalidate('T1') // late: someone already refreshed
-  t.equal(JSON.parse((await a.redis.get(`wx:token:${appId}`))!).token, 'T2', 'the newer token survives a stale invalidate')
+  t.equal(JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!).token, 'T2', 'the newer token survives a stale invalidate')
   t.equal(await pa.getToken(), 'T2')
   t.equal(f.calls, 2)
 })
@@ -154,7 +154,7 @@ t.test('withToken + 40001 in two processes: exactly one refresh and one retry ea
 t.test('a dead lock holder: the lock expires and another process takes over', { skip }, async (t) => {
   const a = connect(t)
   const appId = appIdFor(t, a.redis)
-  const lockKey = `wx:token:${appId}:lock`
+  const lockKey = `wx:token:{${appId}}:lock`
   // A process that took the lock and died without a word.
   await a.redis.set(lockKey, 'ghost', 'PX', 300)
   const f = sharedFetch(10)
@@ -182,14 +182,14 @@ t.test('a holder stuck in its fetch loses the lock; its late token does not over
   t.equal(await pb.getToken(), 'B-fresh', 'B took over once A\'s lock expired')
   releaseA!()
   t.equal(await aToken, 'A-late', 'A\'s own callers still get a working token')
-  t.equal(JSON.parse((await a.redis.get(`wx:token:${appId}`))!).token, 'B-fresh', 'A lost the lock, so it did not overwrite')
+  t.equal(JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!).token, 'B-fresh', 'A lost the lock, so it did not overwrite')
   t.equal(await pa.getToken(), 'B-fresh')
 })
 
 t.test('waiters give up after waitTimeoutMs', { skip }, async (t) => {
   const a = connect(t)
   const appId = appIdFor(t, a.redis)
-  await a.redis.set(`wx:token:${appId}:lock`, 'busy', 'PX', 10_000)
+  await a.redis.set(`wx:token:{${appId}}:lock`, 'busy', 'PX', 10_000)
   const f = sharedFetch()
   const p = provider(t, { redis: a.redis, appId, fetch: f.fetch, waitTimeoutMs: 150 })
   await t.rejects(p.getToken(), { code: 'WECHAT_TOKEN_WAIT_TIMEOUT' })
@@ -216,7 +216,7 @@ t.test('refresh ahead: callers keep the current token while one process refreshe
   await sleep(50)
   t.equal(f.calls, 2, 'one background fetch across both processes')
   f.release()
-  await waitFor(async () => JSON.parse((await a.redis.get(`wx:token:${appId}`)) ?? '{}').token === 'T2', { timeoutMs: 3000, what: 'T2 stored in Redis' })
+  await waitFor(async () => JSON.parse((await a.redis.get(`wx:token:{${appId}}`)) ?? '{}').token === 'T2', { timeoutMs: 3000, what: 'T2 stored in Redis' })
   t.equal(await pa.getToken(), 'T2')
   t.equal(await pb.getToken(), 'T2')
   t.equal(f.calls, 2)
@@ -225,11 +225,11 @@ t.test('refresh ahead: callers keep the current token while one process refreshe
 t.test('a token written as plain { token, expiresAt } is understood', { skip }, async (t) => {
   const a = connect(t)
   const appId = appIdFor(t, a.redis)
-  await a.redis.set(`wx:token:${appId}`, JSON.stringify({ token: 'X', expiresAt: Date.now() + 3_600_000 }), 'PX', 3_600_000)
+  await a.redis.set(`wx:token:{${appId}}`, JSON.stringify({ token: 'X', expiresAt: Date.now() + 3_600_000 }), 'PX', 3_600_000)
   const f = sharedFetch()
   const p = provider(t, { redis: a.redis, appId, fetch: f.fetch })
   t.equal(await p.getToken(), 'X')
-  await a.redis.set(`wx:token:${appId}`, 'garbage', 'PX', 3_600_000)
+  await a.redis.set(`wx:token:{${appId}}`, 'garbage', 'PX', 3_600_000)
   t.equal(await p.getToken(), 'T1', 'an unreadable value is replaced')
   t.equal(f.calls, 1)
 })
@@ -237,7 +237,7 @@ t.test('a token written as plain { token, expiresAt } is understood', { skip }, 
 t.test('close stops waiters at once', { skip }, async (t) => {
   const a = connect(t)
   const appId = appIdFor(t, a.redis)
-  await a.redis.set(`wx:token:${appId}:lock`, 'busy', 'PX', 10_000)
+  await a.redis.set(`wx:token:{${appId}}:lock`, 'busy', 'PX', 10_000)
   const p = new RedisAccessTokenProvider({ redis: a.redis, appId, fetch: sharedFetch().fetch })
   const waiting = p.getToken()
   await sleep(30)
@@ -265,12 +265,12 @@ t.test('the token scripts still run after SCRIPT FLUSH (ioredis sends them again
       }
     })
     const seen: unknown[] = [await p.getToken()]
-    seen.push(JSON.parse((await a.redis.get(`wx:token:${appId}`))!).token)
+    seen.push(JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!).token)
     await p.invalidate('T1')
-    seen.push(await a.redis.get(`wx:token:${appId}`))
+    seen.push(await a.redis.get(`wx:token:{${appId}}`))
     down = true
     await t.rejects(p.getToken(), /WeChat unreachable/)
-    seen.push(await a.redis.exists(`wx:token:${appId}:lock`))
+    seen.push(await a.redis.exists(`wx:token:{${appId}}:lock`))
     return seen
   }
   const before = await pass()

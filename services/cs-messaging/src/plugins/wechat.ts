@@ -7,7 +7,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The WeChat API client, when APP_SECRET is configured (needed to send); null otherwise. */
     csWechat: WechatClient | null
-    /** access_token cache (Redis `wx:token:<appid>`, shared with every service), when APP_SECRET is set. */
+    /** access_token cache (Redis `wx:token:{<appid>}`, shared with every service), when APP_SECRET is set. */
     csAccessTokens: AccessTokenProvider | null
   }
 }
