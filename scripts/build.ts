@@ -6,7 +6,8 @@
 // read directly, and `pnpm typecheck` is the type check. `ensureBuilt()` is what `pnpm start`, the tests
 // and the benches call first, so what runs is always the current source bundled, as in production;
 // checking is an mtime walk over the bundle's recorded inputs (a few ms).
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildSync, type BuildOptions, type Metafile } from 'esbuild'
 import { trimSourceMap } from './trim-source-map.js'
@@ -30,6 +31,12 @@ export const EXTERNAL = ['mongodb'] as const
 export const PRODUCTION_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'] as const
 /** The inputs of the last bundle (esbuild's metafile), to tell when it is stale. */
 const INPUTS_FILE = '.inputs.json'
+/**
+ * The agent console: static files built by Vite (packages/console/dist, served by the gateway at /console/),
+ * not a process. Stale when a file of these is newer than its dist/index.html.
+ */
+export const CONSOLE = 'packages/console'
+const CONSOLE_INPUTS = ['src', 'index.html', 'vite.config.ts', 'package.json']
 
 export function bundleOptions (dir: string): BuildOptions {
   return {
@@ -81,8 +88,60 @@ function bundle (dir: string): void {
   }
 }
 
-/** Processes whose bundle is missing or older than one of its inputs (or than this build's settings). */
+/** The newest modification time under a path (a file, or a directory walked), 0 when it does not exist. */
+function newestMtime (path: string): number {
+  if (!existsSync(path)) return 0
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), stat.mtimeMs)
+}
+
+/** The console's build is missing or older than one of its sources. */
+export function consoleStale (): boolean {
+  const index = join(root, CONSOLE, 'dist', 'index.html')
+  if (!existsSync(index)) return true
+  const built = statSync(index).mtimeMs
+  return CONSOLE_INPUTS.some((input) => newestMtime(join(root, CONSOLE, input)) > built)
+}
+
+/**
+ * `vite build` of the console (a child process: this file is also bundled into the launcher, which must not
+ * carry Vite), into a directory of its own swapped in for dist/ as `bundle` does, so a gateway serving the
+ * console never sees half of a build. A failed build throws with Vite's output.
+ */
+function buildConsole (): void {
+  const dir = join(root, CONSOLE)
+  const dist = join(dir, 'dist')
+  const fresh = `${dist}.building-${process.pid}`
+  const old = `${dist}.old-${process.pid}`
+  rmSync(fresh, { recursive: true, force: true })
+  try {
+    const vite = join(dir, 'node_modules', 'vite', 'bin', 'vite.js')
+    const result = spawnSync(process.execPath, [vite, 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    if (result.status !== 0) throw new Error(`vite build failed: ${(result.error?.message ?? '') + result.stderr + result.stdout}`)
+    if (existsSync(dist)) renameSync(dist, old)
+    renameSync(fresh, dist)
+  } finally {
+    rmSync(fresh, { recursive: true, force: true })
+    rmSync(old, { recursive: true, force: true })
+  }
+}
+
+/** Builds one workspace directory: a process's bundle, or the console. */
+function buildOne (dir: string): void {
+  if (dir === CONSOLE) buildConsole()
+  else bundle(dir)
+}
+
+/**
+ * Processes whose bundle is missing or older than one of its inputs (or than this build's settings), and
+ * the console when its build is stale.
+ */
 export function staleBuilds (): string[] {
+  return [...staleBundles(), ...(consoleStale() ? [CONSOLE] : [])]
+}
+
+function staleBundles (): string[] {
   const settings = Math.max(statSync(SELF).mtimeMs, statSync(TRIM).mtimeMs)
   return BUNDLED.filter((dir) => {
     const entry = join(root, dir, 'dist', 'server.js')
@@ -97,9 +156,9 @@ export function staleBuilds (): string[] {
   })
 }
 
-/** Bundles the given processes (all by default). A bundling error (a missing import, bad syntax) throws. */
-export function build (dirs: readonly string[] = BUNDLED): void {
-  for (const dir of dirs) bundle(dir)
+/** Builds the given processes (all, and the console, by default). A bundling error (a missing import, bad syntax) throws. */
+export function build (dirs: readonly string[] = [...BUNDLED, CONSOLE]): void {
+  for (const dir of dirs) buildOne(dir)
 }
 
 /**
@@ -111,11 +170,13 @@ export function build (dirs: readonly string[] = BUNDLED): void {
 export function ensureBuilt (log: (line: string) => void = console.log): string[] {
   const stale = staleBuilds()
   if (stale.length === 0) return []
-  log(`building ${stale.join(', ')} (esbuild)`)
+  const bundles = stale.filter((dir) => dir !== CONSOLE)
+  if (bundles.length > 0) log(`building ${bundles.join(', ')} (esbuild)`)
+  if (stale.includes(CONSOLE)) log(`building ${CONSOLE} (vite)`)
   const failed: string[] = []
   for (const dir of stale) {
     try {
-      bundle(dir)
+      buildOne(dir)
     } catch (err) {
       rmSync(join(root, dir, 'dist'), { recursive: true, force: true })
       log(`${dir} did not bundle (its dist/ is removed): ${(err as Error).message}`)

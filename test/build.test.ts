@@ -1,15 +1,17 @@
 // The production build (scripts/build.ts): each process is one esbuild bundle that imports nothing but
 // Node built-ins and the external MongoDB driver, and that only lazily; a stale bundle is rebuilt;
 // production's node flags are one list (the Dockerfile's ENTRYPOINT says the same); an error thrown in
-// bundled code shows its src/…ts line; an image's directory holds the bundle and the driver alone.
+// bundled code shows its src/…ts line; an image's directory holds the bundle and the driver alone; the
+// console's Vite build is current, CSP-clean and small.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
+import { gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import t from 'tap'
-import { BUNDLED, ensureBuilt, EXTERNAL, PRODUCTION_NODE_FLAGS, staleBuilds } from '../scripts/build.js'
+import { BUNDLED, CONSOLE, consoleStale, ensureBuilt, EXTERNAL, PRODUCTION_NODE_FLAGS, staleBuilds } from '../scripts/build.js'
 import { deployBundle } from '../scripts/deploy-bundle.js'
 
 const root = new URL('..', import.meta.url).pathname
@@ -65,6 +67,28 @@ t.test('a bundle older than one of its inputs is stale, and ensureBuilt rebuilds
   t.same(ensureBuilt(() => {}), [])
   t.ok(statSync(entry).mtimeMs > long.getTime(), 'rebuilt')
   t.same(staleBuilds(), [])
+})
+
+t.test('the console is built by Vite: hashed assets under /console/assets/, nothing inline for the CSP, its JavaScript at most 80 KB gzip, rebuilt when stale', async (t) => {
+  const dist = join(root, CONSOLE, 'dist')
+  const html = readFileSync(join(dist, 'index.html'), 'utf8')
+  const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])
+  t.ok(scripts.length > 0 && scripts.every((tag) => /\ssrc="\/console\/assets\/[\w.-]+\.js"/.test(tag)), `every script is a file: ${scripts.join(' ')}`)
+  t.notMatch(html, /<script\b[^>]*>[^<]+<\/script>/, 'no inline script')
+  t.notMatch(html, /<style\b|\sstyle=/, 'no inline style')
+  const js = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'))
+  t.ok(js.length > 0)
+  const gzipped = js.reduce((sum, f) => sum + gzipSync(readFileSync(join(dist, 'assets', f))).length, 0)
+  t.ok(gzipped <= 80 * 1024, `the console's JavaScript is ${(gzipped / 1024).toFixed(1)} KB gzip (at most 80)`)
+
+  const index = join(dist, 'index.html')
+  const long = new Date(Date.now() - 3600_000 * 24 * 365 * 5)
+  utimesSync(index, long, long)
+  t.ok(consoleStale(), 'a source is newer than the build')
+  t.ok(staleBuilds().includes(CONSOLE))
+  t.same(ensureBuilt(() => {}), [])
+  t.ok(statSync(join(dist, 'index.html')).mtimeMs > long.getTime(), 'rebuilt')
+  t.notOk(consoleStale())
 })
 
 t.test("production's node flags: one list, the Dockerfile's ENTRYPOINT the same", async (t) => {
