@@ -1,4 +1,4 @@
-import { BusChannels, createBus, type Bus, type BusEvent } from '@weapp/common'
+import { BusChannels, busHubOf, createBus, type Bus, type BusEvent } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
@@ -47,7 +47,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
 
   // Logouts on any gateway (or expiry sweeps in the session service) evict here too.
   const ownBus = opts.bus === undefined
-  const bus = opts.bus ?? createBus(config.REDIS_URL, app.log)
+  const bus = opts.bus ?? createBus(config.REDIS_URL, app.log, busHubOf(config))
   app.decorate('revocationBus', bus)
   const onEvent = (event: BusEvent): void => {
     if (event.type !== 'session.revoked' || !Array.isArray(event.credentialHashes)) return

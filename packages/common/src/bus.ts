@@ -2,10 +2,14 @@ import { EventEmitter, once } from 'node:events'
 import type { Redis } from 'ioredis'
 import type { BusEvent } from './types.js'
 import { createRedis, type RedisState, type RedisStateLog } from './redis.js'
+import { BusHubClient } from './bus-hub-client.js'
 
 export type BusHandler = (event: BusEvent) => void
 
-/** Publish/subscribe between services: Redis pub/sub in production, an in-process emitter embedded. */
+/**
+ * Publish/subscribe between services: Redis pub/sub in production; without Redis the bus hub that
+ * realtime-ws serves (BusHubClient), or an in-process emitter for a process on its own.
+ */
 export interface Bus {
   publish (channel: string, event: BusEvent): Promise<void>
   /** Returns a function that removes the subscription. */
@@ -114,11 +118,26 @@ async function quitOrDisconnect (redis: Redis, timeoutMs = 1000): Promise<void> 
   redis.disconnect()
 }
 
-export function createBus (redisUrl: string | undefined, log?: RedisStateLog): Bus {
-  return redisUrl === undefined ? new InProcessBus() : new RedisBus(redisUrl, log)
+/** The bus hub a process without Redis joins (BUS_HUB_URL), with the internal credential it presents. */
+export interface BusHubTarget {
+  url: string
+  internalToken: string
 }
 
-/** The Redis state behind a bus: `up` for an in-process bus (nothing to lose). */
+/** The hub a service's configuration names, if any. */
+export function busHubOf (config: { BUS_HUB_URL?: string | undefined, INTERNAL_TOKEN: string }): BusHubTarget | undefined {
+  return config.BUS_HUB_URL === undefined ? undefined : { url: config.BUS_HUB_URL, internalToken: config.INTERNAL_TOKEN }
+}
+
+/** The one choice of a process's bus: REDIS_URL → Redis; else BUS_HUB_URL → the hub; else in-process. */
+export function createBus (redisUrl: string | undefined, log?: RedisStateLog, hub?: BusHubTarget): Bus {
+  if (redisUrl !== undefined) return new RedisBus(redisUrl, log)
+  if (hub !== undefined) return new BusHubClient(hub.url, hub.internalToken, log === undefined ? {} : { log })
+  return new InProcessBus()
+}
+
+/** The state behind a bus (Redis, or the hub's connection): `up` for an in-process bus (nothing to lose). */
 export function busState (bus: Bus): RedisState {
-  return bus instanceof RedisBus && !bus.connected ? 'down' : 'up'
+  if (bus instanceof RedisBus || bus instanceof BusHubClient) return bus.connected ? 'up' : 'down'
+  return 'up'
 }

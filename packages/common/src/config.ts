@@ -17,6 +17,12 @@ export const CommonEnv = {
   INTERNAL_TOKEN: Type.String({ minLength: 32, secret: true }),
   /** Absent: the embedded in-process implementations are used. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', secret: 'url' })),
+  /**
+   * Without REDIS_URL: the bus hub realtime-ws serves (ws://<realtime-ws>/internal/bus), so this process's
+   * events meet the others'. Absent too: an in-process bus (this process alone). realtime-ws ignores it:
+   * without Redis it is the hub.
+   */
+  BUS_HUB_URL: Type.Optional(Type.String({ pattern: '^wss?://[^\\s]+$' })),
   /** How long shutdown may take before the process is stopped anyway. */
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 })
 } satisfies TProperties

@@ -13,6 +13,7 @@ import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api.js'
 import wsRoutes from './routes/ws.js'
 import tunnelRoutes from './routes/tunnel.js'
+import busHubRoutes, { localBusHub, type BusHub } from './routes/bus-hub.js'
 import type { NicknameLookup } from './hub/nickname.js'
 
 export const SERVICE_NAME = 'realtime-ws'
@@ -25,6 +26,8 @@ export interface RealtimeAppOptions {
   clock?: Clock
   /** Use this bus instead of creating one (tests); closed by its owner. */
   bus?: Bus
+  /** Without REDIS_URL and `bus`: serve this bus hub (tests: lower bounds) instead of a default one. */
+  busHub?: BusHub
   /** Name the greeting uses; default: the session service's GET /api/me. */
   nickname?: NicknameLookup
 }
@@ -45,7 +48,10 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(redisPlugin)
-  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, ...(opts.bus !== undefined ? { bus: opts.bus } : {}) })
+  // Without Redis this process is the stack's bus: its own bus is the hub's local side (routes/bus-hub.ts).
+  const busHub = localBusHub({ redisUrl: opts.config.REDIS_URL, bus: opts.bus, busHub: opts.busHub }, app.log)
+  const bus = opts.bus ?? busHub
+  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, ...(bus !== undefined ? { bus } : {}) })
   await app.register(metricsPlugin)
   await app.register(ticketsPlugin)
   await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })
@@ -57,4 +63,5 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(wsRoutes)
   await app.register(tunnelRoutes)
+  if (busHub !== undefined) await app.register(busHubRoutes, { hub: busHub, internalToken: opts.config.INTERNAL_TOKEN, heartbeatIntervalMs: opts.config.HEARTBEAT_INTERVAL_MS })
 }
