@@ -2,7 +2,7 @@ import type { AgentRole, AgentView, ConsoleMessage, ConsoleSession, Conversation
 import type { CannedReply } from './canned.js'
 import type { ListFilter } from './state.js'
 
-// The console's HTTP client (docs/console.md#http-api-through-the-gateway-all-json-errors-statuscode-code-error-message):
+// The console's HTTP client (docs/console.md, "HTTP API"):
 // same-origin JSON with the session cookie, the CSRF token on every state-changing request, a 401 sends the
 // app back to the login screen, and errors carry the server's code and message to show.
 

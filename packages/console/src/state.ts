@@ -1,7 +1,7 @@
 import type { ConsoleEvent, ConsoleMessage, Conversation, Note, WindowView } from '@weapp/common'
 
 // The inbox's state and the one pure function that changes it: REST answers and the socket's events
-// (docs/console.md#live-updates-get-consolews) go through `reduce`, so a replayed or duplicated event
+// (docs/console.md, "Live updates") go through `reduce`, so a replayed or duplicated event
 // changes nothing twice and the list stays sorted by lastAt whatever the order things arrive in.
 
 export type ListView = 'mine' | 'unassigned' | 'all'

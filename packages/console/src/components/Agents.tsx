@@ -43,7 +43,10 @@ export function Agents ({ me }: { me: AgentView }) {
   }
 
   const resetPassword = async (agent: AgentView, input: HTMLInputElement | null): Promise<void> => {
-    const password = input?.value ?? ''
+    // The row's field, or (left empty) a prompt: either way the password never sits in the page's state.
+    const typed = input?.value ?? ''
+    const password = typed !== '' ? typed : (window.prompt(`New password for ${agent.login} (12 to 256 characters)`) ?? '')
+    if (password === '') return
     await run(async () => {
       await api.resetPassword(agent.id, password)
       if (input !== null) input.value = ''
