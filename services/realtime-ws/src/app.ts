@@ -8,11 +8,13 @@ import ticketsPlugin from './plugins/tickets.js'
 import nicknamePlugin from './plugins/nickname.js'
 import hubPlugin from './plugins/hub.js'
 import revocationPlugin from './plugins/revocation.js'
+import consolePlugin from './plugins/console.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api.js'
 import wsRoutes from './routes/ws.js'
 import tunnelRoutes from './routes/tunnel.js'
+import consoleWsRoutes from './routes/console-ws.js'
 import busHubRoutes, { localBusHub, type BusHub } from './routes/bus-hub.js'
 import type { NicknameLookup } from './hub/nickname.js'
 
@@ -57,11 +59,13 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
   await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })
   await app.register(hubPlugin)
   await app.register(revocationPlugin)
+  await app.register(consolePlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(wsRoutes)
   await app.register(tunnelRoutes)
+  await app.register(consoleWsRoutes)
   if (busHub !== undefined) await app.register(busHubRoutes, { hub: busHub, internalToken: opts.config.INTERNAL_TOKEN, heartbeatIntervalMs: opts.config.HEARTBEAT_INTERVAL_MS })
 }

@@ -5,6 +5,8 @@ import { exposeMessages } from '@weapp/common'
 
 /** An upgrade without a ticket or a forwarded identity. */
 export const WsAuthRequiredError = createError<[string]>('WS_AUTH_REQUIRED', 'Authentication required: %s', 401)
+/** The console socket (`/console/ws`) opened by anything but an agent's console session (a user, an admin key). */
+export const WsAgentRequiredError = createError('WS_AGENT_REQUIRED', 'Forbidden: the console socket is for console agents only', 403)
 /** The ticket is unknown, already used, expired or meant for another endpoint. */
 export const WsTicketInvalidError = createError('WS_TICKET_INVALID', 'Ticket unknown, already used or expired', 401)
 /** The session behind the identity was logged out, revoked or reached its absolute expiry. */
@@ -24,7 +26,9 @@ export const WsOptionsInvalidError = createError<[string]>('WS_OPTIONS_INVALID',
 export const WsFrameErrors = {
   channelForbidden: 'WS_CHANNEL_FORBIDDEN',
   badMessage: 'WS_BAD_MESSAGE',
-  tooManyChannels: 'WS_TOO_MANY_CHANNELS'
+  tooManyChannels: 'WS_TOO_MANY_CHANNELS',
+  /** A console socket frame that is not JSON or not one of the contract's client frames (hello, viewing, typing). */
+  badFrame: 'WS_BAD_FRAME'
 } as const
 
 /** Close codes this service uses. */

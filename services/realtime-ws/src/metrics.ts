@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 
-export type SocketKind = 'ws' | 'tunnel'
+/** `console`: the agent console's socket (`/console/ws`). */
+export type SocketKind = 'ws' | 'tunnel' | 'console'
 
 /** The service's Prometheus metrics, in a registry of its own (one per app instance, so tests can run several). */
 export class WsMetrics {
@@ -11,7 +12,7 @@ export class WsMetrics {
   readonly messagesOut: Counter<'kind'>
   /** Sockets cut because their send buffer passed MAX_BUFFERED_BYTES. */
   readonly slowConsumers: Counter
-  /** Upgrades refused before the socket opened, by reason (no_credentials, bad_ticket, internal_token, identity, session_ended). */
+  /** Upgrades refused before the socket opened, by reason (no_credentials, bad_ticket, internal_token, identity, session_ended, not_agent). */
   readonly authRefusals: Counter<'reason'>
   /** Sockets terminated for missing a heartbeat pong (or a tunnel ping). */
   readonly heartbeatTimeouts: Counter<'kind'>
@@ -38,5 +39,6 @@ export class WsMetrics {
     this.rateLimited = new Counter({ name: 'ws_rate_limited_total', help: 'Sockets closed for exceeding the frame rate limit, by kind', labelNames: ['kind'], registers })
     this.openSockets.set({ kind: 'ws' }, 0)
     this.openSockets.set({ kind: 'tunnel' }, 0)
+    this.openSockets.set({ kind: 'console' }, 0)
   }
 }

@@ -48,8 +48,8 @@ export class Connection {
   /** The key of the per-user cap and of user delivery. */
   get principal (): string { return principalOf(this.identity) }
 
-  /** The session this socket lives on; null for admin keys. */
-  get sessionId (): string | null { return this.identity.kind === 'user' ? this.identity.sessionId : null }
+  /** The session this socket lives on (a user's or an agent's console session); null for admin keys. */
+  get sessionId (): string | null { return this.identity.kind === 'admin' ? null : this.identity.sessionId }
 
   get open (): boolean { return !this.#cut && this.socket.readyState === this.socket.OPEN }
 

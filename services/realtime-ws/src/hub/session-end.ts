@@ -9,9 +9,9 @@ export const REVOKED_MAX_ENTRIES = 100_000
 export const REVOCATION_MARGIN_MS = 60_000
 
 /**
- * Sessions this instance heard were revoked (`session.revoked` on the bus), kept long enough to refuse a
- * socket that was still opening, a ticket issued just before, or an upgrade the gateway resolved just
- * before the logout. Bounded in time and size; session ids are never reused, so forgetting is safe.
+ * Sessions this instance heard were revoked (`session.revoked`, `agent.sessions.ended` on the bus), kept
+ * long enough to refuse a socket that was still opening, a ticket issued just before, or an upgrade the
+ * gateway resolved just before the logout. Bounded in time and size; session ids are never reused, so forgetting is safe.
  */
 export class RevokedSessions {
   readonly #until = new Map<string, number>()
@@ -46,17 +46,20 @@ export class RevokedSessions {
 }
 
 /**
- * The absolute expiry (ms) the session service put in a user identity; null when there is none (admin
- * keys, identities from before the field existed); NaN when it is there but not a date.
+ * The absolute expiry (ms) the session service put in a user or agent identity; null when there is none
+ * (admin keys, user identities from before the field existed); NaN when it is there but not a date.
  */
 export function sessionExpiry (identity: Identity): number | null {
-  if (identity.kind !== 'user' || identity.absoluteExpiresAt === undefined) return null
+  if (identity.kind === 'admin' || identity.absoluteExpiresAt === undefined) return null
   return typeof identity.absoluteExpiresAt === 'string' ? Date.parse(identity.absoluteExpiresAt) : Number.NaN
 }
 
-/** Why a user identity may no longer open anything (revoked, expired, malformed expiry), or null. */
+/**
+ * Why a user or agent (console) identity may no longer open anything (revoked, expired, malformed expiry),
+ * or null. Admin keys have no session.
+ */
 export function sessionEndReason (identity: Identity, revoked: RevokedSessions, now: number): 'revoked' | 'expired' | 'malformed' | null {
-  if (identity.kind !== 'user') return null
+  if (identity.kind === 'admin') return null
   if (revoked.has(identity.sessionId)) return 'revoked'
   const expiry = sessionExpiry(identity)
   if (expiry === null) return null

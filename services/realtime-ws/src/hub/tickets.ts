@@ -19,7 +19,7 @@ export interface TicketStore {
   close (): Promise<void>
 }
 
-const sessionOf = (grant: TicketGrant): string | null => grant.identity.kind === 'user' ? grant.identity.sessionId : null
+const sessionOf = (grant: TicketGrant): string | null => grant.identity.kind === 'admin' ? null : grant.identity.sessionId
 
 export const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
