@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { OutboundMessage } from '@weapp/common'
-import { RealTimeClock, type TestClock } from '@weapp/test-kit'
+import { RealTimeClock, type Teardown, type TestClock } from '@weapp/test-kit'
 import { buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { GIF, JPEG, PNG, SEND_PATH, calls, multipart, sendingEnv, startSim, userMessaged, type Sim } from './fixtures/sim.js'
 import { ANA, consoleCall } from './fixtures/console-agents.js'
@@ -12,7 +12,7 @@ const UPLOAD_PATH = '/cgi-bin/media/upload'
 const GET_PATH = '/cgi-bin/media/get'
 const THREE_DAYS = 3 * 86_400_000
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0], env: Record<string, string> = {}): Promise<{ sim: Sim, app: FastifyInstance, clock: TestClock }> {
+async function setup (t: Teardown, env: Record<string, string> = {}): Promise<{ sim: Sim, app: FastifyInstance, clock: TestClock }> {
   const sim = await startSim(t)
   const clock = new RealTimeClock()
   const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), ...env }), clock })
@@ -105,7 +105,7 @@ t.test('40007: a console send uploads the kept image again, once, and sends', as
   t.equal(await calls(sim, SEND_PATH) - sendsBefore, 2, 'the refused send and the retry')
   const received = (await sim.control.sent({ openid })).messages
   t.equal(received.length, 1, 'the user got the image once')
-  const fresh = (received[0] as { image: { media_id: string } }).image.media_id
+  const fresh = (received[0] as unknown as { image: { media_id: string } }).image.media_id
   t.not(fresh, mediaId, 'with the new media_id')
   t.equal((await app.consoleMedia.kept(mediaId))?.mediaId, fresh, 'the old media_id leads to the new one')
 
@@ -113,7 +113,7 @@ t.test('40007: a console send uploads the kept image again, once, and sends', as
   await consoleSend(app, openid, { msgtype: 'miniprogrampage', miniprogrampage: { title: 'Menu', pagepath: 'pages/menu/index', thumb_media_id: mediaId } })
   t.equal(await calls(sim, UPLOAD_PATH), 2)
   t.equal(await calls(sim, SEND_PATH) - sendsBefore, 3)
-  t.equal(((await sim.control.sent({ openid })).messages[1] as { miniprogrampage: { thumb_media_id: string } }).miniprogrampage.thumb_media_id, fresh)
+  t.equal(((await sim.control.sent({ openid })).messages[1] as unknown as { miniprogrampage: { thumb_media_id: string } }).miniprogrampage.thumb_media_id, fresh)
 })
 
 t.test('40007 twice, or for an image we do not keep: the error as WeChat gave it, one upload at most', async (t) => {

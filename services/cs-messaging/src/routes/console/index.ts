@@ -4,6 +4,7 @@ import notes from './notes.js'
 import canned from './canned.js'
 import cardTemplates from './card-templates.js'
 import media from './media.js'
+import handover from './handover.js'
 
 /**
  * The agent console's API, mounted under /api/console: the internal credential (checked for every route)
@@ -16,6 +17,7 @@ const consoleApi: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(canned)
   await app.register(cardTemplates)
   await app.register(media)
+  await app.register(handover)
 }
 
 export default consoleApi
