@@ -111,6 +111,12 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
   const base: Record<string, string> = {}
   const parent = options.inheritEnv === true ? process.env : { PATH: process.env.PATH ?? '' }
   for (const [k, v] of Object.entries({ ...parent, ...given })) if (v !== undefined) base[k] = v
+  // Without Redis, realtime-ws serves the bus hub and the other services join it: one bus for the stack
+  // (docs/console.md#without-redis-the-bus-hub). They may start first: their hub clients retry until it is up.
+  if ((base.REDIS_URL ?? '') === '' && (base.BUS_HUB_URL ?? '') === '') {
+    const busHubUrl = `${urls.realtime.replace(/^http/, 'ws')}/internal/bus`
+    for (const name of ['session', 'cs', 'gateway'] as const) envOf[name].BUS_HUB_URL = busHubUrl
+  }
 
   const children = new Map<ProcessName, ChildProcess>()
   const expectedExit = new Set<ChildProcess>()

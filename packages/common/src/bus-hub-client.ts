@@ -23,6 +23,8 @@ export interface BusHubClientOptions {
 export const MAX_WAITING_PUBLISHES = 1000
 
 const DEFAULTS = { backoff: { baseMs: 100, maxMs: 5000 }, publishWaitMs: 2000, heartbeatMs: 30_000 }
+/** Processes start together and realtime-ws may be up last: not reaching it is worth a warning only after this. */
+const STARTUP_GRACE_MS = 10_000
 
 /** A publish that could not go out: the hub is unreachable, or the event is too large for it. */
 export class BusHubPublishError extends Error {
@@ -49,8 +51,10 @@ export class BusHubClient implements Bus {
   #open = false
   #closed = false
   #down = false
+  #everConnected = false
   #attempts = 0
   #retry: NodeJS.Timeout | undefined
+  #startupWarning: NodeJS.Timeout | undefined
 
   constructor (url: string, internalToken: string, opts: BusHubClientOptions = {}) {
     if (!/^wss?:\/\//.test(url)) throw new Error('BusHubClient: the hub URL must start with ws:// or wss://')
@@ -64,6 +68,10 @@ export class BusHubClient implements Bus {
     this.#backoff = opts.backoff ?? DEFAULTS.backoff
     this.#publishWaitMs = opts.publishWaitMs ?? DEFAULTS.publishWaitMs
     this.#heartbeatMs = opts.heartbeatMs ?? DEFAULTS.heartbeatMs
+    this.#startupWarning = setTimeout(() => {
+      this.#log?.warn({ busHub: this.#where }, `bus hub still unreachable after ${STARTUP_GRACE_MS / 1000} s: this process's events reach no other process meanwhile`)
+    }, STARTUP_GRACE_MS)
+    this.#startupWarning.unref()
     void this.#connect()
   }
 
@@ -107,6 +115,7 @@ export class BusHubClient implements Bus {
     if (this.#closed) return
     this.#closed = true
     clearTimeout(this.#retry)
+    clearTimeout(this.#startupWarning)
     this.#handlers.clear()
     for (const w of this.#waiting) w.reject(new BusHubPublishError('the bus is closed'))
     this.#waiting.clear()
@@ -161,6 +170,8 @@ export class BusHubClient implements Bus {
     let heartbeat: NodeJS.Timeout | undefined
     socket.on('open', () => {
       this.#open = true
+      this.#everConnected = true
+      clearTimeout(this.#startupWarning)
       this.#attempts = 0
       if (this.#down) {
         this.#down = false
@@ -198,11 +209,16 @@ export class BusHubClient implements Bus {
     })
   }
 
-  /** Logs the first failure of an outage only (every reconnect attempt fails the same way). */
+  /**
+   * Logs the first failure of an outage only (every reconnect attempt fails the same way). Before the first
+   * connection it is the start-up order (the warning waits for STARTUP_GRACE_MS), not an outage.
+   */
   #wentDown (err: Error & { code?: string }): void {
     if (this.#down || this.#closed) return
     this.#down = true
-    this.#log?.warn({ busHub: this.#where, err: { message: err.message, code: err.code } }, 'bus hub unreachable; reconnecting')
+    const detail = { busHub: this.#where, err: { message: err.message, code: err.code } }
+    if (this.#everConnected) this.#log?.warn(detail, 'bus hub unreachable; reconnecting')
+    else this.#log?.info(detail, 'bus hub not reachable yet; retrying')
   }
 
   #scheduleReconnect (): void {
