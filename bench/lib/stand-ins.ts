@@ -33,7 +33,7 @@ export interface RecordedRequest {
 export interface SessionStandInOptions {
   internalToken: string
   credentials?: StandInSession[]
-  /** Keep every request (except /internal/resolve and /healthz) with its headers. Off for benchmarks. */
+  /** Keep every request (except the credential lookups and /healthz) with its headers. Off for benchmarks. */
   record?: boolean
   /** Extra routes (registered before the catch-all echo); `sleep` ends early when the stand-in closes. */
   routes?: (app: FastifyInstance, sleep: (ms: number) => Promise<void>) => void
@@ -168,7 +168,7 @@ export async function startSessionStandIn (options: SessionStandInOptions): Prom
 
   if (options.record === true) {
     app.addHook('preHandler', async (req) => {
-      if (req.url === '/internal/resolve' || req.url === '/healthz') return
+      if (req.url === '/internal/resolve' || req.url === '/internal/agent-sessions/resolve' || req.url === '/healthz') return
       requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body: typeof req.body === 'string' ? req.body : '' })
     })
   }

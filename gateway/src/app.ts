@@ -8,6 +8,7 @@ import authPlugin from './plugins/auth.js'
 import loginRateLimit from './plugins/login-rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
 import upstreamsPlugin from './plugins/upstreams.js'
+import consoleStatic, { defaultConsoleDir } from './routes/console-static.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import proxyRoutes from './routes/proxy.js'
@@ -78,6 +79,7 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
   await app.register(healthRoutes, { config, isClosing, redisHealth })
   await app.register(metricsRoutes, { token: config.METRICS_TOKEN, public: config.METRICS_PUBLIC })
   await app.register(proxyRoutes, { config, trustProxy, isClosing, webSockets })
+  await app.register(consoleStatic, { dir: config.CONSOLE_DIR ?? defaultConsoleDir() })
 }
 
 export const gatewayApp = fp(gateway, { name: 'weapp-gateway', fastify: '5.x' })

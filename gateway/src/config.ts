@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
 import Type, { type Static, type TString } from 'typebox'
 import { parseAdminKeys } from './auth/admin-keys.js'
+import { parseConsoleOrigins } from './auth/csrf.js'
 import { UPSTREAMS, type UpstreamUrlEnv } from './routes-table.js'
 
 export const DEFAULT_PORT = 8080
@@ -82,7 +83,16 @@ const GatewayOwnEnv = {
    */
   ADMIN_API_KEYS: Type.Optional(Type.String({ minLength: 1, secret: 'id-key-list' })),
   /** Largest file `POST /api/cs/media` takes (the route's body limit is this plus MULTIPART_OVERHEAD). */
-  ADMIN_UPLOAD_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: DEFAULT_ADMIN_UPLOAD_LIMIT })
+  ADMIN_UPLOAD_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: DEFAULT_ADMIN_UPLOAD_LIMIT }),
+  /**
+   * The console is served over HTTPS (behind nginx): its cookie is `__Host-weapp_console` (Secure), and the
+   * gateway's own origin for the CSRF Origin check is https://<Host>. Must match the session service's.
+   */
+  CONSOLE_COOKIE_SECURE: Type.Boolean({ default: false }),
+  /** More origins allowed to make state-changing console requests (comma-separated `scheme://host[:port]`). */
+  CONSOLE_ORIGINS: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  /** The console's build (index.html, assets/) served at /console/; default packages/console/dist of this repository. */
+  CONSOLE_DIR: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 }))
 }
 
 type UpstreamUrlProperties = { [K in UpstreamUrlEnv]: TString }
@@ -127,5 +137,6 @@ export function loadGatewayConfig (env: NodeJS.ProcessEnv = process.env): Gatewa
   const config = loadConfig(GatewayEnv, env)
   trustProxyList(config.TRUST_PROXY)
   parseAdminKeys(config.ADMIN_API_KEYS, config.INTERNAL_TOKEN)
+  parseConsoleOrigins(config.CONSOLE_ORIGINS)
   return config
 }

@@ -31,8 +31,16 @@ export const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT',
  *   body, a lone skey → `{"code":-1,"data":{}}`, bearer or nothing → 401 like `user`).
  * - `userOrAdmin`: an admin key (checked as `admin`, when keys are configured) or else a user session
  *   as `user` (same refusals). `Authorization` is not forwarded.
+ * - `agent`: the agent console (docs/console.md#sessions): the console cookie and nothing else
+ *   (`weapp_console`, `__Host-weapp_console` with CONSOLE_COOKIE_SECURE), checked on arrival before the
+ *   body is read (auth/agent-check.ts), resolved by the session service's agent route and cached like a
+ *   session. Forwards `{ kind: 'agent', ... }`; neither `Cookie` nor `Authorization` is forwarded, and no
+ *   other credential counts (a bearer token or an admin key does nothing here, a cookie nothing elsewhere).
+ *   No cookie → 401 GATEWAY_AUTH_REQUIRED; unknown or expired → 401 GATEWAY_CONSOLE_SESSION_INVALID;
+ *   a state-changing request (not GET/HEAD/OPTIONS) without an allowed `Origin` and the session's
+ *   `x-csrf-token` → 403 GATEWAY_CSRF_REJECTED (auth/csrf.ts), nothing forwarded.
  */
-export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin' | 'anyUser' | 'userOrAdmin'
+export type AuthPolicy = 'none' | 'user' | 'wafer1' | 'wafer2' | 'admin' | 'anyUser' | 'userOrAdmin' | 'agent'
 
 /**
  * A route's body limit by name, resolved from the config: `push` is PUSH_BODY_LIMIT (WeChat's
@@ -49,6 +57,11 @@ export interface RouteSpec {
   readonly auth: AuthPolicy
   /** Counted against the per-IP login budget (LOGIN_RATE_LIMIT_MAX per LOGIN_RATE_LIMIT_WINDOW_MS). */
   readonly rateLimit?: 'login'
+  /**
+   * A state-changing request needs an allowed `Origin` (the gateway's own or CONSOLE_ORIGINS), checked on
+   * arrival: the console login (login CSRF). `agent` routes check it anyway, with their CSRF token.
+   */
+  readonly originCheck?: boolean
   /** When the upstream answers 2xx, drop the caller's credential from the auth cache at once (logout). */
   readonly evictCredentialOnSuccess?: boolean
   /**
@@ -78,10 +91,12 @@ export interface RouteSpec {
  *   through untouched for the upstream to check. Neither → 401 before the socket opens.
  * - `ticket`: passed through without a session (the ticket in the query is the credential, which
  *   the upstream checks; clients send no headers).
+ * - `agent`: the console cookie, as the `agent` route policy; the upgrade also needs an allowed
+ *   `Origin` (cross-site WebSocket hijacking): else 403 before the socket opens.
  */
 export interface WebSocketSpec {
   readonly path: string
-  readonly auth: 'session' | 'ticket'
+  readonly auth: 'session' | 'ticket' | 'agent'
 }
 
 export interface UpstreamSpec {
@@ -107,7 +122,14 @@ export const UPSTREAMS = {
       { path: '/me', auth: 'wafer1', pipeline: true, bodyLimit: 'session' },
       // wafer generation 2 (wafer2 quickstart)
       { path: '/weapp/login', auth: 'none', rateLimit: 'login', bodyLimit: 'session' },
-      { path: '/weapp/user', auth: 'wafer2', pipeline: true, bodyLimit: 'session' }
+      { path: '/weapp/user', auth: 'wafer2', pipeline: true, bodyLimit: 'session' },
+      // The agent console's accounts and sessions (docs/console.md). Its login sets the console cookie.
+      { path: '/api/console/login', methods: ['POST'], auth: 'none', rateLimit: 'login', originCheck: true, bodyLimit: 'session' },
+      { path: '/api/console/logout', methods: ['POST'], auth: 'agent', evictCredentialOnSuccess: true, bodyLimit: 'session' },
+      { path: '/api/console/me', auth: 'agent', bodyLimit: 'session' },
+      { path: '/api/console/agents', auth: 'agent', bodyLimit: 'session' },
+      { path: '/api/console/agents/*', auth: 'agent', bodyLimit: 'session' },
+      { path: '/api/console/users/*', auth: 'agent', bodyLimit: 'session' }
     ]
   },
   'cs-messaging': {
@@ -121,7 +143,10 @@ export const UPSTREAMS = {
       { path: '/weapp/message', methods: ['GET', 'POST'], auth: 'none', bodyLimit: 'push', pipeline: true, idempotent: true },
       // The admin API. Media uploads are multipart images, larger than any other body.
       { path: '/api/cs/media', methods: ['POST'], auth: 'admin', bodyLimit: 'upload' },
-      { path: '/api/cs/*', auth: 'admin' }
+      { path: '/api/cs/*', auth: 'admin' },
+      // The agent console's inbox (everything under /api/console/ the session service does not serve).
+      { path: '/api/console/media', methods: ['POST'], auth: 'agent', bodyLimit: 'upload' },
+      { path: '/api/console/*', auth: 'agent' }
     ]
   },
   realtime: {
@@ -134,7 +159,9 @@ export const UPSTREAMS = {
     ],
     websockets: [
       { path: '/ws', auth: 'session' },
-      { path: '/weapp/tunnel/socket', auth: 'ticket' }
+      { path: '/weapp/tunnel/socket', auth: 'ticket' },
+      // The console's live updates (docs/console.md, "Live updates").
+      { path: '/console/ws', auth: 'agent' }
     ]
   }
 } as const satisfies Record<string, UpstreamSpec>

@@ -2,6 +2,7 @@ import { SESSION_BODY_LIMIT, decodeIdentity } from '@weapp/common'
 import t from 'tap'
 import { UPSTREAMS, type RouteSpec } from '../src/routes-table.js'
 import { routeBodyLimit } from '../src/routes/proxy.js'
+import { CSRF_TOKEN, consoleCookie } from './fixtures/console.js'
 import { BEARER, WAFER2_SKEY, WAFER_ID, WAFER_SKEY, bearer, startHarness } from './fixtures/gateway.js'
 
 const h = await startHarness()
@@ -21,7 +22,9 @@ const credentialsFor: Record<RouteSpec['auth'], Record<string, string>> = {
   wafer2: { 'x-wx-skey': WAFER2_SKEY },
   admin: {},
   anyUser: bearer(),
-  userOrAdmin: bearer()
+  userOrAdmin: bearer(),
+  // The console cookie, with what a state-changing console request needs besides (auth/csrf.ts).
+  agent: { ...consoleCookie(), origin: h.url, 'x-csrf-token': CSRF_TOKEN }
 }
 
 t.test('every route of the table reaches its upstream with its method and path', async (t) => {
@@ -29,7 +32,8 @@ t.test('every route of the table reaches its upstream with its method and path',
     const path = spec.path.endsWith('/*') ? spec.path.slice(0, -1) + 'phone' : spec.path
     const method = spec.methods?.[0] ?? 'GET'
     const before = h.upstream.requests.length
-    const res = await h.call(`${path}?q=1`, { method, headers: credentialsFor[spec.auth] })
+    // An Origin for all: the console login checks it.
+    const res = await h.call(`${path}?q=1`, { method, headers: { origin: h.url, ...credentialsFor[spec.auth] } })
     t.equal(res.status, 200, `${method} ${path} answered`)
     t.equal(h.upstream.requests.length, before + 1, `${method} ${path} forwarded once`)
     const got = lastUpstreamRequest()

@@ -1,5 +1,5 @@
 import type { onRequestHookHandler } from 'fastify'
-import { AdminDisabledError, AdminKeyInvalidError, AuthRequiredError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AdminDisabledError, AdminKeyInvalidError, AuthRequiredError } from '../errors.js'
 import type { AdminKeyring } from './admin-keys.js'
 import { bearerToken } from './credentials.js'
 
@@ -21,13 +21,13 @@ export function adminCheck (keyring: AdminKeyring): onRequestHookHandler {
       return
     }
     if (request.headers.authorization === undefined) {
-      reply.send(new AuthRequiredError('admin key'))
+      reply.send(new AuthRequiredError(AUTH_REQUIRED_HINTS.adminKey))
       return
     }
     const token = bearerToken(request.headers)
     if (token === undefined) {
       // Another scheme (Basic...), or "Bearer" with nothing usable after it: no admin key presented.
-      reply.send(new AuthRequiredError('admin key'))
+      reply.send(new AuthRequiredError(AUTH_REQUIRED_HINTS.adminKey))
       return
     }
     const key = keyring.match(token)

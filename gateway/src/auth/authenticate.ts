@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AuthRateLimitedError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AuthRateLimitedError, AuthRequiredError } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { AuthPolicy } from '../routes-table.js'
 import type { AdminKeyring } from './admin-keys.js'
-import { bearerToken, extractCredential, isMalformed, type Credential, type Malformed } from './credentials.js'
+import { bearerToken, extractCredential, isMalformed, type CachedCredential, type Credential, type Malformed } from './credentials.js'
 import { refuse, type RefusingPolicy } from './refusals.js'
 import type { ResolveResult, SessionResolver } from './resolver.js'
 
@@ -26,11 +26,11 @@ export interface Admission {
    * `identityHeader`: the `x-weapp-identity` to forward (null: none); `credential`: the session
    * credential it was resolved from (null when none was, e.g. an admin key or an unauthenticated request).
    */
-  admit (request: FastifyRequest, reply: FastifyReply, identityHeader: string | null, credential: Credential | null): void
+  admit (request: FastifyRequest, reply: FastifyReply, identityHeader: string | null, credential: CachedCredential | null): void
 }
 
 /** Which credentials a rule reads (extractCredential's policy). */
-function credentialPolicy (rule: Exclude<AuthRule, 'none' | 'admin'>): 'user' | 'wafer1' | 'wafer2' | 'anyUser' {
+function credentialPolicy (rule: Exclude<AuthRule, 'none' | 'admin' | 'agent'>): 'user' | 'wafer1' | 'wafer2' | 'anyUser' {
   if (rule === 'userOrAdmin') return 'user'
   if (rule === 'webSocketSession') return 'anyUser'
   return rule
@@ -81,6 +81,13 @@ export class Authenticator {
     if (rule === 'admin') {
       // Checked on arrival (auth/admin-check.ts); only requests with a valid key get here.
       this.#admission.admit(request, reply, request.adminIdentityHeader, null)
+      return
+    }
+    if (rule === 'agent') {
+      // Checked on arrival (auth/agent-check.ts: cookie, Origin, session, CSRF token); only admitted requests get here.
+      const admitted = request.agentAdmission
+      if (admitted === null) reply.send(new AuthRequiredError(AUTH_REQUIRED_HINTS.console))
+      else this.#admission.admit(request, reply, admitted.identityHeader, admitted.credential)
       return
     }
     const { resolver, keyring } = this.#deps

@@ -9,6 +9,15 @@ export type Credential =
 
 export type CredentialKind = Credential['kind']
 
+/**
+ * The agent console's cookie (docs/console.md#sessions): resolved by the session service's agent route,
+ * accepted by `agent` routes only, never taken for any other policy's credential.
+ */
+export interface ConsoleCookieCredential { readonly kind: 'console', readonly token: string, readonly hash: string }
+
+/** Any credential the auth cache keys. */
+export type CachedCredential = Credential | ConsoleCookieCredential
+
 export { credentialHash }
 
 /**
@@ -53,6 +62,10 @@ export function wafer1Credential (id: string, skey: string): Credential {
 
 export function wafer2Credential (skey: string): Credential {
   return { kind: 'wafer2', skey, hash: credentialHash({ kind: 'wafer2', skey }) }
+}
+
+export function consoleCookieCredential (token: string): ConsoleCookieCredential {
+  return { kind: 'console', token, hash: credentialHash({ kind: 'console', token }) }
 }
 
 function decode (value: string): string | undefined {

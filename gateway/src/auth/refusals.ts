@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { AuthRequiredError, SessionInvalidError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AuthRequiredError, SessionInvalidError } from '../errors.js'
 
 /** The magic key of wafer responses (docs/wafer.md). */
 export const WAFER_MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A'
@@ -18,7 +18,7 @@ export type RefusingPolicy = 'user' | 'wafer1' | 'wafer2'
 export function refuse (reply: FastifyReply, policy: RefusingPolicy, reason: string | null): void {
   switch (policy) {
     case 'user':
-      reply.send(reason === null ? new AuthRequiredError('token') : new SessionInvalidError(reason))
+      reply.send(reason === null ? new AuthRequiredError(AUTH_REQUIRED_HINTS.token) : new SessionInvalidError(reason))
       return
     case 'wafer1':
       reply.code(200).send({ [WAFER_MAGIC]: 1, error: 'ERR_INVALID_SESSION', message: `会话已失效，请重新登录：${reason ?? 'no session'}` })

@@ -1,17 +1,20 @@
-import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, RESOLVE_PATH, encodeIdentity, parseResolveResponse, resolveRequestOf, type UserIdentity } from '@weapp/common'
+import { AGENT_RESOLVE_PATH, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, RESOLVE_PATH, encodeIdentity, parseAgentResolveResponse, parseResolveResponse, resolveRequestOf, type AgentIdentity, type AgentResolveRequest, type UserIdentity } from '@weapp/common'
 import type { Pool } from 'undici'
 import { UpstreamBadResponseError } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
 import { classifyUpstreamError, upstreamError } from '../proxy/upstream-errors.js'
 import { TtlLru } from './cache.js'
-import type { Credential } from './credentials.js'
+import type { CachedCredential } from './credentials.js'
 import type { AuthFailureLimiter } from './failure-limit.js'
 
 /** A credential the session service vouched for, ready to forward. */
 export interface ResolvedSession {
-  readonly identity: UserIdentity
+  /** A user's for the session credentials, an agent's for the console cookie. */
+  readonly identity: UserIdentity | AgentIdentity
   /** `x-weapp-identity` value, encoded once per resolve rather than once per request. */
   readonly identityHeader: string
+  /** An agent session's CSRF token (auth/csrf.ts); absent for user sessions. */
+  readonly csrfToken?: string
 }
 
 /**
@@ -46,7 +49,8 @@ export interface SessionResolverOptions {
 }
 
 /**
- * Resolves credentials through the session service's `POST /internal/resolve`, once: positive
+ * Resolves credentials through the session service's `POST /internal/resolve` (the console cookie through
+ * `POST /internal/agent-sessions/resolve`), once: positive
  * answers are cached (bounded LRU, AUTH_CACHE_TTL_MS, never past the session's own expiry) under
  * the credentialHash, and concurrent requests with the same credential share one call. Revocations
  * (logout here, or `session.revoked` from another gateway) evict at once.
@@ -93,7 +97,7 @@ export class SessionResolver {
    * client `address` used up its failed-lookup budget. Rejects with GATEWAY_UPSTREAM_* when the
    * session service cannot answer: that is never a 401.
    */
-  resolve (credential: Credential, requestId: string, address: string): Promise<ResolveResult> {
+  resolve (credential: CachedCredential, requestId: string, address: string): Promise<ResolveResult> {
     const running = this.#inFlight.get(credential.hash)
     if (running !== undefined) return running.promise
     const { limiter, metrics } = this.#options
@@ -153,21 +157,21 @@ export class SessionResolver {
     if (ttl > 0) this.#refusals.set(hash, reason, Date.now() + ttl)
   }
 
-  async #call (credential: Credential, requestId: string): Promise<{ ok: true, session: ResolvedSession, expiresAt: number } | { ok: false, reason: string }> {
+  async #call (credential: CachedCredential, requestId: string): Promise<{ ok: true, session: ResolvedSession, expiresAt: number } | { ok: false, reason: string }> {
     const { pool, upstreamName, internalToken, timeoutMs, metrics } = this.#options
     const started = performance.now()
     let statusCode: number
     let text: string
     try {
       const response = await pool.request({
-        path: RESOLVE_PATH,
+        path: credential.kind === 'console' ? AGENT_RESOLVE_PATH : RESOLVE_PATH,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           [INTERNAL_TOKEN_HEADER]: internalToken,
           [REQUEST_ID_HEADER]: requestId
         },
-        body: JSON.stringify(resolveRequestOf(credential)),
+        body: JSON.stringify(credential.kind === 'console' ? { token: credential.token } satisfies AgentResolveRequest : resolveRequestOf(credential)),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs
       })
@@ -186,7 +190,18 @@ export class SessionResolver {
     } catch {
       parsed = undefined
     }
-    if (statusCode === 200) {
+    if (statusCode === 200 && credential.kind === 'console') {
+      // Checked against the contract (@weapp/common contracts/console.ts): anything else is a 502, never a session.
+      const answer = parseAgentResolveResponse(parsed)
+      if (answer !== null) {
+        metrics.resolveObserved(seconds, 'ok')
+        return {
+          ok: true,
+          session: { identity: answer.identity, identityHeader: encodeIdentity(answer.identity), csrfToken: answer.csrfToken },
+          expiresAt: Date.parse(answer.expiresAt)
+        }
+      }
+    } else if (statusCode === 200) {
       // Checked against the contract (@weapp/common contracts/resolve.ts): anything else is a 502, never a session.
       const answer = parseResolveResponse(parsed)
       if (answer !== null) {
@@ -202,7 +217,7 @@ export class SessionResolver {
     if (statusCode === 400 || statusCode === 401 || statusCode === 403) {
       metrics.resolveObserved(seconds, 'invalid')
       // The session service says "Session invalid: <reason>"; the gateway's own errors add their prefix.
-      const reason = typeof body.message === 'string' && body.message !== '' ? body.message.replace(/^Session invalid: /, '') : 'unknown session'
+      const reason = typeof body.message === 'string' && body.message !== '' ? body.message.replace(/^(Console )?[Ss]ession invalid: /, '') : 'unknown session'
       return { ok: false, reason }
     }
     metrics.resolveObserved(seconds, 'error')

@@ -10,7 +10,7 @@ import { SESSION_UPSTREAM } from '../routes-table.js'
 declare module 'fastify' {
   interface FastifyInstance {
     sessionResolver: SessionResolver
-    /** Where `session.revoked` events come from (its Redis state joins /readyz). */
+    /** Where `session.revoked` and `agent.sessions.ended` events come from (its Redis state joins /readyz). */
     revocationBus: Bus
   }
 }
@@ -49,8 +49,9 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   const ownBus = opts.bus === undefined
   const bus = opts.bus ?? createBus(config.REDIS_URL, app.log, busHubOf(config))
   app.decorate('revocationBus', bus)
+  // Console sessions end the same way: logout elsewhere, an agent disabled, a password reset.
   const onEvent = (event: BusEvent): void => {
-    if (event.type !== 'session.revoked' || !Array.isArray(event.credentialHashes)) return
+    if ((event.type !== 'session.revoked' && event.type !== 'agent.sessions.ended') || !Array.isArray(event.credentialHashes)) return
     for (const hash of event.credentialHashes) {
       if (typeof hash === 'string') resolver.evict(hash)
     }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher, Pool } from 'undici'
 import { BadPathError } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
-import { copyResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { STRIP_NOTHING, copyResponseHeaders, upstreamRequestHeaders, type StrippedCredentials } from './headers.js'
 import { isForwardablePath } from './path.js'
 import { classifyUpstreamError, isRetryable, upstreamError } from './upstream-errors.js'
 
@@ -21,8 +21,8 @@ export interface RouteTarget {
   readonly pipeline: boolean
   /** Requests of every method may be repeated (pipelined with `pipeline`, retried once like GETs). */
   readonly idempotent?: boolean
-  /** Do not forward the client's Authorization header (admin keys stop at the gateway). */
-  readonly dropAuthorization?: boolean
+  /** Credential headers not forwarded (admin keys and the console cookie stop at the gateway); default none. */
+  readonly strip?: StrippedCredentials
 }
 
 export interface ForwardSettings {
@@ -198,7 +198,7 @@ export function forward (
   const options: Dispatcher.DispatchOptions = {
     path: url,
     method: method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(request, settings.internalToken, identityHeader, settings.trustProxy, target.dropAuthorization === true),
+    headers: upstreamRequestHeaders(request, settings.internalToken, identityHeader, settings.trustProxy, target.strip ?? STRIP_NOTHING),
     body: Buffer.isBuffer(body) ? body : null,
     // blocking: nothing is pipelined behind this request until its response headers are in.
     blocking: !(target.pipeline && (method === 'GET' || method === 'HEAD' || target.idempotent === true)),

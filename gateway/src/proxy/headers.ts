@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER } from '@weapp/common'
+import type { AuthPolicy } from '../routes-table.js'
 
 /**
  * Request headers never copied from the client: hop-by-hop headers (RFC 9110 7.6.1), what undici
@@ -62,16 +63,27 @@ export function forwardedInfo (request: FastifyRequest, trustProxy: boolean): Fo
 }
 
 /**
+ * Credential headers a route keeps from the upstream: those the gateway checked itself and that go no
+ * further (admin keys in `Authorization`; the console cookie in `Cookie`, and `Authorization`, which
+ * console routes ignore).
+ */
+export interface StrippedCredentials {
+  readonly authorization: boolean
+  readonly cookie: boolean
+}
+
+export const STRIP_NOTHING: StrippedCredentials = Object.freeze({ authorization: false, cookie: false })
+
+/**
  * The headers sent upstream, as undici's flat [name, value, ...] array: the client's end-to-end
- * headers (original order and case, duplicates kept) plus what the gateway asserts.
- * `dropAuthorization`: the credential was the gateway's to check (admin keys) and goes no further.
+ * headers (original order and case, duplicates kept, `strip` left out) plus what the gateway asserts.
  */
 export function upstreamRequestHeaders (
   request: FastifyRequest,
   internalToken: string,
   identityHeader: string | null,
   trustProxy: boolean,
-  dropAuthorization = false
+  strip: StrippedCredentials = STRIP_NOTHING
 ): string[] {
   const rawHeaders = request.raw.rawHeaders
   const listed = connectionListed(request.headers.connection)
@@ -80,7 +92,7 @@ export function upstreamRequestHeaders (
     const name = rawHeaders[i]!
     const lower = name.toLowerCase()
     if (DROPPED_REQUEST_HEADERS.has(lower) || (listed !== null && listed.has(lower))) continue
-    if (dropAuthorization && lower === 'authorization') continue
+    if ((strip.authorization && lower === 'authorization') || (strip.cookie && lower === 'cookie')) continue
     out.push(name, rawHeaders[i + 1]!)
   }
   const fwd = forwardedInfo(request, trustProxy)
@@ -102,4 +114,14 @@ export function copyResponseHeaders (reply: FastifyReply, headers: Record<string
     if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name)) continue
     reply.header(name, value)
   }
+}
+
+const STRIP_AUTHORIZATION: StrippedCredentials = Object.freeze({ authorization: true, cookie: false })
+const STRIP_BOTH: StrippedCredentials = Object.freeze({ authorization: true, cookie: true })
+
+/** What a route of `auth` keeps from its upstream: admin keys stop here, and on console routes the cookie and Authorization. */
+export function strippedCredentials (auth: AuthPolicy): StrippedCredentials {
+  if (auth === 'agent') return STRIP_BOTH
+  if (auth === 'admin' || auth === 'userOrAdmin') return STRIP_AUTHORIZATION
+  return STRIP_NOTHING
 }

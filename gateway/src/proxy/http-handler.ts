@@ -2,6 +2,7 @@ import type { RouteHandlerMethod } from 'fastify'
 import { Authenticator, type AuthDeps } from '../auth/authenticate.js'
 import type { RouteSpec } from '../routes-table.js'
 import { forward, type ForwardSettings, type RouteTarget, type Upstream } from './forward.js'
+import { strippedCredentials } from './headers.js'
 
 /** What a proxy route's handler needs, made once per upstream. */
 export interface ProxyHandlerDeps {
@@ -23,7 +24,7 @@ export function httpProxyHandler (spec: RouteSpec, deps: ProxyHandlerDeps): Rout
     upstream: deps.upstream,
     pipeline: spec.pipeline === true,
     idempotent: spec.idempotent === true,
-    dropAuthorization: spec.auth === 'admin' || spec.auth === 'userOrAdmin'
+    strip: strippedCredentials(spec.auth)
   }
   const evict = spec.evictCredentialOnSuccess === true
   const authenticator = new Authenticator(spec.auth, deps.auth, {

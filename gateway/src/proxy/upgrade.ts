@@ -3,7 +3,7 @@ import { ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { upstreamRequestHeaders } from './headers.js'
+import { STRIP_NOTHING, upstreamRequestHeaders, type StrippedCredentials } from './headers.js'
 
 /**
  * WebSocket upgrades. The server's `upgrade` event hands the request to Fastify's router with a
@@ -57,10 +57,10 @@ export function routeUpgrades (app: FastifyInstance): void {
 }
 
 /** The request head sent upstream: the client's request line, Host and upgrade headers, and the gateway's headers. */
-export function upgradeHeaders (request: FastifyRequest, internalToken: string, identityHeader: string | null, trustProxy: boolean): string {
+export function upgradeHeaders (request: FastifyRequest, internalToken: string, identityHeader: string | null, trustProxy: boolean, strip: StrippedCredentials = STRIP_NOTHING): string {
   const raw = request.raw
   let head = `GET ${raw.url ?? '/'} HTTP/1.1\r\nHost: ${raw.headers.host ?? ''}\r\nConnection: Upgrade\r\nUpgrade: ${String(raw.headers.upgrade ?? 'websocket')}\r\n`
-  const headers = upstreamRequestHeaders(request, internalToken, identityHeader, trustProxy)
+  const headers = upstreamRequestHeaders(request, internalToken, identityHeader, trustProxy, strip)
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]!}: ${headers[i + 1]!}\r\n`
   return head + '\r\n'
 }

@@ -4,6 +4,7 @@ import { BadPathError } from '../errors.js'
 import type { WebSocketSpec } from '../routes-table.js'
 import { answerClosing } from './closing.js'
 import { forward, type RouteTarget } from './forward.js'
+import { STRIP_NOTHING, strippedCredentials } from './headers.js'
 import type { ProxyHandlerDeps } from './http-handler.js'
 import { isForwardablePath } from './path.js'
 import { pendingUpgrade, relayUpgrade, upgradeHeaders, type RelayedSockets } from './upgrade.js'
@@ -18,14 +19,16 @@ export interface WebSocketHandlerDeps extends ProxyHandlerDeps {
 }
 
 /**
- * The handler of a WebSocket route: an upgrade is authenticated (`session`) or not (`ticket`), then
+ * The handler of a WebSocket route: an upgrade is authenticated (`session`, `agent`: the latter checked on
+ * arrival by auth/agent-check.ts, Origin included) or not (`ticket`), then
  * relayed as raw bytes (proxy/upgrade.ts); refusals are ordinary HTTP answers written before any
  * socket opens. A plain GET (no upgrade) is forwarded like any request.
  */
 export function webSocketHandler (spec: WebSocketSpec, deps: WebSocketHandlerDeps): RouteHandlerMethod {
   const { settings, group, isClosing, sockets } = deps
   const name = deps.upstream.name
-  const target: RouteTarget = { upstream: deps.upstream, pipeline: false }
+  const strip = spec.auth === 'agent' ? strippedCredentials('agent') : STRIP_NOTHING
+  const target: RouteTarget = { upstream: deps.upstream, pipeline: false, strip }
   const upstreamUrl = new URL(deps.upstream.origin)
   const upstreamHost = upstreamUrl.hostname.replace(/^\[|\]$/g, '')
   const upstreamPort = Number(upstreamUrl.port === '' ? 80 : upstreamUrl.port)
@@ -54,7 +57,7 @@ export function webSocketHandler (spec: WebSocketSpec, deps: WebSocketHandlerDep
       name,
       host: upstreamHost,
       port: upstreamPort,
-      head: upgradeHeaders(request, settings.internalToken, identityHeader, settings.trustProxy),
+      head: upgradeHeaders(request, settings.internalToken, identityHeader, settings.trustProxy, strip),
       sockets,
       upgradeTimeoutMs: deps.timeouts.upgradeMs,
       idleTimeoutMs: deps.timeouts.idleMs,
@@ -69,7 +72,8 @@ export function webSocketHandler (spec: WebSocketSpec, deps: WebSocketHandlerDep
     })
   }
 
-  const authenticator = new Authenticator(spec.auth === 'ticket' ? 'none' : 'webSocketSession', deps.auth, { admit: relay })
+  const rule = spec.auth === 'ticket' ? 'none' : spec.auth === 'agent' ? 'agent' : 'webSocketSession'
+  const authenticator = new Authenticator(rule, deps.auth, { admit: relay })
 
   return function webSocketRouteHandler (request, reply) {
     request.metricsGroup = group

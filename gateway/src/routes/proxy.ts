@@ -1,8 +1,10 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, onRequestHookHandler } from 'fastify'
 import { SESSION_BODY_LIMIT } from '@weapp/common'
 import { adminCheck } from '../auth/admin-check.js'
+import { agentCheck } from '../auth/agent-check.js'
 import { AdminKeyring, parseAdminKeys } from '../auth/admin-keys.js'
 import type { AuthDeps } from '../auth/authenticate.js'
+import { loginOriginCheck, parseConsoleOrigins, type OriginPolicy } from '../auth/csrf.js'
 import { MULTIPART_OVERHEAD, type GatewayConfig } from '../config.js'
 import { BodyTooLargeError } from '../errors.js'
 import { LOGIN_RATE_LIMITED } from '../plugins/login-rate-limit.js'
@@ -56,6 +58,17 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
   if (!keyring.enabled) app.log.info('no ADMIN_API_KEYS: the admin routes answer 503 GATEWAY_ADMIN_DISABLED')
   const checkAdmin = adminCheck(keyring)
   app.decorateRequest('adminIdentityHeader', null)
+  const origins: OriginPolicy = { secure: config.CONSOLE_COOKIE_SECURE, allowed: parseConsoleOrigins(config.CONSOLE_ORIGINS) }
+  const checkAgent = agentCheck({ resolver: app.sessionResolver, origins })
+  const checkLoginOrigin = loginOriginCheck(origins)
+  app.decorateRequest('agentAdmission', null)
+  // Credentials checked on arrival, before the body is read (the rest: in the handler, auth/authenticate.ts).
+  const arrivalCheck = (spec: RouteSpec): { onRequest?: onRequestHookHandler } => {
+    if (spec.auth === 'admin') return { onRequest: checkAdmin }
+    if (spec.auth === 'agent') return { onRequest: checkAgent }
+    if (spec.originCheck === true) return { onRequest: checkLoginOrigin }
+    return {}
+  }
 
   const settings: ForwardSettings = { internalToken: config.INTERNAL_TOKEN, trustProxy: opts.trustProxy, metrics: app.metrics }
   const auth: AuthDeps = { resolver: app.sessionResolver, keyring, metrics: app.metrics }
@@ -74,6 +87,7 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
         method: 'GET',
         url: spec.path,
         exposeHeadRoute: false,
+        ...(spec.auth === 'agent' ? { onRequest: checkAgent } : {}),
         config: { metricsGroup: name },
         handler: webSocketHandler(spec, deps)
       })
@@ -84,7 +98,7 @@ export default async function proxyRoutes (app: FastifyInstance, opts: ProxyRout
         url: spec.path,
         exposeHeadRoute: false,
         bodyLimit: routeBodyLimit(spec, config),
-        ...(spec.auth === 'admin' ? { onRequest: checkAdmin } : {}),
+        ...arrivalCheck(spec),
         config: { metricsGroup: name, ...(spec.rateLimit === 'login' ? LOGIN_RATE_LIMITED : {}) },
         handler: httpProxyHandler(spec, deps)
       })
