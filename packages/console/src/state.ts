@@ -127,8 +127,18 @@ export function reduce (state: InboxState, action: Action): InboxState {
     case 'filter':
       return { ...state, filter: action.filter, items: [], next: null }
     case 'list-loaded': {
+      // An event applied while the page was on its way may be newer than the page's copy: keep the newer.
+      const current = new Map(state.items.map((c) => [c.openid, c]))
+      const newer = (c: Conversation): Conversation => {
+        const seen = current.get(c.openid)
+        return seen !== undefined && Date.parse(seen.lastAt) > Date.parse(c.lastAt) ? seen : c
+      }
       const items = action.append ? [...state.items] : []
-      for (const c of action.items) if (!items.some((x) => x.openid === c.openid)) items.push(c)
+      for (const c of action.items) {
+        const index = items.findIndex((x) => x.openid === c.openid)
+        if (index >= 0) items[index] = newer(c)
+        else items.push(newer(c))
+      }
       return { ...state, items: items.sort(byLastAtDesc), next: action.next }
     }
     case 'event':

@@ -80,9 +80,11 @@ export function Agents ({ me }: { me: AgentView }) {
                   {a.disabled ? ' disabled' : ''}
                 </td>
                 <td>{a.lastLoginAt !== undefined ? new Date(a.lastLoginAt).toLocaleString() : '—'}</td>
-                <td class='row'>
-                  <input type='password' aria-label={`New password for ${a.login}`} placeholder='new password (12+)' minLength={12} maxLength={256} autocomplete='new-password' ref={(el) => { passwordInput = el }} />
-                  <button type='button' data-testid='agent-reset-password' onClick={() => { void resetPassword(a, passwordInput) }}>Reset</button>
+                <td>
+                  <div class='row'>
+                    <input type='password' aria-label={`New password for ${a.login}`} placeholder='new password (12+)' minLength={12} maxLength={256} autocomplete='new-password' ref={(el) => { passwordInput = el }} />
+                    <button type='button' data-testid='agent-reset-password' onClick={() => { void resetPassword(a, passwordInput) }}>Reset</button>
+                  </div>
                 </td>
               </tr>
             )

@@ -89,7 +89,7 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
         await reloadMessages().catch(() => {})
       } else {
         const why = apiError !== null && (apiError.code.startsWith('CS_SEND_') || apiError.errcode !== undefined)
-          ? `${explainWechatError(apiError.errcode, apiError.code)} ${apiError.describe()}`
+          ? `${explainWechatError(apiError.errcode, apiError.code)}${apiError.errcode === undefined ? ` (${apiError.code})` : ''}`
           : errorText(err)
         setLocalErrors((m) => ({ ...m, [local.id]: why }))
         dispatch(messageChanged({ ...local, outcome: 'failed', ...(apiError?.errcode !== undefined ? { errcode: apiError.errcode } : {}), ...(apiError !== null && apiError.code !== '' ? { errorCode: apiError.code } : {}) }))

@@ -100,6 +100,8 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
   }), [])
 
   useEffect(() => {
+    // The list loads at once; the socket's first welcome loads it again with the events from then on.
+    void loadList(false)
     socket.start()
     return () => { socket.stop() }
   }, [socket])
