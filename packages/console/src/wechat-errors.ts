@@ -16,8 +16,19 @@ const EXPLANATIONS: Readonly<Record<number, string>> = {
   [-1]: 'WeChat\'s servers were busy: try again.'
 }
 
-/** The words for a WeChat errcode, or a generic sentence naming the code. */
+/** Our error codes for WeChat's refusals (docs/wechat/errors.md), for a record that kept the code alone. */
+const ERRCODE_OF: Readonly<Record<string, number>> = {
+  WECHAT_SEND_WINDOW_CLOSED: 45015,
+  WECHAT_SEND_QUOTA_EXCEEDED: 45047,
+  WECHAT_OPENID_INVALID: 40003,
+  WECHAT_API_UNAUTHORIZED: 48001,
+  WECHAT_MEDIA_INVALID: 40007,
+  WECHAT_TOKEN_INVALID: 40001
+}
+
+/** The words for a WeChat errcode (or our code for it), or a generic sentence naming the code. */
 export function explainWechatError (errcode: number | undefined, errorCode?: string): string {
+  if (errcode === undefined && errorCode !== undefined) errcode = ERRCODE_OF[errorCode]
   if (errcode !== undefined) {
     const text = EXPLANATIONS[errcode]
     if (text !== undefined) return `${text} (WeChat error ${errcode})`

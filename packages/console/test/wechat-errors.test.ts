@@ -23,4 +23,5 @@ t.test('an unknown errcode is named; our own refusals are explained by their cod
   t.match(explainWechatError(undefined, 'CS_SEND_WINDOW_CLOSED'), /window is closed/)
   t.equal(explainWechatError(undefined, 'CS_SOMETHING'), 'The message was not sent (CS_SOMETHING).')
   t.equal(explainWechatError(undefined), 'The message was not sent.')
+  t.equal(explainWechatError(undefined, 'WECHAT_SEND_QUOTA_EXCEEDED'), explainWechatError(45047), 'a record with our code alone')
 })
