@@ -74,6 +74,8 @@ export const ConsoleCardInvalidError = createError<[string]>('CS_CONSOLE_CARD_IN
 export const ConsoleDuplicateError = createError<[string]>('CS_CONSOLE_DUPLICATE', 'Already exists: %s', 409)
 /** A bounded list (canned replies, card templates, a conversation's notes) is full. */
 export const ConsoleLimitError = createError<[string]>('CS_CONSOLE_LIMIT', 'Limit reached: %s', 409)
+/** Claiming or releasing a conversation another agent has (a console admin may force a claim). */
+export const ConsoleClaimedError = createError<[string]>('CS_CONSOLE_CLAIMED', 'The conversation is assigned to %s', 409)
 
 // ---- lifecycle and configuration ----
 /** A plugin or module was given options it cannot work with. */

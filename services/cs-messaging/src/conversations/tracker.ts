@@ -44,8 +44,8 @@ export class ConversationTracker implements SendObserver {
     const { conversation } = await conversations.recordInbound({
       openid: record.openid, key: record.key, at: record.createdAt, last: inboundPreview(record), interaction, window
     })
-    await this.publish({ type: 'message', message: consoleMessage(record) })
-    await this.changed(conversation)
+    this.publish({ type: 'message', message: consoleMessage(record) })
+    this.changed(conversation)
   }
 
   async recorded (record: NewOutboundRecord): Promise<void> {
@@ -53,8 +53,8 @@ export class ConversationTracker implements SendObserver {
     try {
       const window = windowView(await windows.peek(record.openid, now()))
       const conversation = await conversations.recordOutbound({ openid: record.openid, key: record.key, at: record.createdAt, last: outboundPreview(record), window })
-      await this.publish({ type: 'message', message: consoleMessage({ ...record, direction: 'out' }) })
-      await this.changed(conversation)
+      this.publish({ type: 'message', message: consoleMessage({ ...record, direction: 'out' }) })
+      this.changed(conversation)
     } catch (err) {
       log.error({ err, key: record.key }, 'conversation not updated with a send')
     }
@@ -63,23 +63,23 @@ export class ConversationTracker implements SendObserver {
   async completed (key: string): Promise<void> {
     try {
       const record = await this.#o.messages.findOutbound(key)
-      if (record !== null) await this.publish({ type: 'message', message: consoleMessage(record) })
+      if (record !== null) this.publish({ type: 'message', message: consoleMessage(record) })
     } catch (err) {
       this.#o.log.error({ err, key }, 'send outcome not published')
     }
   }
 
   /** Tells the consoles a conversation changed (a message, a claim, a release, a status, a read). */
-  async changed (conversation: ConversationRecord): Promise<void> {
-    await this.publish({ type: 'conversation', conversation: conversationView(conversation) })
+  changed (conversation: ConversationRecord): void {
+    this.publish({ type: 'conversation', conversation: conversationView(conversation) })
   }
 
-  /** Published in the order of the calls; a failure is logged, never thrown. */
-  async publish (event: ConsoleEvent): Promise<void> {
-    try {
-      await this.#o.bus.publish(BusChannels.console, { type: 'console.event', event })
-    } catch (err) {
-      this.#o.log.warn({ err, event: event.type }, 'could not publish console.event')
-    }
+  /**
+   * Not awaited, so no push or send waits for the bus; still published in the order of the calls (one
+   * connection sends its commands in order). A failure is logged, never thrown.
+   */
+  publish (event: ConsoleEvent): void {
+    this.#o.bus.publish(BusChannels.console, { type: 'console.event', event })
+      .catch((err: unknown) => { this.#o.log.warn({ err, event: event.type }, 'could not publish console.event') })
   }
 }

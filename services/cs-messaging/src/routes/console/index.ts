@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireAgent } from '@weapp/common'
+import conversations from './conversations.js'
+import messages from './messages.js'
+import typing from './typing.js'
 import notes from './notes.js'
 import canned from './canned.js'
 import cardTemplates from './card-templates.js'
@@ -13,6 +16,9 @@ import handover from './handover.js'
  */
 const consoleApi: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', async (request) => { requireAgent(request) })
+  await app.register(conversations)
+  await app.register(messages)
+  await app.register(typing)
   await app.register(notes)
   await app.register(canned)
   await app.register(cardTemplates)
