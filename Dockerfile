@@ -27,11 +27,18 @@ RUN pnpm install --offline --frozen-lockfile \
 ARG SERVICE
 # /out: the bundle with its source maps, a package.json saying "type": "module", and node_modules with
 # only the packages the bundle leaves external (the MongoDB driver and its dependencies, for the services
-# that import it), copied at the versions pnpm-lock.yaml installed (scripts/deploy-bundle.ts).
+# that import it), copied at the versions pnpm-lock.yaml installed (scripts/deploy-bundle.ts). The gateway's
+# image also carries the agent console's build at /app/packages/console/dist, where the gateway looks for it
+# by default (CONSOLE_DIR: the nearest packages/console/dist above its code).
 RUN test -n "$SERVICE" && test -f "$SERVICE/package.json" \
     || { echo "build with --build-arg SERVICE=<workspace directory, e.g. services/session>" >&2; exit 1; }; \
     pnpm exec tsx scripts/deploy-bundle.ts "$SERVICE" /out \
- && test -f /out/dist/server.js
+ && test -f /out/dist/server.js \
+ && if [ "$SERVICE" = gateway ]; then \
+      test -f packages/console/dist/index.html \
+        || { echo "the agent console was not built (packages/console/dist/index.html): pnpm run build must build it" >&2; exit 1; }; \
+      mkdir -p /out/packages/console && cp -R packages/console/dist /out/packages/console/dist; \
+    fi
 
 # ---- runtime: the deployed directory, read-only for an unprivileged user ----
 FROM ${NODE_IMAGE} AS runtime

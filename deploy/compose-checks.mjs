@@ -88,6 +88,16 @@ await check('GET /healthz and /readyz through nginx (HTTPS, every upstream ready
   return `HSTS ${health.headers.get('strict-transport-security')}`
 })
 
+await check('the agent console through nginx: /console/ from the gateway image, with its CSP', async () => {
+  const res = await fetch(`${BASE}/console/`, { redirect: 'manual', signal: AbortSignal.timeout(15_000) })
+  const html = await res.text()
+  assert(res.status === 200, `status ${res.status}: ${html.slice(0, 200)}`)
+  const csp = res.headers.get('content-security-policy') ?? ''
+  assert(csp.startsWith("default-src 'none'"), `CSP ${csp}`)
+  assert(html.includes('/console/assets/'), 'index.html names no built asset')
+  return `cache-control ${res.headers.get('cache-control')}`
+})
+
 await check('plain HTTP port redirects to HTTPS', async () => {
   const res = await call('GET', `${HTTP_BASE}/api/me`)
   assert(res.status === 301, `status ${res.status}`)

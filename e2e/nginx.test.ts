@@ -407,6 +407,30 @@ async function main (nginx: string): Promise<void> {
     t.equal(internal.json().code, 'PROXY_NOT_FOUND')
   })
 
+  t.test('the agent console through nginx: its files with the CSP and cache headers, its socket through the gateway', async (t) => {
+    const index = await call('/console/')
+    t.equal(index.status, 200, 'the console build is served (pnpm build makes it)', { body: index.text.slice(0, 300) })
+    t.match(index.headers['content-type'], /^text\/html/)
+    t.match(index.headers['content-security-policy'], /^default-src 'none'; script-src 'self'; .*frame-ancestors 'none'$/)
+    t.equal(index.headers['x-content-type-options'], 'nosniff')
+    t.equal(index.headers['cache-control'], 'no-cache')
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(index.text)?.[1]
+    t.ok(script, 'index.html loads a hashed script')
+    if (script !== undefined) {
+      const asset = await call(script)
+      t.equal(asset.status, 200)
+      t.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable')
+      t.match(asset.headers['content-security-policy'], /^default-src 'none'/)
+    }
+    const bare = await call('/console')
+    t.equal(bare.status, 301)
+    t.equal(bare.headers.location, '/console/')
+
+    const socket = await refusal(`${wsOrigin}/console/ws`, { origin }, wss)
+    t.equal(socket.status, 401, 'the console socket goes through the gateway, which wants the cookie')
+    t.equal(socket.body.code, 'GATEWAY_AUTH_REQUIRED')
+  })
+
   t.test('body limits: nginx refuses above the gateway limits, never below', async (t) => {
     const loginBody = (size: number): string => JSON.stringify({ code: 'x'.repeat(size - JSON.stringify({ code: '' }).length) })
     t.equal(Buffer.byteLength(loginBody(BODY_LIMIT)), BODY_LIMIT)
