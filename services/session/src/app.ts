@@ -5,12 +5,15 @@ import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
 import wechatPlugin, { type WechatPluginOptions } from './plugins/wechat.js'
 import servicesPlugin from './plugins/services.js'
+import consoleAdminPlugin from './plugins/console-admin.js'
+import type { PasswordHasherOptions } from './agents/passwords.js'
 import metricsPlugin from './plugins/metrics.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api/index.js'
 import waferRoutes from './routes/wafer/index.js'
 import internalRoutes from './routes/internal/index.js'
+import consoleRoutes from './routes/console/index.js'
 
 export const SERVICE_NAME = 'session'
 /** Every body this service accepts is a few hundred bytes: anything past this is refused with 413. */
@@ -22,6 +25,8 @@ export interface SessionAppOptions {
   clock?: Clock
   /** WeChat client tuning (tests shorten the retry back-off). */
   wechat?: WechatPluginOptions['client']
+  /** Console password hashing (tests lower the scrypt cost; production keeps OWASP's). */
+  passwords?: PasswordHasherOptions
 }
 
 /**
@@ -50,11 +55,13 @@ export default async function sessionApp (app: FastifyInstance, opts: SessionApp
   await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, busHub: busHubOf(opts.config) })
   await app.register(metricsPlugin)
   await app.register(wechatPlugin, { ...(opts.wechat !== undefined ? { client: opts.wechat } : {}) })
-  await app.register(servicesPlugin)
+  await app.register(servicesPlugin, { ...(opts.passwords !== undefined ? { passwords: opts.passwords } : {}) })
+  await app.register(consoleAdminPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(apiRoutes, { prefix: '/api' })
+  await app.register(consoleRoutes, { prefix: '/api/console' })
   await app.register(waferRoutes)
   await app.register(internalRoutes, { prefix: '/internal' })
 }

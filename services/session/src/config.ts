@@ -7,6 +7,14 @@ export const DEFAULT_MONGO_DB = 'weapp'
 export const DEFAULT_SESSION_IDLE_TTL_SEC = 7 * 24 * 3600
 export const DEFAULT_SESSION_MAX_TTL_SEC = 30 * 24 * 3600
 export const DEFAULT_WECHAT_TIMEOUT_MS = 5000
+export const DEFAULT_CONSOLE_SESSION_IDLE_SEC = 3600
+export const DEFAULT_CONSOLE_SESSION_MAX_SEC = 12 * 3600
+
+/** A console login (docs/console.md#sessions): 1-64 of [a-z0-9._-], case-folded (upper case is accepted and lowered). */
+export const AGENT_LOGIN_PATTERN = '^[A-Za-z0-9._-]{1,64}$'
+/** Console passwords: 12 to 256 characters (agents/passwords.ts checks it; the config refuses a shorter admin one at boot). */
+export const PASSWORD_MIN_LENGTH = 12
+export const PASSWORD_MAX_LENGTH = 256
 
 /** Everything the session service reads from its environment, validated at boot. */
 export const SessionEnv = Type.Object({
@@ -27,7 +35,17 @@ export const SessionEnv = Type.Object({
   SESSION_MAX_TTL_SEC: Type.Integer({ minimum: 60, default: DEFAULT_SESSION_MAX_TTL_SEC }),
   /** stable: POST /cgi-bin/stable_token (shared safely with other consumers); classic: GET /cgi-bin/token. */
   TOKEN_SOURCE: Type.Union([Type.Literal('stable'), Type.Literal('classic')], { default: 'stable' }),
-  WECHAT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_WECHAT_TIMEOUT_MS })
+  WECHAT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: DEFAULT_WECHAT_TIMEOUT_MS }),
+  /** An agent console session unused for this long expires (each use slides it). */
+  CONSOLE_SESSION_IDLE_SEC: Type.Integer({ minimum: 60, default: DEFAULT_CONSOLE_SESSION_IDLE_SEC }),
+  /** No console session lives longer than this after login; the cookie's Max-Age. */
+  CONSOLE_SESSION_MAX_SEC: Type.Integer({ minimum: 60, default: DEFAULT_CONSOLE_SESSION_MAX_SEC }),
+  /** true behind HTTPS (nginx): the cookie is `__Host-weapp_console` with Secure; false: `weapp_console` (http dev). */
+  CONSOLE_COOKIE_SECURE: Type.Boolean({ default: false }),
+  /** With CONSOLE_ADMIN_PASSWORD: the console admin created at start when this login does not exist yet. */
+  CONSOLE_ADMIN_LOGIN: Type.Optional(Type.String({ pattern: AGENT_LOGIN_PATTERN })),
+  /** That admin's password: a secret (never logged), within the password policy; may come from CONSOLE_ADMIN_PASSWORD_FILE. */
+  CONSOLE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, secret: true }))
 })
 
 export type SessionConfig = Static<typeof SessionEnv>
@@ -37,6 +55,12 @@ export function loadSessionConfig (env: NodeJS.ProcessEnv = process.env): Sessio
   const config = loadConfig(SessionEnv, env)
   if (config.SESSION_MAX_TTL_SEC < config.SESSION_IDLE_TTL_SEC) {
     throw new ConfigInvalidError('SESSION_MAX_TTL_SEC must not be smaller than SESSION_IDLE_TTL_SEC')
+  }
+  if (config.CONSOLE_SESSION_MAX_SEC < config.CONSOLE_SESSION_IDLE_SEC) {
+    throw new ConfigInvalidError('CONSOLE_SESSION_MAX_SEC must not be smaller than CONSOLE_SESSION_IDLE_SEC')
+  }
+  if ((config.CONSOLE_ADMIN_LOGIN === undefined) !== (config.CONSOLE_ADMIN_PASSWORD === undefined)) {
+    throw new ConfigInvalidError('CONSOLE_ADMIN_LOGIN and CONSOLE_ADMIN_PASSWORD go together: set both or neither')
   }
   return config
 }

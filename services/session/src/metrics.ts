@@ -10,6 +10,9 @@ export function outcomeOf (err: unknown): Exclude<SessionOutcome, 'ok'> {
   return typeof status === 'number' && status >= 400 && status < 500 ? 'refused' : 'error'
 }
 
+/** How a console login ended: ok, failed (unknown login or wrong password), disabled, or error (storage, busy). */
+export type ConsoleLoginOutcome = 'ok' | 'failed' | 'disabled' | 'error'
+
 /** The service's Prometheus metrics, in a registry of its own (one per app instance, so tests can run several). */
 export class SessionMetrics {
   readonly registry = new Registry()
@@ -17,11 +20,14 @@ export class SessionMetrics {
   readonly logins: Counter<'generation' | 'outcome'>
   /** `POST /internal/resolve` calls (the gateway resolving a credential) by outcome. */
   readonly resolves: Counter<'outcome'>
+  /** `POST /api/console/login` by outcome (a rise of failed is someone guessing passwords). */
+  readonly consoleLogins: Counter<'outcome'>
 
   constructor () {
     const registers = [this.registry]
     this.logins = new Counter({ name: 'session_logins_total', help: 'Logins, by generation (bearer, wafer1, wafer2) and outcome (ok, refused, error)', labelNames: ['generation', 'outcome'], registers })
     this.resolves = new Counter({ name: 'session_resolves_total', help: 'Credentials resolved for the gateway, by outcome (ok, refused, error)', labelNames: ['outcome'], registers })
+    this.consoleLogins = new Counter({ name: 'session_console_logins_total', help: 'Agent console logins, by outcome (ok, failed, disabled, error)', labelNames: ['outcome'], registers })
   }
 
   login (generation: SessionKind, outcome: SessionOutcome): void {

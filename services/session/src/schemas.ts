@@ -37,5 +37,8 @@ export const UserSchema = Type.Object({
   lastSeenAt: Type.String({ format: 'date-time' })
 })
 
+/** At least one visible character and no C0/C1 control characters (newlines, NUL, escapes...) in a display name. */
+export const DISPLAY_NAME_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$'
+
 /** A wx.login / getPhoneNumber code as WeChat hands it out (opaque; WeChat's are 32 characters). */
 export const WxCode = Type.String({ minLength: 1, maxLength: 256 })

@@ -1,16 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { requireUser } from '@weapp/common'
-import { UserSchema, WxCode, errorResponses } from '../../schemas.js'
+import { DISPLAY_NAME_PATTERN, UserSchema, WxCode, errorResponses } from '../../schemas.js'
 import { UserNotFoundError } from '../../errors.js'
 import type { ProfilePatch } from '../../repositories/types.js'
 
-/** At least one visible character and no C0/C1 control characters (newlines, NUL, escapes...) in a display name. */
-const NICKNAME_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$'
-
 const ProfilePatchBody = Type.Object({
   // Trimmed before it is stored; must keep at least one visible character.
-  nickname: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: NICKNAME_PATTERN })),
+  nickname: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: DISPLAY_NAME_PATTERN })),
   avatarUrl: Type.Optional(Type.String({ minLength: 9, maxLength: 1024, format: 'uri', pattern: '^https://[^\\s]+$' }))
 }, { additionalProperties: false, minProperties: 1 })
 
