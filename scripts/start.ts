@@ -57,7 +57,7 @@ if (system !== undefined && !stopping) {
   console.log(`
   Ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s. The gateway (the only public entry) is at ${gateway}
     session service ${urls.session}, cs-messaging ${urls.cs}, realtime-ws ${urls.realtime} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
-    stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process (set REDIS_URL for Redis)' : 'Redis'}
+    stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process, one bus through realtime-ws (set REDIS_URL for Redis)' : 'Redis'}
 ${pushLine}
 ${adminKeyLine}
   Try it (README "Walk-through"):

@@ -6,7 +6,7 @@ import t from 'tap'
 import { SimControl } from '@weapp/wechat-sim'
 import type { Teardown } from '@weapp/test-kit'
 import { loadMiniprogram, type LoadedMiniprogram } from './fixtures/miniprogram.js'
-import { NEEDS_REDIS, startTestSystem } from './fixtures/system.js'
+import { startTestSystem } from './fixtures/system.js'
 import { createWxBridge, type WxBridge } from './fixtures/wx-bridge.js'
 import { until } from './fixtures/wait.js'
 import { freePort } from '../../../scripts/redis-server.js'
@@ -126,7 +126,8 @@ t.test('socket page: greeting, echo, and the state', async (t) => {
   await until(() => wx.sockets.length === 0, 5000, 'socket closed on unload')
 })
 
-t.test('socket page: a customer-service message pushed by WeChat shows up as an event', { skip: NEEDS_REDIS }, async (t) => {
+// Without Redis too: realtime-ws's bus hub carries cs-messaging's events (BUS_HUB_URL, scripts/system.ts).
+t.test('socket page: a customer-service message pushed by WeChat shows up as an event', async (t) => {
   const { mp, user } = await launch(t)
   const page = await mp.open('pages/socket/socket')
   t.teardown(async () => { await mp.close(page) })

@@ -11,7 +11,7 @@ t.test('with REDIS_URL: shared access_token in Redis, session.revoked on Redis p
   const url = redisUrl!
   const redis = createRedis(url)
   t.teardown(async () => { await redis.quit() })
-  const tokenKey = `wx:token:${DEFAULT_SIM_APP.appId}`
+  const tokenKey = `wx:token:{${DEFAULT_SIM_APP.appId}}`
   await redis.del(tokenKey)
   t.teardown(async () => { await redis.del(tokenKey) })
 

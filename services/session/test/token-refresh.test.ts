@@ -11,7 +11,7 @@ const redisUrl = process.env.REDIS_URL
 t.test('Redis token cache: a failed refresh ahead of expiry is logged once, without the AppSecret', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
   // An app of its own, so no other test shares its token key.
   const appId = `wx${randomBytes(8).toString('hex')}`
-  const key = `wx:token:${appId}`
+  const key = `wx:token:{${appId}}`
   const redis = createRedis(redisUrl!)
   t.teardown(async () => {
     await redis.del(key, `${key}:lock`)
