@@ -14,8 +14,8 @@ import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api.js'
 import wsRoutes from './routes/ws.js'
 import tunnelRoutes from './routes/tunnel.js'
-import consoleWsRoutes from './routes/console-ws.js'
 import busHubRoutes, { localBusHub, type BusHub } from './routes/bus-hub.js'
+import consoleWsRoutes from './routes/console-ws.js'
 import type { NicknameLookup } from './hub/nickname.js'
 
 export const SERVICE_NAME = 'realtime-ws'
@@ -66,6 +66,6 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
   await app.register(apiRoutes, { prefix: '/api' })
   await app.register(wsRoutes)
   await app.register(tunnelRoutes)
-  await app.register(consoleWsRoutes)
   if (busHub !== undefined) await app.register(busHubRoutes, { hub: busHub, internalToken: opts.config.INTERNAL_TOKEN, heartbeatIntervalMs: opts.config.HEARTBEAT_INTERVAL_MS })
+  await app.register(consoleWsRoutes)
 }

@@ -8,7 +8,7 @@ export const CONSOLE_SOCKET_PATH = '/console/ws'
 
 /**
  * GET /console/ws: the agent console's live updates
- * (docs/console.md#live-updates-get-consolews-upgrade-agent-cookie-origin-checked). Opened through the
+ * (docs/console.md#live-updates). Opened through the
  * gateway only (the console cookie becomes an agent identity there; the gateway checked the Origin), never
  * with a ticket; any other identity is refused with 403 before the socket opens. The hub owns the socket's
  * life (heartbeat, frame limits, session end and expiry, shutdown); the console hub what is said on it.
