@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { RealTimeClock, waitFor } from '@weapp/test-kit'
@@ -7,13 +8,16 @@ import { ANA, BEN, consoleCall } from './fixtures/console-agents.js'
 import { PNG, sendingEnv, startSim } from './fixtures/sim.js'
 import { consoleUpload } from './fixtures/console-media.js'
 
-const OPENID = 'oUser_notes_0001'
+const OPENID = `oUser_notes_${randomBytes(6).toString('hex')}`
 
 for (const backend of BACKENDS) {
   t.test(`${backend.name}: notes are stored, listed newest first and published on the console channel`, { skip: backend.skip }, async (t) => {
     const app = await buildCs(t, { config: testConfig(backend.env(t)), clock: new RealTimeClock() })
+    // The channel is shared by every test file on this Redis: only this test's notes count.
     const events: BusEvent[] = []
-    await app.bus.subscribe(BusChannels.console, (e) => { events.push(e) })
+    await app.bus.subscribe(BusChannels.console, (e) => {
+      if (e.type === 'console.event' && e.event.type === 'note' && e.event.note.openid === OPENID) events.push(e)
+    })
 
     const first = await consoleCall(app, 'POST', `/conversations/${OPENID}/notes`, { text: 'VIP: answer within the hour' })
     t.equal(first.statusCode, 201, first.body)
