@@ -15,7 +15,7 @@ t.test('50 concurrent sends on a cold cache, two instances on one Redis: exactly
   const apps = [await buildCs(t, { config, clock }), await buildCs(t, { config, clock })]
   const redis = createRedis(redisUrl!)
   t.teardown(() => redis.quit())
-  t.equal(await redis.exists(`wx:token:${env.APP_ID}`), 0, 'the cache is cold')
+  t.equal(await redis.exists(`wx:token:{${env.APP_ID}}`), 0, 'the cache is cold')
 
   // Ten users who just wrote: five messages each, in WeChat's windows and in ours (shared in Redis).
   const users: string[] = []
@@ -31,7 +31,7 @@ t.test('50 concurrent sends on a cold cache, two instances on one Redis: exactly
   t.equal(await calls(sim, '/cgi-bin/token'), 0, 'stable_token is the default source')
   t.equal(await calls(sim, SEND_PATH), 50)
   for (const openid of users) t.equal((await sim.control.sent({ openid })).messages.length, 5, `${openid}: five received`)
-  t.equal(await redis.exists(`wx:token:${env.APP_ID}`), 1, 'the token is cached in Redis')
+  t.equal(await redis.exists(`wx:token:{${env.APP_ID}}`), 1, 'the token is cached in Redis')
 
   const fetched = await Promise.all(apps.map(async (a) => Number(/cs_wechat_token_fetches_total\{result="ok"\} (\d+)/.exec((await callInternal(a, { url: '/metrics' })).body)?.[1] ?? 0)))
   t.equal(fetched[0]! + fetched[1]!, 1, 'and the metrics agree')
