@@ -1,9 +1,9 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type ConsoleEvent } from '@weapp/common'
-import { RealTimeClock } from '@weapp/test-kit'
+import { RealTimeClock, waitFor } from '@weapp/test-kit'
 import { buildCs, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
-import { PNG, SEND_PATH, calls, sendingEnv, startSim, upload } from './fixtures/sim.js'
+import { PNG, SEND_PATH, calls, sendingEnv, startSim, upload, userMessaged } from './fixtures/sim.js'
 import { agent, consoleCall, userWrites } from './fixtures/console.js'
 import { MESSAGE_ID_HEADER } from '../src/routes/api/messages.js'
 
@@ -143,4 +143,20 @@ t.test('typing: within 30 s of the user\'s last interaction, once per 15 s; WeCh
   t.equal(await calls(sim, TYPING_PATH), before + 2)
   const unknown = await consoleCall(app, ANN, 'POST', '/conversations/o_unknown/typing')
   t.same([unknown.statusCode, unknown.json().code], [404, 'CS_CONSOLE_NOT_FOUND'])
+})
+
+t.test('a bus that is down costs the console its events, never a send', async (t) => {
+  const sim = await startSim(t)
+  const clock = new RealTimeClock()
+  const logLines: string[] = []
+  // Nothing listens there: every publish fails (after the hub client's wait).
+  const app = await buildCs(t, { config: testConfig({ ...sendingEnv(sim), BUS_HUB_URL: 'ws://127.0.0.1:1/internal/bus' }), clock, logLines })
+  const openid = await userMessaged(app, sim, clock, 'uma')
+  const started = Date.now()
+  const res = await consoleCall(app, ANN, 'POST', `/conversations/${openid}/messages`, { type: 'text', text: 'still delivered' })
+  t.equal(res.statusCode, 201, res.body)
+  t.ok(Date.now() - started < 1500, 'the send did not wait for the bus')
+  t.equal((await sim.control.sent({ openid, appId: sim.appId })).messages.length, 1, 'the user got it')
+  t.equal((await app.conversationsRepository.get(openid))?.last.preview, 'still delivered', 'the conversation is up to date')
+  await waitFor(() => logLines.some((l) => l.includes('could not publish console.event')), { timeoutMs: 8000, what: 'the lost event logged' })
 })
