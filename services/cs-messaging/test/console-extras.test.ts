@@ -27,7 +27,7 @@ for (const backend of BACKENDS) {
     const second = (await consoleCall(app, 'POST', `/conversations/${OPENID}/notes`, { text: '已退款 ✓' }, BEN)).json()
     t.same(second.author, { agentId: BEN.agentId, displayName: 'Ben' }, 'the author is the agent who wrote it')
 
-    await waitFor(() => events.length === 2, { timeoutMs: 3000, what: 'two note events' })
+    await waitFor(() => events.length === 2, { timeoutMs: 10_000, what: 'two note events' })
     t.same(events, [
       { type: 'console.event', event: { type: 'note', note } },
       { type: 'console.event', event: { type: 'note', note: second } }

@@ -53,13 +53,13 @@ for (const backend of BACKENDS) {
         t.equal(asked.statusCode, 200, asked.body)
         t.equal(asked.json().conversation.handover, 'requested')
         t.equal(asked.json().conversation.openid, openid)
-        await waitFor(() => events.some((e) => e.type === 'console.event' && e.event.type === 'conversation' && e.event.conversation.openid === openid && e.event.conversation.handover === 'requested'), { timeoutMs: 3000, what: 'the requested event' })
+        await waitFor(() => events.some((e) => e.type === 'console.event' && e.event.type === 'conversation' && e.event.conversation.openid === openid && e.event.conversation.handover === 'requested'), { timeoutMs: 10_000, what: 'the requested event' })
 
         // Entering the session is an event, not a message: not handed over, the request stays.
         t.equal(await push(app, enterSession(openid, clock.seconds), clock, mode, format, appId), 'success', `${mode} ${format}: an event`)
         t.equal(await push(app, message(openid), clock, mode, format, appId), 'transfer_customer_service', `${mode} ${format}: the next message is handed over`)
-        await waitFor(async () => await handoverOf(app, openid) === 'official', { timeoutMs: 3000, what: 'official' })
-        await waitFor(() => events.some((e) => e.type === 'console.event' && e.event.type === 'conversation' && e.event.conversation.openid === openid && e.event.conversation.handover === 'official'), { timeoutMs: 3000, what: 'the official event' })
+        await waitFor(async () => await handoverOf(app, openid) === 'official', { timeoutMs: 10_000, what: 'official' })
+        await waitFor(() => events.some((e) => e.type === 'console.event' && e.event.type === 'conversation' && e.event.conversation.openid === openid && e.event.conversation.handover === 'official'), { timeoutMs: 10_000, what: 'the official event' })
         t.equal(await push(app, message(openid), clock, mode, format, appId), 'success', `${mode} ${format}: once only`)
         t.equal((await consoleCall(app, 'GET', `/conversations/${openid}`)).json().conversation?.handover ?? await handoverOf(app, openid), 'official', 'the console shows official')
       }
@@ -87,7 +87,7 @@ for (const backend of BACKENDS) {
     // Handed over, then taken back (WeChat never says when its official session ends).
     await consoleCall(app, 'POST', `/conversations/${openid}/handover`, {})
     t.equal(await push(app, textMessage(openid, 'help', clock.seconds), clock, 'plaintext', 'json', appId), 'transfer_customer_service')
-    await waitFor(async () => await handoverOf(app, openid) === 'official', { timeoutMs: 3000, what: 'official' })
+    await waitFor(async () => await handoverOf(app, openid) === 'official', { timeoutMs: 10_000, what: 'official' })
     t.equal((await consoleCall(app, 'POST', `/conversations/${openid}/handover`, { release: true })).json().conversation.handover, 'none')
     t.equal(await handoverOf(app, openid), 'none')
 

@@ -68,7 +68,7 @@ export class Handover {
   async #set (openid: string, handover: HandoverState): Promise<ConversationRecord> {
     const conversation = await this.#o.conversations.setHandover(openid, handover)
     if (conversation === null) throw new ConsoleNotFoundError(`conversation with ${openid}`)
-    await this.#o.tracker.changed(conversation)
+    this.#o.tracker.changed(conversation)
     return conversation
   }
 }
