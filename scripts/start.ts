@@ -2,8 +2,9 @@
 // source changed: scripts/build.ts), with the embedded stores (no MongoDB, no Redis unless
 // MONGO_URL / REDIS_URL are set): the WeChat simulator, the services and the gateway, each its own process
 // (scripts/system.ts). Secrets left unset get development values made for this run only: the internal
-// token, the push Token and EncodingAESKey (shared by cs-messaging and the simulator's push sender), and one
-// admin API key, which is printed once in the ready banner (the curl examples need it) and nowhere else.
+// token, the push Token and EncodingAESKey (shared by cs-messaging and the simulator's push sender), one
+// admin API key and the agent console's admin password, printed once in the ready banner (the curl examples
+// and the console's login need them) and nowhere else.
 // package.json runs this file bundled by esbuild into .run/start.mjs (one level below the root, as here:
 // system.ts and build.ts find the root from import.meta.url) under plain node: tsx would cost the start
 // about 1 s of CPU and a second Node process.
@@ -51,6 +52,9 @@ if (system !== undefined && !stopping) {
   const adminKeyLine = secrets.adminKey === undefined
     ? '    admin keys: from ADMIN_API_KEYS'
     : `    admin key (this run only): ${secrets.adminKey}`
+  const consoleAdminLine = env.CONSOLE_ADMIN_PASSWORD === undefined
+    ? `    agent console ${gateway}/console/: login ${secrets.consoleAdmin.login}, password (this run only) ${secrets.consoleAdmin.password}`
+    : `    agent console ${gateway}/console/: login ${secrets.consoleAdmin.login} (CONSOLE_ADMIN_PASSWORD as given)`
   const pushLine = usingSimulator
     ? `    the simulator's pushes (POST ${simBase}/sim/push) go to ${pushUrl} (${env.SIM_PUSH_MODE ?? 'safe'} mode, ${env.SIM_PUSH_FORMAT ?? 'xml'})`
     : '    message push URL: /wechat/callback (WECHAT_TOKEN / WECHAT_ENCODING_AES_KEY as configured)'
@@ -60,6 +64,7 @@ if (system !== undefined && !stopping) {
     stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process, one bus through realtime-ws (set REDIS_URL for Redis)' : 'Redis'}
 ${pushLine}
 ${adminKeyLine}
+${consoleAdminLine}
   Try it (README "Walk-through"):
     curl -s -X POST ${simBase}/sim/login-code -H 'content-type: application/json' -d '{"user":"alice"}'
     curl -s -X POST ${gateway}/api/login -H 'content-type: application/json' -d '{"code":"<code from above>"}'

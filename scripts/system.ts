@@ -36,7 +36,7 @@ export interface RunningSystem {
   wsUrl: string
   usingSimulator: boolean
   /** Secrets of this run (tests need them to sign pushes or to call as an admin). */
-  secrets: { internalToken: string, appId: string, appSecret: string, pushToken: string, aesKey: string, adminKey: string | undefined, adminApiKeys: string }
+  secrets: { internalToken: string, appId: string, appSecret: string, pushToken: string, aesKey: string, adminKey: string | undefined, adminApiKeys: string, consoleAdmin: { login: string, password: string } }
   pid: (name: ProcessName) => number | undefined
   /** Stops one process gracefully (SIGTERM) and starts it again on the same port, waiting until healthy. */
   restart: (name: ProcessName) => Promise<void>
@@ -81,7 +81,9 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
     // 43 characters of base64: what the WeChat console generates.
     aesKey: given.WECHAT_ENCODING_AES_KEY ?? randomBytes(32).toString('base64').slice(0, 43),
     adminKey,
-    adminApiKeys: given.ADMIN_API_KEYS ?? `dev:${adminKey!}`
+    adminApiKeys: given.ADMIN_API_KEYS ?? `dev:${adminKey!}`,
+    // The agent console's first admin (docs/console.md#sessions): a random password for this run unless given.
+    consoleAdmin: { login: given.CONSOLE_ADMIN_LOGIN ?? 'admin', password: given.CONSOLE_ADMIN_PASSWORD ?? randomBytes(18).toString('base64url') }
   }
   const shared: Record<string, string> = {
     HOST: host,
@@ -102,7 +104,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
       SIM_PUSH_MODE: given.SIM_PUSH_MODE ?? 'safe',
       SIM_PUSH_FORMAT: given.SIM_PUSH_FORMAT ?? 'xml'
     },
-    session: {},
+    session: { CONSOLE_ADMIN_LOGIN: secrets.consoleAdmin.login, CONSOLE_ADMIN_PASSWORD: secrets.consoleAdmin.password },
     cs: push,
     realtime: { SESSION_URL: urls.session },
     gateway: { SESSION_URL: urls.session, CS_MESSAGING_URL: urls.cs, REALTIME_WS_URL: urls.realtime, ADMIN_API_KEYS: secrets.adminApiKeys, METRICS_PUBLIC: given.METRICS_PUBLIC ?? 'true' }
