@@ -129,3 +129,22 @@ t.test('40007 twice, or for an image we do not keep: the error as WeChat gave it
   t.equal(await calls(sim, UPLOAD_PATH), uploads, 'nothing kept to upload')
   t.equal((await sim.control.sent({ openid })).messages.length, 0)
 })
+
+t.test('the console\'s POST …/messages: a card whose thumbnail WeChat forgot is sent after one upload again', async (t) => {
+  const { sim, app, clock } = await setup(t)
+  const thumb = (await consoleUpload(app, { data: PNG })).json().mediaId as string
+  await sim.control.advanceClock(THREE_DAYS + 1000)
+  const { mediaId: picture } = await sim.control.userMedia({ contentType: 'image/jpeg', data: JPEG })
+  t.equal((await consoleCall(app, 'GET', `/media/${picture}`)).statusCode, 200, 'access_token refreshed')
+  const openid = await userMessaged(app, sim, clock, 'ola')
+
+  const res = await consoleCall(app, 'POST', `/conversations/${openid}/messages`, { type: 'miniprogrampage', title: 'Menu', pagepath: 'pages/menu/index', thumbMediaId: thumb })
+  t.equal(res.statusCode, 201, res.body)
+  t.equal(res.json().message.outcome, 'sent')
+  t.equal(await calls(sim, UPLOAD_PATH), 2, 'the thumbnail uploaded once more')
+  const received = (await sim.control.sent({ openid })).messages
+  t.equal(received.length, 1)
+  const sentThumb = (received[0] as unknown as { miniprogrampage: { thumb_media_id: string } }).miniprogrampage.thumb_media_id
+  t.not(sentThumb, thumb)
+  t.equal((await app.consoleMedia.kept(thumb))?.mediaId, sentThumb)
+})
