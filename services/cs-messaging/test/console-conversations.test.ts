@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type ConsoleEvent, type Conversation } from '@weapp/common'
 import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
-import { ADMIN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { ADMIN, RecordingSender, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { enterSession, textMessage } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { agent, consoleCall, pushFields, userWrites } from './fixtures/console.js'
@@ -166,4 +166,20 @@ t.test('the console routes refuse non-agent identities (401/403), before reading
     t.same((await callInternal(app, { method, url, identity: user })).statusCode, 403, `${method} ${path}: a user`)
     t.equal((await callPublic(app, { method, url })).statusCode, 401, `${method} ${path}: without the internal credential`)
   }
+})
+
+t.test('auto-replies are in the conversation and its events like any send: pending, then sent', async (t) => {
+  const clock = new RealTimeClock()
+  const sender = new RecordingSender()
+  const app = await buildCs(t, { config: testConfig({ WELCOME_TEXT: 'Welcome! How can we help?' }), clock, sender })
+  const events: ConsoleEvent[] = []
+  await app.bus.subscribe(BusChannels.console, (e: BusEvent) => { if (e.type === 'console.event') events.push(e.event) })
+  await pushFields(app, clock, enterSession('o_auto', clock.seconds, 'menu'))
+  await waitFor(() => sender.sent.length === 1, { timeoutMs: 5000, what: 'welcome sent' })
+  await waitFor(() => events.filter((e) => e.type === 'message' && e.message.direction === 'out').length === 2, { timeoutMs: 3000, what: 'reply events' })
+  const replies = events.filter((e) => e.type === 'message' && e.message.direction === 'out')
+  t.same(replies.map((e) => e.type === 'message' ? [e.message.sentBy, e.message.outcome] : []), [['auto:welcome', 'pending'], ['auto:welcome', 'sent']])
+  const conversation = await app.conversationsRepository.get('o_auto')
+  t.same(conversation?.last, { direction: 'out', msgType: 'text', preview: 'Welcome! How can we help?' })
+  t.equal(conversation?.inboundCount, 1)
 })
