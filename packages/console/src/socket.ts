@@ -6,7 +6,8 @@ import { Throttle } from './throttle.js'
 // app reloads by REST), `viewing` when a conversation opens or closes and every 20 s, `typing` at most once
 // per 3 s. Reconnects with a capped, jittered backoff.
 
-export type SocketState = 'connecting' | 'open' | 'closed'
+/** `replaced`: realtime-ws closed this socket for a newer one of the same agent (too many tabs): not retried. */
+export type SocketState = 'connecting' | 'open' | 'closed' | 'replaced'
 
 export interface SocketHandlers {
   state: (state: SocketState) => void
@@ -23,6 +24,8 @@ export interface SocketHandlers {
 export const VIEWING_REANNOUNCE_MS = 20_000
 export const TYPING_FRAME_INTERVAL_MS = 3_000
 const SESSION_ENDED = 4001
+/** realtime-ws's per-agent connection cap closes the oldest socket with 1008: retrying would close another tab's. */
+const REPLACED = 1008
 
 /** The reconnect delay after `attempt` failures: 0.5 s doubling to 15 s, ±20 % so consoles do not stampede. */
 export function backoffDelay (attempt: number, random: number = Math.random()): number {
@@ -114,6 +117,12 @@ export class ConsoleSocket {
         this.stopped = true
         clearInterval(this.viewingTimer)
         this.handlers.ended()
+        return
+      }
+      if (close.code === REPLACED) {
+        this.stopped = true
+        clearInterval(this.viewingTimer)
+        this.handlers.state('replaced')
         return
       }
       if (!opened) this.handlers.failed()

@@ -85,3 +85,29 @@ t.test('hello, events, reconnect with replay, resync, viewing, typing and the 40
   await new Promise((resolve) => setTimeout(resolve, 900))
   t.equal(sockets.length, 2, 'no reconnect after the session ended')
 })
+
+t.test('a socket replaced by a newer one of the same agent (1008) is not retried: it would close another tab', async (t) => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const sockets: WebSocket[] = []
+  server.on('connection', (ws) => { sockets.push(ws) })
+  const states: SocketState[] = []
+  const console = new ConsoleSocket({
+    state: (s) => { states.push(s) },
+    event: () => {},
+    resync: () => {},
+    presence: () => {},
+    ended: () => {},
+    failed: () => {}
+  }, `ws://127.0.0.1:${(server.address() as AddressInfo).port}/console/ws`)
+  t.teardown(() => { console.stop() })
+  console.start()
+  await waitFor(() => sockets.length === 1, { what: 'the connection' })
+  sockets[0]!.send(JSON.stringify({ type: 'welcome', epoch: 'e1', seq: 0, agent: { agentId: 'a', displayName: 'A' } }))
+  await waitFor(() => states.includes('open'), { what: 'open' })
+  sockets[0]!.close(1008, 'connection limit: replaced by a newer connection')
+  await waitFor(() => states.at(-1) === 'replaced', { what: 'the replaced state' })
+  await new Promise((resolve) => setTimeout(resolve, 900))
+  t.equal(sockets.length, 1, 'no reconnect')
+})

@@ -1,7 +1,7 @@
 import type { ConsoleSession } from '@weapp/common'
 import type { SocketState } from '../socket.js'
 
-const STATE_LABEL: Record<SocketState, string> = { open: 'live', connecting: 'connecting…', closed: 'offline' }
+const STATE_LABEL: Record<SocketState, string> = { open: 'live', connecting: 'connecting…', closed: 'offline', replaced: 'paused: open in too many tabs (reload to resume)' }
 
 export function Header ({ session, page, socketState, onLogout }: { session: ConsoleSession, page: 'inbox' | 'agents', socketState: SocketState, onLogout: () => void }) {
   return (
