@@ -25,7 +25,12 @@ export const ARTIFACTS = join(root, '.artifacts', 'console')
 /** The size the screenshots are taken at (the README's images). */
 export const VIEWPORT = { width: 1280, height: 800 }
 /** How long a live update may take to show (a 2-core machine running other test files beside this one). */
-export const LIVE_MS = 10_000
+export const LIVE_MS = 15_000
+/**
+ * A file's time limit (tap's default is 120 s): it may bundle the stack first, then starts five processes and a
+ * browser, and each test logs agents in (scrypt) and waits on live updates, beside the other test files.
+ */
+export const FILE_TIMEOUT_MS = 600_000
 
 /** A 1×1 PNG, for image uploads. */
 export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
@@ -97,7 +102,8 @@ export async function startConsoleHarness (file: Teardown): Promise<ConsoleHarne
   const admin = { login: 'admin', password: randomBytes(18).toString('base64url') }
   const redisUrl = process.env.REDIS_URL === '' ? undefined : process.env.REDIS_URL
   const system = await startSystem({
-    output: 'ignore',
+    // A process's errors and warnings show in the test output: a failing browser test often starts there.
+    output: 'stderr',
     onUnexpectedExit: (name, code, signal) => { console.error(`# ${name} exited unexpectedly (${signal ?? code ?? '?'})`) },
     env: {
       REDIS_URL: redisUrl,
@@ -134,7 +140,7 @@ export async function startConsoleHarness (file: Teardown): Promise<ConsoleHarne
     const res = await fetch(`${base}/api/console/login`, {
       method: 'POST',
       headers: { origin: base, 'content-type': 'application/json' },
-      body: JSON.stringify(creds)
+      body: JSON.stringify({ login: creds.login, password: creds.password })
     })
     const body = await res.json() as ConsoleSession
     if (res.status !== 200) throw new Error(`console login of ${creds.login}: ${res.status} ${JSON.stringify(body)}`)
