@@ -99,7 +99,6 @@ export interface ConsoleHarness {
  * Without REDIS_URL the stack runs on its own buses joined by realtime-ws's bus hub.
  */
 export async function startConsoleHarness (file: Teardown): Promise<ConsoleHarness> {
-  const admin = { login: 'admin', password: randomBytes(18).toString('base64url') }
   const redisUrl = process.env.REDIS_URL === '' ? undefined : process.env.REDIS_URL
   const system = await startSystem({
     // A process's errors and warnings show in the test output: a failing browser test often starts there.
@@ -110,9 +109,7 @@ export async function startConsoleHarness (file: Teardown): Promise<ConsoleHarne
       LOG_LEVEL: 'warn',
       // An app of its own: its keys and bus events in a Redis shared with other test files are this file's alone.
       APP_ID: `wx${randomBytes(8).toString('hex')}`,
-      APP_SECRET: randomBytes(16).toString('hex'),
-      CONSOLE_ADMIN_LOGIN: admin.login,
-      CONSOLE_ADMIN_PASSWORD: admin.password
+      APP_SECRET: randomBytes(16).toString('hex')
     },
     // Every browser logs in from 127.0.0.1; with Redis the per-IP budget is shared by the whole run.
     processEnv: { gateway: { LOGIN_RATE_LIMIT_MAX: '100000' } }
@@ -121,6 +118,8 @@ export async function startConsoleHarness (file: Teardown): Promise<ConsoleHarne
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
   file.teardown(async () => await browser.close())
   const base = system.urls.gateway
+  // The first admin, made by the session service at start with a password made for this run.
+  const admin = system.secrets.consoleAdmin
   const sim = new SimControl(system.urls.sim)
 
   async function api (session: ApiSession | null, method: string, path: string, body?: unknown, opts: { csrf?: boolean, cookie?: string } = {}): Promise<ApiReply> {
