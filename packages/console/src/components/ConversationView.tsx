@@ -83,8 +83,9 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
       return true
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null
-      if (apiError !== null && apiError.code.startsWith('WECHAT_')) {
-        // WeChat refused it: the server recorded the attempt with its errcode; show that record.
+      if (apiError !== null && (apiError.code.startsWith('WECHAT_') || apiError.code.startsWith('CS_SEND_'))) {
+        // Refused by WeChat (its errcode) or by our send-window check: the server recorded the attempt and
+        // publishes it; show that record, not a second, local one.
         dispatch({ type: 'message-removed', openid, id: local.id })
         await reloadMessages().catch(() => {})
       } else {
