@@ -47,6 +47,9 @@ t.test('config: console defaults, the cookie flag, and the first admin checked l
 t.test('CONSOLE_ADMIN_LOGIN + CONSOLE_ADMIN_PASSWORD: the admin is made at start, once, never overwritten; the password never logged', async (t) => {
   const logLines: string[] = []
   const { app } = await consoleSetup(t, { CONSOLE_ADMIN_LOGIN: 'Boss', CONSOLE_ADMIN_PASSWORD: BOSS_PASSWORD }, { logLines })
+  // Made in the background (start-up does not wait for scrypt); a login at once waits for it.
+  t.equal((await postLogin(app, 'boss', BOSS_PASSWORD)).statusCode, 200, 'a login right after start waits for the admin')
+  await app.consoleAdminReady
   const boss = await app.agentsRepository.findByLogin('boss')
   t.match(boss, { login: 'boss', displayName: 'boss', role: 'admin', disabled: false })
   const login = await postLogin(app, 'boss', BOSS_PASSWORD)

@@ -62,6 +62,8 @@ export class AgentSessionService {
   readonly #policy: AgentSessionPolicy
   readonly #now: Clock
   readonly #log: FastifyBaseLogger
+  /** Logins wait for this first (the first admin being created at start: plugins/console-admin.ts). */
+  #loginsHeld: Promise<void> = Promise.resolve()
 
   constructor ({ agents, sessions, bus, passwords, policy, now, log }: AgentSessionServiceOptions) {
     this.#agents = agents
@@ -75,11 +77,17 @@ export class AgentSessionService {
 
   get policy (): AgentSessionPolicy { return this.#policy }
 
+  /** Holds logins until `pending` settles (it must not reject). */
+  holdLoginsUntil (pending: Promise<void>): void {
+    this.#loginsHeld = pending
+  }
+
   /**
    * A new session for the right login and password. An unknown login costs the same scrypt work as a wrong
    * password and gets the same error; a disabled agent is said only after its password checked out.
    */
   async login (login: string, password: string): Promise<ConsoleLogin> {
+    await this.#loginsHeld
     const agent = await this.#agents.findByLogin(login.toLowerCase())
     if (agent === null) {
       await this.#passwords.verifyNothing(password)
