@@ -6,6 +6,7 @@ import {
   decodeConversationCursor, decodeMessageCursor, encodeConversationCursor, encodeMessageCursor
 } from '../../repositories/cursor.js'
 import type { MessageRecord } from '../../repositories/types.js'
+import { consoleMessage } from '../../conversations/views.js'
 
 export const DEFAULT_PAGE_SIZE = 50
 export const MAX_PAGE_SIZE = 200
@@ -18,25 +19,14 @@ const PageQuery = Type.Object({
 
 const Next = Type.Union([Type.String(), Type.Null()], { description: 'Pass as before= for the next (older) page; null on the last page' })
 
-/** A log record as the API shows it: dates as ISO strings, the direction's own fields. */
+/** A log record as the admin API shows it: the console's view (dates as ISO strings) plus the admin's fields. */
 export function messageItem (r: MessageRecord): Static<typeof MessageItemSchema> {
-  const item: Static<typeof MessageItemSchema> = {
-    id: r.key,
-    direction: r.direction,
-    openid: r.openid,
-    msgType: r.msgType,
-    createdAt: r.createdAt.toISOString(),
-    message: r.message as unknown as Record<string, unknown>
-  }
+  // The console's `outcome` is a plain string in its contract; here it is r.outcome, one of the enum's values.
+  const item = consoleMessage(r) as Static<typeof MessageItemSchema>
   if (r.direction === 'in') {
-    if (r.event !== undefined) item.event = r.event
     item.receivedAt = r.receivedAt.toISOString()
   } else {
-    item.outcome = r.outcome
     item.forced = r.forced
-    item.sentBy = r.sentBy
-    if (r.errcode !== undefined) item.errcode = r.errcode
-    if (r.errorCode !== undefined) item.errorCode = r.errorCode
     if (r.completedAt !== undefined) item.completedAt = r.completedAt.toISOString()
   }
   return item
