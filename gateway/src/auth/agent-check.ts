@@ -1,10 +1,11 @@
 import { readConsoleCookie } from '@weapp/common'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { AUTH_REQUIRED_HINTS, AuthRateLimitedError, AuthRequiredError, ConsoleSessionInvalidError, CsrfRejectedError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AuthRequiredError, ConsoleSessionInvalidError, CsrfRejectedError } from '../errors.js'
 import { pendingUpgrade } from '../proxy/upgrade.js'
 import { consoleCookieCredential, type ConsoleCookieCredential } from './credentials.js'
 import { ORIGIN_REFUSAL, TOKEN_REFUSAL, changesState, csrfTokenMatches, originAllowed, type OriginPolicy } from './csrf.js'
 import type { ResolveResult, ResolvedSession, SessionResolver } from './resolver.js'
+import { refuseRateLimited } from './refusals.js'
 
 /** An `agent` route's request as its check admitted it. */
 export interface AgentAdmission {
@@ -80,11 +81,7 @@ export function agentCheck (deps: AgentCheckDeps): onRequestHookHandler {
     resolver.resolve(credential, request.id, request.ip).then((result: ResolveResult) => {
       if (result.ok) admitIfToken(request, reply, result.session, credential, done)
       else if ('reason' in result) reply.send(new ConsoleSessionInvalidError(result.reason))
-      else {
-        const seconds = Math.ceil(result.retryAfterMs / 1000)
-        reply.header('retry-after', String(seconds))
-        reply.send(new AuthRateLimitedError(seconds))
-      }
+      else refuseRateLimited(reply, result.retryAfterMs)
     }, (err: unknown) => {
       reply.send(err)
     })

@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AUTH_REQUIRED_HINTS, AuthRateLimitedError, AuthRequiredError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AuthRequiredError } from '../errors.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { AuthPolicy } from '../routes-table.js'
 import type { AdminKeyring } from './admin-keys.js'
 import { bearerToken, extractCredential, isMalformed, type CachedCredential, type Credential, type Malformed } from './credentials.js'
-import { refuse, type RefusingPolicy } from './refusals.js'
+import { refuse, refuseRateLimited, type RefusingPolicy } from './refusals.js'
 import type { ResolveResult, SessionResolver } from './resolver.js'
 
 /**
@@ -132,11 +132,7 @@ export class Authenticator {
     this.#deps.resolver.resolve(credential, request.id, request.ip).then((result: ResolveResult) => {
       if (result.ok) this.#admission.admit(request, reply, result.session.identityHeader, credential)
       else if ('reason' in result) refuse(reply, refusingPolicy(this.#rule, credential), result.reason)
-      else {
-        const seconds = Math.ceil(result.retryAfterMs / 1000)
-        reply.header('retry-after', String(seconds))
-        reply.send(new AuthRateLimitedError(seconds))
-      }
+      else refuseRateLimited(reply, result.retryAfterMs)
     }, (err: unknown) => {
       reply.send(err)
     })

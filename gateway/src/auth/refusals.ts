@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { AUTH_REQUIRED_HINTS, AuthRequiredError, SessionInvalidError } from '../errors.js'
+import { AUTH_REQUIRED_HINTS, AuthRateLimitedError, AuthRequiredError, SessionInvalidError } from '../errors.js'
 
 /** The magic key of wafer responses (docs/wafer.md). */
 export const WAFER_MAGIC = 'F2C224D4-2BCE-4C64-AF9F-A6D872000D1A'
@@ -26,4 +26,11 @@ export function refuse (reply: FastifyReply, policy: RefusingPolicy, reason: str
     case 'wafer2':
       reply.code(200).send({ code: -1, data: {} })
   }
+}
+
+/** 429 GATEWAY_AUTH_RATE_LIMITED with Retry-After: this client's failed lookups used up its budget (failure-limit.ts). */
+export function refuseRateLimited (reply: FastifyReply, retryAfterMs: number): void {
+  const seconds = Math.ceil(retryAfterMs / 1000)
+  reply.header('retry-after', String(seconds))
+  reply.send(new AuthRateLimitedError(seconds))
 }
