@@ -88,18 +88,18 @@ t.test('a failed background refresh reaches onRefreshError once, and onFetch cou
   t.same(fetches, ['ok', 'error'])
 })
 
-t.test('with Redis: the shared provider, under wx:token:<appid>, for either source', { skip: noRedis }, async (t) => {
+t.test('with Redis: the shared provider, under wx:token:{<appid>}, for either source', { skip: noRedis }, async (t) => {
   const redis = new Redis(REDIS_URL!, { maxRetriesPerRequest: 1 })
   t.teardown(async () => { await redis.quit() })
   const wechat = await startWechat(t)
   for (const source of ['stable', 'classic'] as const) {
     const appId = `wxtest${randomBytes(6).toString('hex')}`
-    t.teardown(async () => { await redis.del(`wx:token:${appId}`, `wx:token:${appId}:lock`) })
+    t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
     const provider = tokens(t, { client: wechatClient(t, wechat, appId), source, redis, onRefreshError: () => {} })
     t.type(provider, RedisAccessTokenProvider)
     const token = await provider.getToken()
     t.match(token, source === 'stable' ? /^stable-/ : /^classic-/)
-    t.equal(JSON.parse(await redis.get(`wx:token:${appId}`) ?? '{}').token, token, `${source}: stored for every process`)
+    t.equal(JSON.parse(await redis.get(`wx:token:{${appId}}`) ?? '{}').token, token, `${source}: stored for every process`)
   }
   t.same(wechat.calls, ['POST /cgi-bin/stable_token', 'GET /cgi-bin/token'])
 })
@@ -108,13 +108,13 @@ t.test('with Redis: a failed refresh-ahead reaches onRefreshError', { skip: noRe
   const redis = new Redis(REDIS_URL!, { maxRetriesPerRequest: 1 })
   t.teardown(async () => { await redis.quit() })
   const appId = `wxtest${randomBytes(6).toString('hex')}`
-  t.teardown(async () => { await redis.del(`wx:token:${appId}`, `wx:token:${appId}:lock`) })
+  t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
   const wechat = await startWechat(t)
   wechat.answer = () => ({ errcode: -1, errmsg: 'system error' })
   const errors: unknown[] = []
   const provider = tokens(t, { client: wechatClient(t, wechat, appId), redis, onRefreshError: (err) => { errors.push(err) } })
   // A token another process stored, due for refresh but still valid.
-  await redis.set(`wx:token:${appId}`, JSON.stringify({ token: 'T-shared', expiresAt: Date.now() + 600_000, refreshAt: Date.now() - 1 }))
+  await redis.set(`wx:token:{${appId}}`, JSON.stringify({ token: 'T-shared', expiresAt: Date.now() + 600_000, refreshAt: Date.now() - 1 }))
   t.equal(await provider.getToken(), 'T-shared')
   for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20)
   t.equal(errors.length, 1)
