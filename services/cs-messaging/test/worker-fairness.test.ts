@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
-import { RecordingSender, buildCs, testConfig } from './fixtures/harness.js'
+import { RecordingSender, buildCs, busSubscribed, testConfig } from './fixtures/harness.js'
 import { buildPush, textMessage } from './fixtures/push.js'
 import { BACKENDS, redisEnv } from './fixtures/backends.js'
 import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
@@ -31,6 +31,7 @@ for (const backend of BACKENDS) {
     await app.bus.subscribe(BusChannels.cs, (e: BusEvent) => {
       if (e.type === 'cs.inbound') inbound.push(`${e.openid}:${String((e.message as { Content?: unknown }).Content)}`)
     })
+    await busSubscribed(app, BusChannels.cs)
     // Every send waits SEND_DELAY_MS in the simulator (a slow WeChat), then answers (45015: these users
     // never wrote through the simulator, so the replies are recorded as rejected, not retried).
     await sim.control.fault({ path: SEND_PATH, delayMs: SEND_DELAY_MS, count: BACKLOG + 10 })
@@ -72,6 +73,7 @@ t.test('held messages are kept alive: another instance does not take them over a
   await a.bus.subscribe(BusChannels.cs, (e: BusEvent) => {
     if (e.type === 'cs.inbound' && e.openid === 'o_alice') inbound.push(String((e.message as { Content?: unknown }).Content))
   })
+  await busSubscribed(a, BusChannels.cs)
   const t0 = clock.seconds
   for (let i = 1; i <= 8; i++) {
     const p = buildPush(textMessage('o_alice', `order ${i}`, t0 + i), { mode: 'safe', format: 'json', timestamp: clock.seconds, appId: env.APP_ID })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { BusyError, MsgCrypt, errorFromErrcode } from '@weapp/wechat'
 import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
-import { ADMIN, AES_KEY, APP_ID, PUSH_TOKEN, RecordingSender, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { ADMIN, AES_KEY, APP_ID, PUSH_TOKEN, RecordingSender, buildCs, busSubscribed, callInternal, testConfig } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage, type Fields } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
@@ -33,10 +33,7 @@ for (const backend of BACKENDS) {
     const app = await buildCs(t, { config: testConfig(env), clock })
     const events: BusEvent[] = []
     await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
-    // A subscription made while the bus's connection is still coming up is made again once it is ready
-    // (RedisBus): wait until Redis has it, or the first pushes' events can go out before it (seen in CI).
-    const redis = app.csRedis
-    if (redis !== null) await waitFor(async () => Number((await redis.pubsub('NUMSUB', BusChannels.cs) as [string, number])[1]) >= 1, { what: 'the bus subscription' })
+    await busSubscribed(app, BusChannels.cs)
     const fields = textMessage('o_dup', 'hello', clock.seconds)
     const answers = []
     // WeChat's retries, in every mode and format (the same MsgId), and a burst of concurrent copies.
