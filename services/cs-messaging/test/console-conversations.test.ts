@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type ConsoleEvent, type Conversation } from '@weapp/common'
 import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
-import { ADMIN, RecordingSender, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { ADMIN, buildCs, busSubscribed, callInternal, RecordingSender, testConfig } from './fixtures/harness.js'
 import { enterSession, textMessage } from './fixtures/push.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { agent, consoleCall, pushFields, userWrites } from './fixtures/console.js'
@@ -17,8 +17,10 @@ for (const backend of BACKENDS) {
     const app = await buildCs(t, { config: testConfig(env), clock })
     const events: ConsoleEvent[] = []
     await app.bus.subscribe(BusChannels.console, (e: BusEvent) => { if (e.type === 'console.event') events.push(e.event) })
+    await busSubscribed(app, BusChannels.console)
     const cs: BusEvent[] = []
     await app.bus.subscribe(BusChannels.cs, (e: BusEvent) => { cs.push(e) })
+    await busSubscribed(app, BusChannels.cs)
 
     const fields = textMessage('o_conv', 'hello $1', clock.seconds)
     // WeChat's retries of one message, in several modes and formats, some at once.
@@ -174,6 +176,7 @@ t.test('auto-replies are in the conversation and its events like any send: pendi
   const app = await buildCs(t, { config: testConfig({ WELCOME_TEXT: 'Welcome! How can we help?' }), clock, sender })
   const events: ConsoleEvent[] = []
   await app.bus.subscribe(BusChannels.console, (e: BusEvent) => { if (e.type === 'console.event') events.push(e.event) })
+  await busSubscribed(app, BusChannels.console)
   await pushFields(app, clock, enterSession('o_auto', clock.seconds, 'menu'))
   await waitFor(() => sender.sent.length === 1, { timeoutMs: 5000, what: 'welcome sent' })
   await waitFor(() => events.filter((e) => e.type === 'message' && e.message.direction === 'out').length === 2, { timeoutMs: 3000, what: 'reply events' })

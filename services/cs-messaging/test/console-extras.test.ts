@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { RealTimeClock, waitFor } from '@weapp/test-kit'
-import { ADMIN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { ADMIN, buildCs, callInternal, testConfig, busSubscribed } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { ANA, BEN, consoleCall } from './fixtures/console-agents.js'
 import { PNG, sendingEnv, startSim } from './fixtures/sim.js'
@@ -18,6 +18,7 @@ for (const backend of BACKENDS) {
     await app.bus.subscribe(BusChannels.console, (e) => {
       if (e.type === 'console.event' && e.event.type === 'note' && e.event.note.openid === OPENID) events.push(e)
     })
+    await busSubscribed(app, BusChannels.console)
 
     const first = await consoleCall(app, 'POST', `/conversations/${OPENID}/notes`, { text: 'VIP: answer within the hour' })
     t.equal(first.statusCode, 201, first.body)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type ConsoleEvent } from '@weapp/common'
 import { RealTimeClock, waitFor } from '@weapp/test-kit'
-import { buildCs, testConfig } from './fixtures/harness.js'
+import { buildCs, busSubscribed, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { PNG, SEND_PATH, calls, sendingEnv, startSim, upload, userMessaged } from './fixtures/sim.js'
 import { agent, consoleCall, userWrites } from './fixtures/console.js'
@@ -16,6 +16,7 @@ t.test('sends: text, image and card reach the user, recorded as the agent\'s; a 
   const app = await buildCs(t, { config: testConfig(sendingEnv(sim)), clock })
   const events: ConsoleEvent[] = []
   await app.bus.subscribe(BusChannels.console, (e: BusEvent) => { if (e.type === 'console.event') events.push(e.event) })
+  await busSubscribed(app, BusChannels.console)
   const { openid } = await sim.control.userAction({ user: 'sam', kind: 'message' })
   await userWrites(app, clock, openid, 'hi there')
   const mediaId = (await upload(app, { data: PNG })).json().mediaId as string

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { MsgCrypt } from '@weapp/wechat'
 import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
-import { AES_KEY, APP_ID, PUSH_TOKEN, buildCs, testConfig } from './fixtures/harness.js'
+import { AES_KEY, APP_ID, buildCs, busSubscribed, PUSH_TOKEN, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { buildPush, enterSession, textMessage, type Fields, type Format, type Mode } from './fixtures/push.js'
 import { consoleCall } from './fixtures/console-agents.js'
@@ -40,6 +40,7 @@ for (const backend of BACKENDS) {
     const app = await buildCs(t, { config: testConfig(env), clock })
     const events: BusEvent[] = []
     await app.bus.subscribe(BusChannels.console, (e) => { events.push(e) })
+    await busSubscribed(app, BusChannels.console)
     let n = 0
     const message = (openid: string): Fields => textMessage(openid, `hello ${n++}`, clock.seconds)
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { urlSignature } from '@weapp/wechat'
 import { RealTimeClock, callPublic, waitFor } from '@weapp/test-kit'
-import { PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { buildCs, busSubscribed, callInternal, PUSH_TOKEN, testConfig } from './fixtures/harness.js'
 import { FORMATS, MODES, buildPush, enterSession, textMessage } from './fixtures/push.js'
 import type { MemoryMessagesRepository } from '../src/repositories/memory.js'
 
@@ -32,6 +32,7 @@ t.test('every mode x format x path: answered success, recorded once, processed',
   const app = await buildCs(t, { config: testConfig(), clock })
   const events: BusEvent[] = []
   await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
+  await busSubscribed(app, BusChannels.cs)
   const repo = app.messagesRepository as MemoryMessagesRepository
   let n = 0
   for (const path of ['/wechat/callback', '/weapp/message']) {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { BusChannels, type BusEvent, type OutboundMessage } from '@weapp/common'
 import { RealTimeClock, callPublic, listenLocal, waitFor } from '@weapp/test-kit'
-import { ADMIN, AES_KEY, PUSH_TOKEN, buildCs, callInternal, testConfig } from './fixtures/harness.js'
+import { ADMIN, AES_KEY, buildCs, busSubscribed, callInternal, PUSH_TOKEN, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import {
   JPEG, PNG, SEND_PATH, TOKEN_PATH, calls, knownUser, send, sendingEnv, startSim, upload, userMessaged
@@ -27,6 +27,7 @@ for (const backend of BACKENDS) {
     const appUrl = await listenLocal(app)
     const events: BusEvent[] = []
     await app.bus.subscribe(BusChannels.cs, (e) => { events.push(e) })
+    await busSubscribed(app, BusChannels.cs)
 
     // The user writes (a real push): the worker opens our send window, the simulator opens WeChat's.
     await sim.control.pushConfig({ url: `${appUrl}/wechat/callback`, token: PUSH_TOKEN, encodingAESKey: AES_KEY, mode: 'safe', format: 'json' })
