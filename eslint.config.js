@@ -7,7 +7,7 @@ export default [
   }),
   {
     // Build output: examples/miniprogram/utils/weapp-sdk.js is the SDK's bundle (packages/weapp-sdk).
-    ignores: ['**/dist/**', '.run/**', '**/coverage/**', '**/.tap/**', 'bench/.scratch/**', 'examples/miniprogram/utils/weapp-sdk.js']
+    ignores: ['**/dist/**', '**/dist.building-*/**', '**/dist.old-*/**', '.run/**', '**/coverage/**', '**/.tap/**', 'bench/.scratch/**', 'examples/miniprogram/utils/weapp-sdk.js']
   },
   {
     // `void promise` marks a promise deliberately not awaited (a floating promise is otherwise a bug).

@@ -16,22 +16,33 @@
 // signature, XML parse and one auto-pipelined Redis SET, behind a gateway of its own; 0: skip), REDIS_URL (else
 // a throw-away redis-server is started). Run with REDIS_URL pointing at a shared Redis, the bench uses an
 // AppID of its own (`cs:{<appid>}:*` keys) and deletes its keys at the end.
+// Durability (README "Durability of accepted pushes"): BENCH_REDIS=sentinel starts a primary + replica + 3
+// sentinels (scripts/redis-topologies.ts) and gives cs-messaging REDIS_SENTINELS instead of REDIS_URL;
+// BENCH_DURABILITY=local|replicated sets its PUSH_DURABILITY (unset: its default, replicated with Sentinel);
+// BENCH_APPENDFSYNC=everysec|always turns on the AOF of every data node with that fsync policy.
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import autocannon from 'autocannon'
-import { createRedis } from '@weapp/common'
+import { createRedis, redisTopologyFromEnv } from '@weapp/common'
 import { buildPush } from '@weapp/wechat-sim'
 import { builtServer } from './lib/built.js'
 import { cpuMicros, machineCpu, startProcess, stopAll, type Running } from './lib/processes.js'
 import { rawLoad, requestBytes, type RawLoadOptions } from './lib/raw-load.js'
-import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
+import { askRedis, freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
+import { startRedisSentinel, type RedisSentinelTopology } from '../scripts/redis-topologies.js'
 
 type Redis = ReturnType<typeof createRedis>
 
 const durationSec = Number(process.env.BENCH_DURATION ?? 10)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const withWorker = process.env.BENCH_WORKER === '1'
+const withSentinel = process.env.BENCH_REDIS === 'sentinel'
+const durability = process.env.BENCH_DURABILITY
+const appendfsync = process.env.BENCH_APPENDFSYNC
+if (!['standalone', 'sentinel', undefined].includes(process.env.BENCH_REDIS)) throw new Error('BENCH_REDIS is standalone or sentinel')
+if (!['local', 'replicated', undefined].includes(durability)) throw new Error('BENCH_DURABILITY is local or replicated')
+if (!['everysec', 'always', 'no', undefined].includes(appendfsync)) throw new Error('BENCH_APPENDFSYNC is everysec, always or no')
 const WARMUP_SEC = 2
 const USERS = 1000
 const root = new URL('..', import.meta.url).pathname
@@ -289,16 +300,34 @@ async function referencePhase (redisUrl: string, keyPrefix: string, cpuExtra: Cp
 
 const procs: Running[] = []
 let localRedis: LocalRedis | null = null
+let sentinel: RedisSentinelTopology | null = null
 let redis: Redis | undefined
 const prefix = `cs:{${appId}}:`
 try {
   let redisUrl = process.env.REDIS_URL
-  if (redisUrl === undefined) {
-    localRedis = await startLocalRedis()
-    if (localRedis === null) throw new Error('no REDIS_URL and no redis-server to start (apt-get install redis-server)')
-    redisUrl = localRedis.url
+  /** How cs-messaging reaches Redis: the URL, or the sentinels. */
+  let csRedisEnv: Record<string, string>
+  if (withSentinel) {
+    sentinel = await startRedisSentinel('weapp-bench')
+    redisUrl = `redis://${sentinel.primary.host}:${sentinel.primary.port}`
+    csRedisEnv = { REDIS_SENTINELS: sentinel.sentinelList, REDIS_SENTINEL_NAME: sentinel.name }
+    redis = createRedis(redisTopologyFromEnv(csRedisEnv)!)
+  } else {
+    if (redisUrl === undefined) {
+      localRedis = await startLocalRedis()
+      if (localRedis === null) throw new Error('no REDIS_URL and no redis-server to start (apt-get install redis-server)')
+      redisUrl = localRedis.url
+    }
+    csRedisEnv = { REDIS_URL: redisUrl }
+    redis = createRedis(redisUrl)
   }
-  redis = createRedis(redisUrl)
+  if (appendfsync !== undefined) {
+    const ports = sentinel === null ? [Number(new URL(redisUrl).port)] : [sentinel.primary.port, sentinel.replica.port]
+    for (const port of ports) {
+      await askRedis(port, 'CONFIG SET appendonly yes')
+      await askRedis(port, `CONFIG SET appendfsync ${appendfsync}`)
+    }
+  }
   const redisServerPid = await redisPid(redis)
 
   const [helloPort, csPort, gatewayPort, unusedPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
@@ -306,7 +335,8 @@ try {
   procs.push(hello)
   const cs = await startProcess('cs-messaging', builtServer('services/cs-messaging'), csPort, {
     INTERNAL_TOKEN: internalToken,
-    REDIS_URL: redisUrl,
+    ...csRedisEnv,
+    ...(durability === undefined ? {} : { PUSH_DURABILITY: durability }),
     APP_ID: appId,
     WECHAT_TOKEN: pushToken,
     WECHAT_ENCODING_AES_KEY: aesKey,
@@ -336,7 +366,7 @@ try {
   if (check.status !== 200 || checkText !== 'success') throw new Error(`a push through the gateway answered ${check.status} ${checkText}`)
   acked.add(0)
 
-  console.log(`pushes: safe mode, XML, ${first.body.length} bytes each, ${USERS} users; ${connections} connections, ${durationSec}s per phase, ${cpus().length} cores; cs worker ${withWorker ? 'on' : 'off'}; Redis ${redisUrl}${redisServerPid === undefined ? ' (pid unknown: not counted)' : ` (pid ${redisServerPid})`}`)
+  console.log(`pushes: safe mode, XML, ${first.body.length} bytes each, ${USERS} users; ${connections} connections, ${durationSec}s per phase, ${cpus().length} cores; cs worker ${withWorker ? 'on' : 'off'}; Redis ${sentinel === null ? redisUrl : `Sentinel (primary ${redisUrl} + 1 replica)`}, AOF ${appendfsync ?? 'as configured'}, PUSH_DURABILITY ${durability ?? 'default'}${redisServerPid === undefined ? ' (pid unknown: not counted)' : ` (pid ${redisServerPid})`}`)
 
   // Warm-up (JIT, pools), then the baseline and the full-load phase.
   await autocannon({ url: `${hello.url}/`, connections, duration: WARMUP_SEC })
@@ -428,20 +458,26 @@ try {
   }
   let unansweredRecorded = 0
   for (const n of unanswered) unansweredRecorded += await redis.exists(`${prefix}dedup:msg:${pushes[n]!.msgId}`)
+  // Answered 503 for want of a replica's confirmation: recorded on the primary all the same (WeChat's retry would be a duplicate).
+  let refusedRecorded = 0
+  for (const n of answeredOther.keys()) refusedRecorded += await redis.exists(`${prefix}dedup:msg:${pushes[n]!.msgId}`)
 
   console.log(`\npushes sent: ${handedOut}; answered success: ${acked.size}; answered otherwise: ${answeredOther.size}; unanswered when the load stopped: ${unanswered.length} (of which recorded: ${unansweredRecorded})`)
   if (answeredOther.size > 0) console.log(`  e.g. ${[...answeredOther.values()].slice(0, 3).join(' | ')}`)
   console.log(`recorded: cs_pushes_total ${recorded}, de-dup keys ${dedupKeys}, ${withWorker ? `worker processed ${processed}, stream left ${streamLength}, dead letters ${deadLetters}` : `inbound stream length ${streamLength}`}; duplicates seen ${duplicates}`)
-  const expected = acked.size + unansweredRecorded
+  const expected = acked.size + unansweredRecorded + refusedRecorded
   const queued = withWorker ? processed + streamLength : streamLength
   const lossless = missing === 0 && recorded === expected && dedupKeys === expected && queued === expected && duplicates === 0
-  console.log(`acknowledged but not recorded: ${missing}; recorded = acknowledged${unansweredRecorded > 0 ? ` + ${unansweredRecorded} in flight at the stop` : ''}: ${lossless ? 'yes — no push lost, none recorded twice' : 'NO'}`)
+  console.log(`acknowledged but not recorded: ${missing}; recorded = acknowledged${unansweredRecorded > 0 ? ` + ${unansweredRecorded} in flight at the stop` : ''}${refusedRecorded > 0 ? ` + ${refusedRecorded} answered 503 but written` : ''}: ${lossless ? 'yes — no push lost, none recorded twice' : 'NO'}`)
   if (!lossless) process.exitCode = 1
 } finally {
   await stopAll(procs)
   if (redis !== undefined) {
     if (localRedis === null) await deleteKeys(redis, `${prefix}*`).catch(() => {})
-    await redis.quit().catch(() => { redis!.disconnect() })
+    await redis.quit().catch(() => {})
+    // A Sentinel client also holds the sentinels' connections (failover detector): close them too.
+    redis.disconnect()
   }
   await localRedis?.stop()
+  await sentinel?.stop()
 }

@@ -18,18 +18,18 @@
 // with a single-use ticket: what a proxy routing /ws?ticket= to realtime-ws gives, minus the proxy),
 // `bare` (the ws echo server), and when nginx/render.sh exists: `nginx` (wss with a ticket: nginx, TLS,
 // routes /ws?ticket= straight to realtime-ws; its configuration has no plain-HTTP WebSocket listener) and
-// `nginx-gateway` (wss with the bearer token: nginx → gateway relay → realtime-ws; echo only, as its memory
-// is the sum of the nginx and gateway rows).
+// `nginx-bearer` (wss with the bearer token: nginx sends the upgrade straight to realtime-ws, which
+// resolves the token itself; echo only, its memory is the `nginx` row's).
 //
 // Flags (or env): --duration BENCH_DURATION (s, 5), --rounds BENCH_ROUNDS (2), --connections
 // BENCH_CONNECTIONS (100), --idle BENCH_IDLE (10000), --settle BENCH_SETTLE (s, 3), --fanout BENCH_FANOUT
 // (1000), --events BENCH_EVENTS (50), --clients BENCH_CLIENTS (client processes, 2), --targets
-// BENCH_TARGETS (gateway,direct,bare[,nginx,nginx-gateway]), --skip BENCH_SKIP (any of idle,fanout,echo).
+// BENCH_TARGETS (gateway,direct,bare[,nginx,nginx-bearer]), --skip BENCH_SKIP (any of idle,fanout,echo).
 // REDIS_URL: else a throw-away redis-server is started. IDLE / 5 users log in (realtime-ws keeps its
 // default MAX_CONNECTIONS_PER_USER of 5); the gateway's login rate limit is raised for the bench.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,9 +37,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BusChannels, INTERNAL_TOKEN_HEADER, IDENTITY_HEADER, createBus, encodeIdentity, type Bus, type Identity } from '@weapp/common'
 import { DEFAULT_SIM_APP, SimControl } from '@weapp/wechat-sim'
 import { builtServer } from './lib/built.js'
-import { cpuMicros, startProcess, stopAll, type Running } from './lib/processes.js'
+import { cpuMicros, inPool, processTree, startProcess, stopAll, type Running } from './lib/processes.js'
 import { ClientPool, type EchoResult, type OpenSpec } from './lib/ws-clients.js'
-import { freePort, startLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
+import { freePort, envOrLocalRedis, type LocalRedis } from '../scripts/redis-server.js'
 
 // ---------- options ----------
 function option (flag: string, env: string, fallback: string): string {
@@ -62,7 +62,7 @@ const SETTLE_MS = 1000 * Number(option('settle', 'BENCH_SETTLE', '3'))
 const skip = new Set(option('skip', 'BENCH_SKIP', '').split(',').filter((s) => s !== ''))
 const root = new URL('..', import.meta.url).pathname
 const nginxRender = join(root, 'nginx/render.sh')
-const defaultTargets = ['gateway', 'direct', 'bare', ...(existsSync(nginxRender) ? ['nginx', 'nginx-gateway'] : [])]
+const defaultTargets = ['gateway', 'direct', 'bare', ...(existsSync(nginxRender) ? ['nginx', 'nginx-bearer'] : [])]
 const targetNames = option('targets', 'BENCH_TARGETS', defaultTargets.join(',')).split(',').filter((s) => s !== '')
 
 // ---------- file descriptors: the gateway holds two per relayed socket ----------
@@ -90,18 +90,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'weapp-bench-ws-'))
 function rssKb (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return Number(m?.[1] ?? Number.NaN)
-}
-
-async function inPool<T, R> (items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!, i)
-    }
-  }))
-  return out
 }
 
 function quantile (xs: number[], q: number): number {
@@ -167,16 +155,7 @@ class Nginx implements Proc {
 
   pids (): number[] {
     const master = this.child?.pid
-    if (master === undefined) return []
-    const workers: number[] = []
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) workers.push(Number(entry))
-      } catch {}
-    }
-    return [master, ...workers]
+    return master === undefined ? [] : processTree(master)
   }
 
   async stop (): Promise<void> {
@@ -242,12 +221,9 @@ process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 
 const benchStarted = performance.now()
 try {
-  let redisUrl = process.env.REDIS_URL
-  if (redisUrl === undefined || redisUrl === '') {
-    localRedis = await startLocalRedis()
-    if (localRedis === null) throw new Error('no REDIS_URL and no redis-server to start (apt-get install redis-server)')
-    redisUrl = localRedis.url
-  }
+  const redis = await envOrLocalRedis()
+  localRedis = redis.local
+  const redisUrl = redis.url
   bus = createBus(redisUrl)
 
   // ---------- servers, each its own process ----------
@@ -259,9 +235,11 @@ try {
   const session = await Server.start('session', builtServer('services/session'), sessionPort, {
     ...common, APP_ID: DEFAULT_SIM_APP.appId, APP_SECRET: DEFAULT_SIM_APP.appSecret, WECHAT_API_BASE: sim.url
   })
-  const realtime = await Server.start('realtime-ws', builtServer('services/realtime-ws'), realtimePort, { ...common, SESSION_URL: session.url }, '/healthz', gcPreload)
+  // Every socket comes from this one address: the per-address failed-lookup budgets (which count lookups in
+  // flight) would refuse the bench's own cold opens.
+  const realtime = await Server.start('realtime-ws', builtServer('services/realtime-ws'), realtimePort, { ...common, SESSION_URL: session.url, AUTH_FAILURE_LIMIT_MAX: '100000' }, '/healthz', gcPreload)
   const gateway = await Server.start('gateway', builtServer('gateway'), gatewayPort, {
-    ...common, SESSION_URL: session.url, REALTIME_WS_URL: realtime.url, LOGIN_RATE_LIMIT_MAX: '1000000'
+    ...common, SESSION_URL: session.url, REALTIME_WS_URL: realtime.url, LOGIN_RATE_LIMIT_MAX: '1000000', AUTH_FAILURE_LIMIT_MAX: '100000'
   }, '/healthz', gcPreload)
   const wsUrl = (http: string): string => http.replace(/^http/, 'ws')
 
@@ -342,9 +320,9 @@ try {
       note: 'wss (TLS)',
       specs: async (count, userOffset = 0) => (await tickets(count, userOffset)).map((ticket) => ({ url: `wss://127.0.0.1:${port}/ws?ticket=${ticket}` }))
     }
-    all['nginx-gateway'] = {
-      name: 'nginx-gateway',
-      path: [nginx, gateway, realtime],
+    all['nginx-bearer'] = {
+      name: 'nginx-bearer',
+      path: [nginx, realtime],
       realtime: true,
       fdsPerSocket: 2,
       note: 'wss (TLS)',
@@ -565,7 +543,7 @@ try {
       if (x !== undefined && y !== undefined) console.log(`${a} / ${b}: ${(x.perSec / y.perSec).toFixed(2)}x`)
     }
     ratioOf('gateway', 'direct')
-    ratioOf('nginx-gateway', 'nginx')
+    ratioOf('nginx-bearer', 'nginx')
   }
   console.log(`\n(bench: ${((performance.now() - benchStarted) / 1000).toFixed(0)} s)`)
 } finally {
@@ -596,6 +574,10 @@ async function startNginx (gatewayPort: number, realtimePort: number): Promise<{
         REALTIME_WS_UPSTREAM: `127.0.0.1:${realtimePort}`,
         NGINX_ACCESS_LOG: 'off',
         NGINX_ERROR_LOG_LEVEL: 'error',
+        // One client address opens every socket: nginx's per-address upgrade limits would refuse them.
+        NGINX_WS_RATE: '1000000r/s',
+        NGINX_WS_BURST: '1000000',
+        NGINX_WS_CONN: '60000',
         // Two connections (client, upstream) per socket, all on one worker at worst; the workers' file
         // limit (twice this) may be above what they are allowed: nginx then keeps the one it has.
         NGINX_WORKER_CONNECTIONS: String(2 * idleCount + 1000)

@@ -25,8 +25,15 @@ async function check (name, fn) {
     console.log(`ok - ${name}${detail ? ` (${detail})` : ''}`)
   } catch (err) {
     failures++
-    console.log(`FAIL - ${name}: ${err instanceof Error ? err.message : String(err)}`)
+    console.log(`FAIL - ${name}: ${describe(err)}`)
   }
+}
+
+/** fetch() says only "fetch failed": the reason (ECONNREFUSED, a certificate, a reset) is in its cause. */
+function describe (err) {
+  if (!(err instanceof Error)) return String(err)
+  const cause = err.cause instanceof Error ? `: ${err.cause.code ?? ''} ${err.cause.message}`.replace(/: +/, ': ') : ''
+  return `${err.message}${cause}`
 }
 
 function assert (condition, message) {

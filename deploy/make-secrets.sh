@@ -61,6 +61,9 @@ write mongo_session_password "$(hex 32)"
 write mongo_cs_password "$(hex 32)"
 write session_mongo_url "mongodb://weapp-session:$(first_line mongo_session_password)@mongo:27017/?authSource=$mongo_db"
 write cs_mongo_url "mongodb://weapp-cs-messaging:$(first_line mongo_cs_password)@mongo:27017/?authSource=$mongo_db"
+# The session service stores session_keys encrypted under this key (32 bytes, base64). Rotating it: move the
+# old value to SESSION_KEY_ENCRYPTION_KEY_PREVIOUS (services/session/README.md), then write a new one here.
+write session_key_encryption_key "$(openssl rand -base64 32)"
 
 missing=0
 if [ ! -s "$dir/app_secret" ]; then

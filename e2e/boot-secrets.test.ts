@@ -74,7 +74,8 @@ t.test('session: the simulator\'s AppSecret against real WeChat, a placeholder M
 
   // A MONGO_URL the driver cannot parse: a first line saying why, exit code 1, no password.
   const mongoPassword = hex(16)
-  const badUrl = await boot('services/session/src/server.ts', { ...env, WECHAT_API_BASE: 'http://127.0.0.1:9', MONGO_URL: `mongodb://weapp:${mongoPassword}@127.0.0.1:99999/weapp` })
+  // (MONGO_URL needs SESSION_KEY_ENCRYPTION_KEY: given, so the URL itself is what fails.)
+  const badUrl = await boot('services/session/src/server.ts', { ...env, SESSION_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'), WECHAT_API_BASE: 'http://127.0.0.1:9', MONGO_URL: `mongodb://weapp:${mongoPassword}@127.0.0.1:99999/weapp` })
   t.equal(badUrl.code, 1, 'exit code 1', { stderr: badUrl.stderr })
   t.match(badUrl.stderr, /^session: could not start: .*99999/m)
   t.notOk(badUrl.stderr.includes(mongoPassword), 'no password')

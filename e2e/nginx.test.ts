@@ -81,6 +81,8 @@ async function main (nginx: string): Promise<void> {
     env: { REDIS_URL: process.env.REDIS_URL, APP_ID: `wx${randomBytes(8).toString('hex')}`, APP_SECRET: appSecret },
     processEnv: {
       gateway: { TRUST_PROXY: '127.0.0.1', LOGIN_RATE_LIMIT_MAX: String(LOGIN_MAX) },
+      // nginx sends /ws upgrades straight to realtime-ws, which limits failed lookups per client as the gateway does.
+      realtime: { TRUST_PROXY: '127.0.0.1' },
       sim: { NODE_EXTRA_CA_CERTS: certFile }
     }
   })
@@ -313,13 +315,44 @@ async function main (nginx: string): Promise<void> {
     t.not(forged.status, 200, 'a wrong signature is still refused by cs-messaging')
   })
 
-  t.test('wss with a bearer header: through the gateway, greeting then echo', async (t) => {
+  /** realtime-ws's count of sockets let in, by how (`ws_upgrades_total{via}`): gateway (relayed), ticket, session (direct). */
+  async function upgradesVia (): Promise<{ gateway: number, ticket: number, session: number }> {
+    const res = await fetch(`${system.urls.realtime}/metrics`, { headers: { 'x-internal-token': system.secrets.internalToken } })
+    const text = await res.text()
+    const count = (via: string): number => Number(new RegExp(`^ws_upgrades_total\\{via="${via}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    return { gateway: count('gateway'), ticket: count('ticket'), session: count('session') }
+  }
+
+  t.test('wss with a bearer header or a wafer session in the query: straight to realtime-ws; a logout closes the socket', async (t) => {
     const dave = await login('dave')
     t.equal((await call('/api/me', { method: 'PATCH', headers: { authorization: `Bearer ${dave.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'Dave' }) })).status, 200)
-    const ws = await Client.open(t, `${wsOrigin}/ws`, { authorization: `Bearer ${dave.token}` }, wss)
-    t.equal(await ws.next(), 'Server: 恭喜，Dave')
-    ws.ws.send('hi')
-    t.equal(await ws.nextText(), 'Server: Received(hi)')
+    // A wafer generation 1 login (the seed's client), whose socket carries the session in the query.
+    const { code, openid, userInfo } = await sim.loginCode({ user: 'walt' })
+    const waferLogin = await call('/login', { headers: { 'x-wx-code': code, 'x-wx-encrypted-data': userInfo.encryptedData, 'x-wx-iv': userInfo.iv } })
+    const wafer = waferLogin.json().session as { id: string, skey: string }
+    t.ok(wafer?.id, 'wafer session issued', { body: waferLogin.text })
+
+    const before = await upgradesVia()
+    const bearer = await Client.open(t, `${wsOrigin}/ws`, { authorization: `Bearer ${dave.token}` }, wss)
+    t.equal(await bearer.next(), 'Server: 恭喜，Dave')
+    bearer.ws.send('hi')
+    t.equal(await bearer.nextText(), 'Server: Received(hi)')
+    const waferSocket = await Client.open(t, `${wsOrigin}/ws?x-wx-id=${wafer.id}&x-wx-skey=${wafer.skey}`, {}, wss)
+    t.match(await waferSocket.next(), /^Server: 恭喜，/)
+    waferSocket.ws.send('hello')
+    t.equal(await waferSocket.nextText(), 'Server: Received(hello)')
+    const after = await upgradesVia()
+    t.equal(after.session - before.session, 2, 'realtime-ws authenticated both itself')
+    t.equal(after.gateway, before.gateway, 'none came through the gateway\'s relay')
+    t.notOk(accessLog().some((l) => l.includes(wafer.skey)), 'the wafer session is not in the access log')
+
+    // A logout (through nginx and the gateway) closes the direct socket and refuses the next upgrade at once.
+    t.equal((await call('/api/logout', { method: 'POST', headers: { authorization: `Bearer ${dave.token}` } })).status, 204)
+    t.equal((await bearer.closed).code, 4001, 'the open socket is closed: session ended')
+    const again = await refusal(`${wsOrigin}/ws`, { authorization: `Bearer ${dave.token}` }, wss)
+    t.equal(again.status, 401)
+    t.equal(again.body.code, 'GATEWAY_SESSION_INVALID')
+    t.ok(openid)
   })
 
   t.test('wss with a ticket: straight to realtime-ws, single use', async (t) => {
@@ -344,7 +377,7 @@ async function main (nginx: string): Promise<void> {
     t.notOk(accessLog().some((l) => l.includes(ticket)), 'the ticket is not in the access log')
   })
 
-  t.test('the gateway down: ticketed sockets and tunnels still open (nginx sends them to realtime-ws), the rest is a 502', async (t) => {
+  t.test('the gateway down: tickets, tunnels and session sockets still open (nginx sends them to realtime-ws), the rest is a 502', async (t) => {
     const frank = await login('frank')
     const auth = { authorization: `Bearer ${frank.token}` }
     const { ticket } = (await call('/api/ws/tickets', { method: 'POST', headers: auth })).json()
@@ -365,9 +398,8 @@ async function main (nginx: string): Promise<void> {
       socket.ws.send('ping')
       t.equal(await socket.next(), 'pong')
 
-      const viaGateway = await refusal(`${wsOrigin}/ws`, auth, wss)
-      t.equal(viaGateway.status, 502, 'a bearer upgrade needs the gateway')
-      t.equal(viaGateway.body.code, 'PROXY_UPSTREAM_UNAVAILABLE')
+      const bearer = await Client.open(t, `${wsOrigin}/ws`, auth, wss)
+      t.equal(await bearer.next(), `Server: 恭喜，${frank.openid}`, 'a bearer upgrade needs no gateway either')
       const api = await call('/api/me', { headers: auth })
       t.equal(api.status, 502)
       t.equal(api.json().code, 'PROXY_UPSTREAM_UNAVAILABLE')
@@ -387,20 +419,19 @@ async function main (nginx: string): Promise<void> {
     const tunnel = await refusal(`${wsOrigin}/weapp/tunnel/socket`, {}, wss)
     t.equal(tunnel.status, 401, 'a tunnel socket without its ticket')
 
-    // nginx reads ?TICKET= as a ticket (argument names are case-insensitive there) and goes straight to
-    // realtime-ws, which sees no `ticket` and falls back to the gateway's internal credential: with the
-    // real internal token and an admin identity, only nginx clearing those headers keeps the socket shut.
+    // Every upgrade goes straight to realtime-ws, which takes the gateway's internal credential for the gateway's
+    // relay: with the real internal token and an admin identity, only nginx clearing those headers keeps the
+    // socket shut (`?TICKET=` is no ticket to realtime-ws).
     const forgedHeaders = {
       'x-internal-token': system.secrets.internalToken,
       'x-weapp-identity': encodeIdentity({ kind: 'admin', keyId: 'dev' })
     }
     const direct = await refusal(`${wsOrigin}/ws?TICKET=x`, forgedHeaders, wss)
     t.equal(direct.status, 401)
-    t.equal(direct.body.code, 'WS_AUTH_REQUIRED')
-    t.match(direct.body.message, /ticket or a session is required/, 'the forged headers never reached realtime-ws')
-    const viaGateway = await refusal(`${wsOrigin}/ws`, forgedHeaders, wss)
-    t.equal(viaGateway.status, 401)
-    t.equal(viaGateway.body.code, 'GATEWAY_AUTH_REQUIRED')
+    t.equal(direct.body.code, 'GATEWAY_AUTH_REQUIRED', 'the forged headers never reached realtime-ws: no credential at all')
+    const plain = await refusal(`${wsOrigin}/ws`, forgedHeaders, wss)
+    t.equal(plain.status, 401)
+    t.equal(plain.body.code, 'GATEWAY_AUTH_REQUIRED')
 
     const internal = await call('/internal/resolve')
     t.equal(internal.status, 404)

@@ -122,7 +122,7 @@ HTTPS_LISTEN=$listen_prefix$NGINX_HTTPS_PORT
 if [ "$NGINX_PUBLIC_HTTPS_PORT" = 443 ]; then PUBLIC_HTTPS_PORT_SUFFIX=''; else PUBLIC_HTTPS_PORT_SUFFIX=":$NGINX_PUBLIC_HTTPS_PORT"; fi
 # A multipart upload is the file plus up to 64 KiB of parts (the gateway's MULTIPART_OVERHEAD).
 UPLOAD_BODY_LIMIT=$((ADMIN_UPLOAD_LIMIT + 65536))
-if [ "$NGINX_WS_DIRECT" = on ]; then WS_TICKET_UPSTREAM=weapp_realtime; else WS_TICKET_UPSTREAM=weapp_gateway; fi
+if [ "$NGINX_WS_DIRECT" = on ]; then WS_UPGRADE_UPSTREAM=weapp_realtime; else WS_UPGRADE_UPSTREAM=weapp_gateway; fi
 if [ "$NGINX_ACCESS_LOG" = off ]; then ACCESS_LOG=off; else ACCESS_LOG="\"$NGINX_ACCESS_LOG\" weapp_json"; fi
 REAL_IP_DIRECTIVES=''
 if [ -n "$NGINX_REAL_IP_FROM" ]; then
@@ -156,7 +156,7 @@ yes_if () { if eval "$1"; then echo yes; else echo no; fi; }
 
 for name in NGINX_SERVER_NAME NGINX_HTTP_PORT NGINX_HTTPS_PORT GATEWAY_UPSTREAM REALTIME_WS_UPSTREAM \
   NGINX_WS_TIMEOUT TLS_CERT TLS_KEY TLS_TRUSTED_CERT NGINX_RESOLVER NGINX_HSTS NGINX_ACME_ROOT BODY_LIMIT \
-  PUSH_BODY_LIMIT HTTP_LISTEN HTTPS_LISTEN PUBLIC_HTTPS_PORT_SUFFIX UPLOAD_BODY_LIMIT WS_TICKET_UPSTREAM \
+  PUSH_BODY_LIMIT HTTP_LISTEN HTTPS_LISTEN PUBLIC_HTTPS_PORT_SUFFIX UPLOAD_BODY_LIMIT WS_UPGRADE_UPSTREAM \
   ACCESS_LOG REAL_IP_DIRECTIVES HTTP2_LISTEN_PARAM NGINX_LOGIN_RATE NGINX_LOGIN_BURST NGINX_LOGIN_CONN \
   NGINX_WS_RATE NGINX_WS_BURST NGINX_WS_CONN; do
   eval "value=\$$name"
@@ -225,4 +225,4 @@ EOF
   echo '}'
 } > "$tmp"
 mv -f "$tmp" "$out/nginx.conf"
-echo "render.sh: wrote $out/nginx.conf (https on ${HTTPS_LISTEN}, http/2 via $http2_mode, gateway $GATEWAY_UPSTREAM, ticketed websockets to $WS_TICKET_UPSTREAM)" >&2
+echo "render.sh: wrote $out/nginx.conf (https on ${HTTPS_LISTEN}, http/2 via $http2_mode, gateway $GATEWAY_UPSTREAM, websocket upgrades to $WS_UPGRADE_UPSTREAM)" >&2

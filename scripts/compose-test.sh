@@ -69,8 +69,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 dockerd_pid=
+stack_defined=false
 cleanup () {
   status=$?
+  if [ "$keep" != 1 ] && docker info >/dev/null 2>&1; then
+    # On vfs every layer is a full copy: the build cache alone grows by gigabytes per run (it filled a
+    # 250 GB disk over a few dozen runs). Only the stand-ins are kept; the project's images and the
+    # build cache go, with the stack.
+    if $stack_defined; then dc down -v --remove-orphans >/dev/null 2>&1 || true; fi
+    for s in $NODE_SERVICES; do docker image rm -f "weapp/$s:compose-test" >/dev/null 2>&1 || true; done
+    docker builder prune -af >/dev/null 2>&1 || true
+    log "removed the stack, the project's images and the build cache: $(du -xsh "$(docker info -f '{{.DockerRootDir}}')" 2>/dev/null | cut -f1) left in the engine's directory"
+  fi
   if [ -n "$dockerd_pid" ] && [ "$keep" != 1 ]; then
     log "stopping the dockerd this script started (pid $dockerd_pid)"
     kill "$dockerd_pid" 2>/dev/null || true
@@ -88,6 +98,11 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { tail -n 20 "$work/dockerd.log"; die "dockerd did not come up"; }
 fi
+# The stand-ins, five images and their build take about 10 GB on vfs: say so plainly rather than fail later
+# with "no space left on device" half-way through a build.
+docker_root=$(docker info -f '{{.DockerRootDir}}')
+free_gb=$(df -Pk "$docker_root" | awk 'NR==2 {print int($4 / 1048576)}')
+[ "$free_gb" -ge 12 ] || die "only ${free_gb} GB free for $docker_root: the build needs about 12 GB on vfs (docker system df; docker builder prune -af)"
 log "engine: $(docker version --format '{{.Server.Version}} ({{.Server.Os}}/{{.Server.Arch}})'), storage driver $(docker info --format '{{.Driver}}')"
 
 # BuildKit: an order of magnitude faster than the legacy builder on vfs (which copies the whole image for
@@ -225,6 +240,7 @@ declare -A override=(
 chmod 600 "$env_file"
 
 dc () { "${compose[@]}" -p "$project" --env-file "$env_file" -f docker-compose.yml -f deploy/docker-compose.test.yml --profile dev "$@"; }
+stack_defined=true
 
 if "${compose[@]}" --env-file .env.example -f docker-compose.yml config -q && dc config -q; then
   pass "docker-compose.yml (with .env.example, and with the test override) is valid"
@@ -237,6 +253,19 @@ published=$("${compose[@]}" --env-file .env.example -f docker-compose.yml --prof
 if [ "$published" = "nginx " ]; then pass "only nginx publishes ports in docker-compose.yml"; else fail "services with ports in docker-compose.yml: $published"; fi
 
 dc down -v --remove-orphans >/dev/null 2>&1 || true
+
+# A bridge holding the test subnet that no network of this engine owns was left by an engine whose state is
+# gone (killed, /var/lib/docker deleted): its route comes first, and the host's packets to nginx would go
+# into that dead bridge (seen in CI: every HTTPS check "fetch failed"). Remove it.
+if command -v ip >/dev/null 2>&1; then
+  known=$(docker network ls -q | sed 's/^/br-/')
+  for dev in $(ip -o -4 route show to exact "$subnet" | sed -n 's/.* dev \(br-[0-9a-f]*\) .*/\1/p'); do
+    if ! grep -qx "$dev" <<<"$known"; then
+      log "removing $dev: a bridge on $subnet that no network of this engine owns (left by an engine whose state is gone)"
+      ip link delete "$dev" || die "could not remove the stale bridge $dev on $subnet"
+    fi
+  done
+fi
 
 log "building the project's images (Dockerfile, NODE_IMAGE=$STANDIN_NODE_IMAGE)"
 build_log="$work/build.log"
@@ -375,8 +404,6 @@ if [ "$stop_seconds" -lt 20 ]; then pass "compose stop took ${stop_seconds}s (no
 
 if [ "$keep" = 1 ]; then
   log "COMPOSE_TEST_KEEP=1: stack kept (stopped); ${compose[*]} -p $project --env-file $env_file -f docker-compose.yml -f deploy/docker-compose.test.yml --profile dev ..."
-else
-  dc down -v --remove-orphans >/dev/null 2>&1 || true
 fi
 log "done in $(( $(date +%s) - started )) s"
 summary

@@ -5,8 +5,7 @@
 // It calls the session service's POST /internal/agents/bootstrap with the internal credential:
 //   INTERNAL_TOKEN (or INTERNAL_TOKEN_FILE)  the same value the services run with
 //   SESSION_URL                              the session service (default http://127.0.0.1:8081)
-import { readFileSync } from 'node:fs'
-import { INTERNAL_TOKEN_HEADER } from '@weapp/common'
+import { INTERNAL_TOKEN_HEADER, readSecretFile } from '@weapp/common'
 
 const USAGE = 'usage: pnpm console:admin <login> [--name "<display name>"]   (the password on stdin)'
 const DEFAULT_SESSION_URL = 'http://127.0.0.1:8081'
@@ -44,7 +43,7 @@ function internalToken (): string {
   const file = process.env.INTERNAL_TOKEN_FILE
   if (file !== undefined && file !== '') {
     try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      return readSecretFile(file)
     } catch {
       fail('INTERNAL_TOKEN_FILE names a file that cannot be read')
     }

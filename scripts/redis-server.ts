@@ -76,3 +76,12 @@ export async function startLocalRedis (port?: number): Promise<LocalRedis | null
     }
   }
 }
+
+/** The run's REDIS_URL, else a throw-away redis-server (`local`, for the caller to stop); throws without either. */
+export async function envOrLocalRedis (): Promise<{ url: string, local: LocalRedis | null }> {
+  const url = process.env.REDIS_URL
+  if (url !== undefined && url !== '') return { url, local: null }
+  const local = await startLocalRedis()
+  if (local === null) throw new Error('no REDIS_URL and no redis-server to start (apt-get install redis-server)')
+  return { url: local.url, local }
+}

@@ -1,6 +1,6 @@
 // `pnpm start`: the whole system on one machine, bundled as production runs it (built first when a
 // source changed: scripts/build.ts), with the embedded stores (no MongoDB, no Redis unless
-// MONGO_URL / REDIS_URL are set): the WeChat simulator, the services and the gateway, each its own process
+// MONGO_URL / a Redis topology is set): the WeChat simulator, the services and the gateway, each its own process
 // (scripts/system.ts). Secrets left unset get development values made for this run only: the internal
 // token, the push Token and EncodingAESKey (shared by cs-messaging and the simulator's push sender), one
 // admin API key and the agent console's admin password, printed once in the ready banner (the curl examples
@@ -12,6 +12,15 @@ import { startSystem, type RunningSystem } from './system.js'
 
 const env = process.env
 const startedAt = performance.now()
+
+/** The banner's word for the Redis topology (the services parse and check it; this only names it). */
+function redisStore (): string {
+  const set = (name: string): boolean => (env[name] ?? '') !== ''
+  if (set('REDIS_SENTINELS') || (env.REDIS_URL ?? '').includes('+sentinel://')) return 'Redis with Sentinel'
+  if (set('REDIS_CLUSTER_NODES')) return 'Redis Cluster'
+  if (set('REDIS_URL')) return 'Redis'
+  return 'in-process, one bus through realtime-ws (set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES for Redis)'
+}
 const port = (value: string | undefined, fallback: number): number => Number(value ?? fallback)
 let system: RunningSystem | undefined
 let stopping = false
@@ -52,16 +61,16 @@ if (system !== undefined && !stopping) {
   const adminKeyLine = secrets.adminKey === undefined
     ? '    admin keys: from ADMIN_API_KEYS'
     : `    admin key (this run only): ${secrets.adminKey}`
-  const consoleAdminLine = env.CONSOLE_ADMIN_PASSWORD === undefined
+  const consoleAdminLine = env.CONSOLE_ADMIN_PASSWORD === undefined && env.CONSOLE_ADMIN_PASSWORD_FILE === undefined
     ? `    agent console ${gateway}/console/: login ${secrets.consoleAdmin.login}, password (this run only) ${secrets.consoleAdmin.password}`
-    : `    agent console ${gateway}/console/: login ${secrets.consoleAdmin.login} (CONSOLE_ADMIN_PASSWORD as given)`
+    : `    agent console ${gateway}/console/: login ${secrets.consoleAdmin.login} (${env.CONSOLE_ADMIN_PASSWORD === undefined ? 'CONSOLE_ADMIN_PASSWORD_FILE' : 'CONSOLE_ADMIN_PASSWORD'} as given)`
   const pushLine = usingSimulator
     ? `    the simulator's pushes (POST ${simBase}/sim/push) go to ${pushUrl} (${env.SIM_PUSH_MODE ?? 'safe'} mode, ${env.SIM_PUSH_FORMAT ?? 'xml'})`
     : '    message push URL: /wechat/callback (WECHAT_TOKEN / WECHAT_ENCODING_AES_KEY as configured)'
   console.log(`
   Ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s. The gateway (the only public entry) is at ${gateway}
     session service ${urls.session}, cs-messaging ${urls.cs}, realtime-ws ${urls.realtime} (internal)${usingSimulator ? `\n    WeChat simulator ${simBase} (stands in for api.weixin.qq.com; test helpers under /sim)` : ''}
-    stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${env.REDIS_URL === undefined ? 'in-process, one bus through realtime-ws (set REDIS_URL for Redis)' : 'Redis'}
+    stores: ${env.MONGO_URL === undefined ? 'in-memory (set MONGO_URL for MongoDB)' : 'MongoDB'}, ${redisStore()}
 ${pushLine}
 ${adminKeyLine}
 ${consoleAdminLine}

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { readSecretFile } from '@weapp/common/secret-file'
 import { DEFAULT_SIM_APP } from '@weapp/wechat-sim/defaults'
 import { ensureBuilt, PRODUCTION_NODE_FLAGS } from './build.js'
 import { freePort } from './redis-server.js'
@@ -14,7 +15,11 @@ export interface SystemOptions {
   /** Fixed ports; a missing one is picked free. */
   ports?: Partial<Record<ProcessName, number>>
   host?: string
-  /** Environment given to every process (REDIS_URL, MONGO_URL, LOG_LEVEL…), over the parent's when `inheritEnv`. */
+  /**
+   * Environment given to every process (MONGO_URL, LOG_LEVEL, a Redis topology: REDIS_URL, or
+   * REDIS_SENTINELS + REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES, with REDIS_USERNAME/PASSWORD/TLS…),
+   * over the parent's when `inheritEnv`.
+   */
   env?: Record<string, string | undefined>
   /** Extra environment per process. */
   processEnv?: Partial<Record<ProcessName, Record<string, string>>>
@@ -58,6 +63,8 @@ const ENTRIES: Record<ProcessName, string> = {
   gateway: 'gateway/dist/server.js'
 }
 const root = new URL('..', import.meta.url).pathname
+/** Any of these configures Redis (packages/common/src/redis-topology.ts); none: the bus hub. */
+const REDIS_TOPOLOGY_VARIABLES = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const
 
 export async function startSystem (options: SystemOptions = {}): Promise<RunningSystem> {
   const unbundled = ensureBuilt()
@@ -73,6 +80,8 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
   // Secrets left unset are made for this run only: the internal token, the push Token and
   // EncodingAESKey (shared by cs-messaging and the simulator's push sender), one admin key.
   const adminKey = given.ADMIN_API_KEYS === undefined ? randomBytes(32).toString('base64url') : undefined
+  // A password file is handed on as the file (the session service reads it as loadConfig reads every *_FILE).
+  const consoleAdminPasswordFile = given.CONSOLE_ADMIN_PASSWORD === undefined && (given.CONSOLE_ADMIN_PASSWORD_FILE ?? '') !== '' ? given.CONSOLE_ADMIN_PASSWORD_FILE : undefined
   const secrets = {
     internalToken: given.INTERNAL_TOKEN ?? randomBytes(32).toString('hex'),
     appId: given.APP_ID ?? DEFAULT_SIM_APP.appId,
@@ -83,8 +92,11 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
     adminKey,
     adminApiKeys: given.ADMIN_API_KEYS ?? `dev:${adminKey!}`,
     // The agent console's first admin (docs/console.md#sessions): a random password for this run unless given.
-    consoleAdmin: { login: given.CONSOLE_ADMIN_LOGIN ?? 'admin', password: given.CONSOLE_ADMIN_PASSWORD ?? randomBytes(18).toString('base64url') }
+    consoleAdmin: { login: given.CONSOLE_ADMIN_LOGIN ?? 'admin', password: given.CONSOLE_ADMIN_PASSWORD ?? (consoleAdminPasswordFile !== undefined ? readSecretFile(consoleAdminPasswordFile) : randomBytes(18).toString('base64url')) }
   }
+  const consoleAdminPassword: Record<string, string> = consoleAdminPasswordFile !== undefined
+    ? { CONSOLE_ADMIN_PASSWORD_FILE: consoleAdminPasswordFile }
+    : { CONSOLE_ADMIN_PASSWORD: secrets.consoleAdmin.password }
   const shared: Record<string, string> = {
     HOST: host,
     LOG_LEVEL: given.LOG_LEVEL ?? 'info',
@@ -104,7 +116,12 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
       SIM_PUSH_MODE: given.SIM_PUSH_MODE ?? 'safe',
       SIM_PUSH_FORMAT: given.SIM_PUSH_FORMAT ?? 'xml'
     },
-    session: { CONSOLE_ADMIN_LOGIN: secrets.consoleAdmin.login, CONSOLE_ADMIN_PASSWORD: secrets.consoleAdmin.password },
+    session: {
+      CONSOLE_ADMIN_LOGIN: secrets.consoleAdmin.login,
+      ...consoleAdminPassword,
+      // session_keys at rest (required with MONGO_URL): a key for this run unless given.
+      SESSION_KEY_ENCRYPTION_KEY: given.SESSION_KEY_ENCRYPTION_KEY ?? randomBytes(32).toString('base64')
+    },
     cs: push,
     realtime: { SESSION_URL: urls.session },
     gateway: { SESSION_URL: urls.session, CS_MESSAGING_URL: urls.cs, REALTIME_WS_URL: urls.realtime, ADMIN_API_KEYS: secrets.adminApiKeys, METRICS_PUBLIC: given.METRICS_PUBLIC ?? 'true' }
@@ -115,7 +132,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<Running
   for (const [k, v] of Object.entries({ ...parent, ...given })) if (v !== undefined) base[k] = v
   // Without Redis, realtime-ws serves the bus hub and the other services join it: one bus for the stack
   // (docs/console.md#without-redis-the-bus-hub). They may start first: their hub clients retry until it is up.
-  if ((base.REDIS_URL ?? '') === '' && (base.BUS_HUB_URL ?? '') === '') {
+  if (!REDIS_TOPOLOGY_VARIABLES.some((k) => (base[k] ?? '') !== '') && (base.BUS_HUB_URL ?? '') === '') {
     const busHubUrl = `${urls.realtime.replace(/^http/, 'ws')}/internal/bus`
     for (const name of ['session', 'cs', 'gateway'] as const) envOf[name].BUS_HUB_URL = busHubUrl
   }

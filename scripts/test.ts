@@ -31,9 +31,17 @@ const args = process.argv.slice(2)
 const files = args.some((a) => !a.startsWith('-')) ? [] : TEST_GLOBS
 const child = spawn(join('node_modules', '.bin', 'tap'), [`--reporter=${reporter}`, ...args, ...files], { env, stdio: ['ignore', 'pipe', 'inherit'] })
 let tail = ''
+// Failed tests, as tap names them ("not ok 3 - e2e/x.test.ts", nested ones indented), repeated before the
+// summary: CI shows only the end of a long log, and the coverage table pushes the failure out of it.
+const failures: string[] = []
+let partial = ''
 child.stdout.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk)
-  tail = (tail + chunk.toString('utf8')).slice(-4096)
+  const text = chunk.toString('utf8')
+  tail = (tail + text).slice(-4096)
+  const lines = (partial + text).split('\n')
+  partial = lines.pop() ?? ''
+  for (const l of lines) if (/^\s*not ok /.test(l) && failures.length < 40) failures.push(l.replace(/ # time=.*$/, ''))
 })
 const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)))
 await redis?.stop()
@@ -45,5 +53,6 @@ const passed = count('pass')
 // A run that crashed before its summary, or exited non-zero with no failed assertion, still failed.
 const failed = count('fail') + (line === '' || (code !== 0 && count('fail') === 0) ? 1 : 0)
 const skipped = count('skip') + count('todo')
+for (const f of failures) console.log(`FAILED TEST: ${f.trim()}`)
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
 process.exitCode = failed > 0 ? 1 : 0

@@ -118,7 +118,9 @@ t.test('an error thrown in bundled code, run as production runs it, shows its sr
       APP_ID: 'wx0123456789abcdef',
       APP_SECRET: randomBytes(16).toString('hex'),
       WECHAT_API_BASE: 'http://127.0.0.1:9',
-      MONGO_URL: 'mongodb://127.0.0.1:99999/weapp'
+      MONGO_URL: 'mongodb://127.0.0.1:99999/weapp',
+      // Required with MONGO_URL (session_keys are stored encrypted).
+      SESSION_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64')
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PRODUCTION_NODE_FLAGS } from '../../scripts/build.js'
 
@@ -82,4 +82,30 @@ export function machineCpu (): { busy: number, idle: number } {
   const idle = jiffies[3]! + (jiffies[4] ?? 0)
   const busy = jiffies.slice(0, 8).reduce((a, b) => a + b, 0) - idle
   return { busy: busy * (1e6 / CLOCK_TICKS), idle: idle * (1e6 / CLOCK_TICKS) }
+}
+
+/** `master` and its direct children (nginx's workers), from /proc. */
+export function processTree (master: number): number[] {
+  const children: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) children.push(Number(entry))
+    } catch {}
+  }
+  return [master, ...children]
+}
+
+/** Runs `fn` over `items`, at most `concurrency` at a time, results in order. */
+export async function inPool<T, R> (items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!, i)
+    }
+  }))
+  return out
 }

@@ -1,8 +1,7 @@
 import { once } from 'node:events'
-import { REQUEST_ID_HEADER, busState, createRedis, installErrorHandling, redisState, serverOptions, type Bus, type RedisState } from '@weapp/common'
+import { REQUEST_ID_HEADER, busState, createRedis, installErrorHandling, redisState, redisTopologyOf, serverOptions, type Bus, type RedisClient, type RedisState, type RedisTopology } from '@weapp/common'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
 import { trustProxyList, type GatewayConfig } from './config.js'
 import authPlugin from './plugins/auth.js'
 import loginRateLimit from './plugins/login-rate-limit.js'
@@ -16,7 +15,7 @@ import { endRelayed, routeUpgrades, type RelayedSockets } from './proxy/upgrade.
 
 export interface GatewayOptions {
   config: GatewayConfig
-  /** Bus for `session.revoked` events; default createBus(REDIS_URL), closed with the app. */
+  /** Bus for `session.revoked` events; default createBus(redisTopologyOf(config)), closed with the app. */
   bus?: Bus
 }
 
@@ -29,9 +28,9 @@ export const REDIS_READY_WAIT_MS = 5_000
  * while the client keeps reconnecting. Meanwhile the login limit fails open and the failed-auth
  * limit counts in process.
  */
-async function connectRateLimitRedis (app: FastifyInstance, url: string): Promise<Redis> {
+async function connectRateLimitRedis (app: FastifyInstance, topology: RedisTopology): Promise<RedisClient> {
   // No offline queue: while Redis is away the limiters fall back at once instead of holding requests.
-  const redis = createRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }, { name: 'rate limits', log: app.log })
+  const redis = createRedis(topology, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }, { name: 'rate limits', log: app.log })
   app.addHook('onClose', async () => { await redis.quit().catch(() => { redis.disconnect() }) })
   const ac = new AbortController()
   const timer = setTimeout(() => { ac.abort() }, REDIS_READY_WAIT_MS)
@@ -66,11 +65,12 @@ async function gateway (app: FastifyInstance, opts: GatewayOptions): Promise<voi
 
   await app.register(metricsPlugin)
   await app.register(upstreamsPlugin, { config })
-  const redis = config.REDIS_URL === undefined ? null : await connectRateLimitRedis(app, config.REDIS_URL)
+  const topology = redisTopologyOf(config)
+  const redis = topology === undefined ? null : await connectRateLimitRedis(app, topology)
   await app.register(authPlugin, { config, redis, ...(opts.bus === undefined ? {} : { bus: opts.bus }) })
   // Before the routes: it attaches itself to the login routes (LOGIN_RATE_LIMITED in their config) as they are added.
   await app.register(loginRateLimit, { redis, max: config.LOGIN_RATE_LIMIT_MAX, windowMs: config.LOGIN_RATE_LIMIT_WINDOW_MS })
-  // Redis as /readyz reports it: null when the gateway runs without (REDIS_URL unset).
+  // Redis as /readyz reports it: null when the gateway runs without (no Redis topology configured).
   const redisHealth = (): RedisState | null => {
     if (redis === null) return null
     return redisState(redis) === 'up' && busState(app.revocationBus) === 'up' ? 'up' : 'down'

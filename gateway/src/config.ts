@@ -1,5 +1,4 @@
-import { isIP } from 'node:net'
-import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
+import { CommonEnv, loadConfig, trustProxyList } from '@weapp/common'
 import Type, { type Static, type TString } from 'typebox'
 import { parseAdminKeys } from './auth/admin-keys.js'
 import { parseConsoleOrigins } from './auth/csrf.js'
@@ -105,32 +104,8 @@ export const GatewayEnv = Type.Object({ ...GatewayOwnEnv, ...upstreamUrlEnv })
 
 export type GatewayConfig = Static<typeof GatewayEnv>
 
-// proxy-addr's named ranges; everything else must be an IP address or a CIDR.
-const TRUST_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal'])
-
-/**
- * TRUST_PROXY as the list Fastify's `trustProxy` takes, or false. A blanket `true` (or `*`) is
- * refused: it would let any client choose its own IP and walk around the login rate limit.
- */
-export function trustProxyList (value: string | undefined): string[] | false {
-  if (value === undefined) return false
-  const entries = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const bad = entries.filter((entry) => {
-    if (TRUST_KEYWORDS.has(entry)) return false
-    const slash = entry.indexOf('/')
-    const ip = slash === -1 ? entry : entry.slice(0, slash)
-    const version = isIP(ip)
-    if (version === 0) return true
-    if (slash === -1) return false
-    const bits = entry.slice(slash + 1)
-    if (!/^\d{1,3}$/.test(bits)) return true
-    return Number(bits) > (version === 4 ? 32 : 128)
-  })
-  if (entries.length === 0 || bad.length > 0) {
-    throw new ConfigInvalidError('TRUST_PROXY must be a comma-separated list of IP addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16)')
-  }
-  return entries
-}
+// TRUST_PROXY is read by the same function as realtime-ws's (@weapp/common trust-proxy.ts).
+export { trustProxyList }
 
 /** Validates the environment (throws COMMON_CONFIG_INVALID naming every problem). */
 export function loadGatewayConfig (env: NodeJS.ProcessEnv = process.env): GatewayConfig {

@@ -1,5 +1,5 @@
 import createError from '@fastify/error'
-import { exposeMessages } from '@weapp/common'
+import { SESSION_TOKEN_HINT, exposeMessages } from '@weapp/common'
 
 // Every error the gateway itself answers with. Codes are stable: never reuse one for another meaning.
 // Expected, frequent errors (bad credentials, upstream down) skip the stack trace: it costs time and
@@ -9,17 +9,16 @@ export const UpstreamUnavailableError = createError<[string]>('GATEWAY_UPSTREAM_
 export const UpstreamTimeoutError = createError<[string]>('GATEWAY_UPSTREAM_TIMEOUT', 'Upstream %s did not answer in time', 504, Error, false)
 export const UpstreamBadResponseError = createError<[string]>('GATEWAY_UPSTREAM_BAD_RESPONSE', 'Upstream %s sent an invalid response', 502)
 export const GatewayClosingError = createError('GATEWAY_CLOSING', 'The gateway is shutting down', 503, Error, false)
-/** No credential presented; %s says what the route takes (AUTH_REQUIRED_HINTS). */
-export const AuthRequiredError = createError<[string]>('GATEWAY_AUTH_REQUIRED', 'Authentication required: %s', 401, Error, false)
+// No credential presented (%s says what the route takes: AUTH_REQUIRED_HINTS), a session credential refused,
+// too many refused from one address: defined in @weapp/common, since realtime-ws's direct upgrades answer them too.
+export { SessionAuthRequiredError as AuthRequiredError, SessionCredentialInvalidError as SessionInvalidError, SessionAuthRateLimitedError as AuthRateLimitedError } from '@weapp/common'
 /** What each kind of route wants presented, for AuthRequiredError. */
 export const AUTH_REQUIRED_HINTS = {
-  token: 'send Authorization: Bearer <token>',
+  token: SESSION_TOKEN_HINT,
   adminKey: 'send Authorization: Bearer <admin key>',
   console: 'log in to the console (no console session cookie)'
 } as const
-export const SessionInvalidError = createError<[string]>('GATEWAY_SESSION_INVALID', 'Session invalid: %s', 401, Error, false)
 export const RateLimitedError = createError<[string]>('GATEWAY_RATE_LIMITED', 'Too many requests, retry in %s', 429, Error, false)
-export const AuthRateLimitedError = createError<[number]>('GATEWAY_AUTH_RATE_LIMITED', 'Too many failed authentications from this address, retry in %d s', 429, Error, false)
 export const MetricsClosedError = createError('GATEWAY_METRICS_CLOSED', 'Metrics are closed: the gateway has no METRICS_TOKEN', 403, Error, false)
 export const MetricsUnauthorizedError = createError('GATEWAY_METRICS_UNAUTHORIZED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', 401, Error, false)
 export const BadPathError = createError('GATEWAY_BAD_PATH', 'Request path is not allowed', 400, Error, false)

@@ -1,4 +1,4 @@
-import { runService } from '@weapp/common'
+import { redisDescriptionOf, runService } from '@weapp/common'
 import { buildGateway } from './app.js'
 import { loadGatewayConfig, type GatewayConfig } from './config.js'
 
@@ -16,4 +16,4 @@ const app = await runService({
   port: config.PORT,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS
 })
-app.log.info({ upstreams: Object.fromEntries([...app.upstreams].map(([name, u]) => [name, u.origin])) }, 'gateway ready')
+app.log.info({ upstreams: Object.fromEntries([...app.upstreams].map(([name, u]) => [name, u.origin])), redis: redisDescriptionOf(config) }, 'gateway ready')

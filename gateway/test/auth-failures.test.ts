@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import t from 'tap'
 import { request } from 'undici'
 import { createRedis } from '@weapp/common'
+import { redisTargets } from '@weapp/test-kit'
 import { DEFAULT_SIM_APP, SimControl, buildSimulator } from '@weapp/wechat-sim'
 import { loadSessionConfig, sessionApp, sessionServerOptions } from '../../services/session/src/index.js'
 import { buildGateway } from '../src/app.js'
@@ -167,20 +168,22 @@ t.test('a refused credential is remembered: repeating it costs one lookup; a new
   t.equal((await get(gw, '/api/me', client, { authorization: `Bearer ${again}` })).status, 200, 'the next login works at once')
 })
 
-t.test('with Redis, the failed-lookup budget is shared by every gateway instance', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const url = process.env.REDIS_URL!
-  const stack = await startStack(t, { REDIS_URL: url, AUTH_FAILURE_LIMIT_MAX: '6' }, 2)
-  const [a, b] = stack.gateways as [string, string]
-  const client = randomAddress()
-  for (let i = 0; i < 6; i++) t.equal((await get(a, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status, 401)
-  t.equal((await get(a, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status, 429, 'gateway A: budget used up')
-  const redis = createRedis(url)
-  t.teardown(() => { redis.disconnect() })
-  t.equal(await redis.get(AUTH_FAILURE_KEY_PREFIX + client), '6', 'counted in Redis')
+// On one server, behind Sentinel and on a three-master Cluster: the gateways get the topology's REDIS_* variables.
+for (const target of redisTargets(t)) {
+  t.test(`with Redis (${target.name}), the failed-lookup budget is shared by every gateway instance`, { skip: target.skip }, async (t) => {
+    const stack = await startStack(t, { ...await target.env(), AUTH_FAILURE_LIMIT_MAX: '6' }, 2)
+    const [a, b] = stack.gateways as [string, string]
+    const client = randomAddress()
+    for (let i = 0; i < 6; i++) t.equal((await get(a, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status, 401)
+    t.equal((await get(a, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status, 429, 'gateway A: budget used up')
+    const redis = createRedis(await target.topology())
+    t.teardown(() => { redis.disconnect() })
+    t.equal(await redis.get(AUTH_FAILURE_KEY_PREFIX + client), '6', 'counted in Redis')
 
-  // Gateway B learns the shared count with its first failure from that address, then refuses.
-  const fromB = []
-  for (let i = 0; i < 20; i++) fromB.push((await get(b, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status)
-  t.same(fromB, [401, ...Array(19).fill(429)])
-  t.equal(stack.lookups(), 7, '6 + 1 lookups for 27 requests through two gateways')
-})
+    // Gateway B learns the shared count with its first failure from that address, then refuses.
+    const fromB = []
+    for (let i = 0; i < 20; i++) fromB.push((await get(b, '/api/me', client, { authorization: `Bearer ${wellFormedBearer()}` })).status)
+    t.same(fromB, [401, ...Array(19).fill(429)])
+    t.equal(stack.lookups(), 7, '6 + 1 lookups for 27 requests through two gateways')
+  })
+}

@@ -1,9 +1,11 @@
 import t from 'tap'
+import { redisTopologyConfigCases } from '@weapp/test-kit'
 import { loadGatewayConfig, trustProxyList } from '../src/config.js'
 import { gatewayServerOptions } from '../src/app.js'
 
 // A real-looking token: a repeated character is refused at boot (packages/common/src/secrets.ts).
 const TOKEN = 'gateway-config-test-token-0123456789abcdef'
+const base = { INTERNAL_TOKEN: TOKEN }
 
 t.test('defaults', async (t) => {
   const config = loadGatewayConfig({ INTERNAL_TOKEN: TOKEN })
@@ -102,4 +104,8 @@ t.test('ADMIN_API_KEYS: id:key pairs, validated at boot; problems are named, key
   t.equal(ring.match(k2)?.id, 'ci-bot.2')
   for (const wrong of ['', k1.slice(1), k1 + 'k', k2.toLowerCase(), 'x'.repeat(600)]) t.equal(ring.match(wrong), undefined, wrong.slice(0, 10))
   t.notOk(new AdminKeyring([]).enabled)
+})
+
+t.test('Redis topology: one server, Sentinel or Cluster, parsed once at load; a bad one stops boot, named', async (t) => {
+  redisTopologyConfigCases(t, (env) => loadGatewayConfig({ ...base, ...env }))
 })

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis'
 import t from 'tap'
+import { createRedis } from '@weapp/common'
+import { flushRedisScripts, redisTargets } from '@weapp/test-kit'
 import { LOGIN_RATE_LIMIT_KEY_PREFIX } from '../src/plugins/login-rate-limit.js'
 import { bearer, startHarness, type Harness } from './fixtures/gateway.js'
 
@@ -76,25 +77,27 @@ t.test('TRUST_PROXY including the peer: limits are per client IP from X-Forwarde
   t.equal(got.headers['x-forwarded-host'], 'api.example.com')
 })
 
-t.test('Redis-backed: the budget is shared through Redis', { skip: process.env.REDIS_URL === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const url = process.env.REDIS_URL!
-  const redis = new Redis(url)
-  t.teardown(async () => { await redis.quit() })
-  const ip = '198.51.100.23'
-  await redis.del(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
-  const env = { LOGIN_RATE_LIMIT_MAX: String(MAX), TRUST_PROXY: '127.0.0.1', REDIS_URL: url }
-  const a = await startHarness({ env })
-  t.teardown(a.close)
-  const b = await startHarness({ env })
-  t.teardown(b.close)
-  t.equal(await login(a, { 'x-forwarded-for': ip }), 200)
-  t.equal(await login(b, { 'x-forwarded-for': ip }), 200)
-  // The server forgets the script (SCRIPT FLUSH): each gateway meets NOSCRIPT, sends it again, counts on.
-  await redis.script('FLUSH')
-  t.equal(await login(a, { 'x-forwarded-for': ip }), 200)
-  t.equal(await login(b, { 'x-forwarded-for': ip }), 429, 'two gateways, one budget')
-  t.equal(Number(await redis.get(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)), MAX + 1)
-  const ttl = await redis.pttl(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
-  t.ok(ttl > 0 && ttl <= 60_000, 'the key expires with the window')
-  await redis.del(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
-})
+// On one server, behind Sentinel and on a three-master Cluster: the gateways get the topology's REDIS_* variables.
+for (const target of redisTargets(t)) {
+  t.test(`Redis-backed (${target.name}): the budget is shared through Redis`, { skip: target.skip }, async (t) => {
+    const redis = createRedis(await target.topology())
+    t.teardown(async () => { await redis.quit(); redis.disconnect() })
+    const ip = '198.51.100.23'
+    await redis.del(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
+    const env = { LOGIN_RATE_LIMIT_MAX: String(MAX), TRUST_PROXY: '127.0.0.1', ...await target.env() }
+    const a = await startHarness({ env })
+    t.teardown(a.close)
+    const b = await startHarness({ env })
+    t.teardown(b.close)
+    t.equal(await login(a, { 'x-forwarded-for': ip }), 200)
+    t.equal(await login(b, { 'x-forwarded-for': ip }), 200)
+    // The server forgets the script (SCRIPT FLUSH): each gateway meets NOSCRIPT, sends it again, counts on.
+    await flushRedisScripts(redis)
+    t.equal(await login(a, { 'x-forwarded-for': ip }), 200)
+    t.equal(await login(b, { 'x-forwarded-for': ip }), 429, 'two gateways, one budget')
+    t.equal(Number(await redis.get(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)), MAX + 1)
+    const ttl = await redis.pttl(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
+    t.ok(ttl > 0 && ttl <= 60_000, 'the key expires with the window')
+    await redis.del(LOGIN_RATE_LIMIT_KEY_PREFIX + ip)
+  })
+}

@@ -1,6 +1,7 @@
 // app.js: the tutorial's server (HTTP + the wafer session + WebSocket), as written there, except the
-// session store: express-session's MemoryStore (in-process, as wafer-node-session's default) instead of
-// connect-mongo, since no MongoDB runs here. See README.md.
+// session store: connect-redis when SESSION_STORE=redis (REDIS_URL), else express-session's MemoryStore
+// (in-process, as wafer-node-session's default), instead of connect-mongo, since no MongoDB runs here.
+// See README.md.
 // HTTP 模块同时支持 Express 和 WebSocket
 const http = require('http')
 // 引用 express 来支持 HTTP Server 的实现
@@ -20,8 +21,17 @@ const sessionMiddleware = waferSession({
   appId: config.appId,
   appSecret: config.appSecret,
   loginPath: '/login',
-  store: new waferSession.MemoryStore()
+  store: sessionStore()
 })
+
+// The tutorial's `new MongoStore({ url })` (connect-mongo, given waferSession), with connect-redis in its
+// place: the same connector shape, `require('connect-redis')(waferSession)`.
+function sessionStore () {
+  if (config.sessionStore !== 'redis') return new waferSession.MemoryStore()
+  const Redis = require('ioredis')
+  const RedisStore = require('connect-redis')(waferSession)
+  return new RedisStore({ client: new Redis(config.redisUrl), prefix: config.redisPrefix })
+}
 app.use(sessionMiddleware)
 
 // 在路由 /me 下，输出会话里包含的用户信息

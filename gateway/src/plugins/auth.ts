@@ -1,7 +1,6 @@
-import { BusChannels, busHubOf, createBus, type Bus, type BusEvent } from '@weapp/common'
+import { BusChannels, busHubOf, createBus, redisTopologyOf, type Bus, type BusEvent, type RedisClient } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
 import { AuthFailureLimiter } from '../auth/failure-limit.js'
 import { SessionResolver } from '../auth/resolver.js'
 import type { GatewayConfig } from '../config.js'
@@ -18,7 +17,7 @@ declare module 'fastify' {
 export interface AuthPluginOptions {
   config: GatewayConfig
   /** Shared failed-lookup counters; null: this process only. */
-  redis: Redis | null
+  redis: RedisClient | null
   /** A bus handed in (tests, or shared with other plugins) is not closed by the gateway. */
   bus?: Bus
 }
@@ -47,7 +46,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
 
   // Logouts on any gateway (or expiry sweeps in the session service) evict here too.
   const ownBus = opts.bus === undefined
-  const bus = opts.bus ?? createBus(config.REDIS_URL, app.log, busHubOf(config))
+  const bus = opts.bus ?? createBus(redisTopologyOf(config), app.log, busHubOf(config))
   app.decorate('revocationBus', bus)
   // Console sessions end the same way: logout elsewhere, an agent disabled, a password reset.
   const onEvent = (event: BusEvent): void => {

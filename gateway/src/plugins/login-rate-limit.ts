@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyContextConfig, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '@weapp/common'
 import { RateLimitedError } from '../errors.js'
 import { TtlLru } from '../auth/cache.js'
 import { incrWindow } from '../auth/window-script.js'
@@ -22,7 +22,7 @@ interface LoginStore {
  * one per route, which would give a client three budgets for the three login protocols). Redis when
  * configured, so every gateway instance counts together; memory otherwise.
  */
-function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => LoginStore {
+function loginStore (redis: RedisClient | null, log: FastifyBaseLogger): new () => LoginStore {
   if (redis !== null) {
     return class RedisLoginStore implements LoginStore {
       incr (key: string, callback: IncrCallback, timeWindow: number): void {
@@ -56,7 +56,7 @@ function loginStore (redis: Redis | null, log: FastifyBaseLogger): new () => Log
 
 export interface LoginRateLimitOptions {
   /** Shared counters (every gateway instance counts together); null: this process only. */
-  redis: Redis | null
+  redis: RedisClient | null
   /** Requests per client address and window (LOGIN_RATE_LIMIT_MAX). */
   max: number
   /** LOGIN_RATE_LIMIT_WINDOW_MS. */

@@ -1,7 +1,7 @@
-import { EventEmitter, once } from 'node:events'
-import type { Redis } from 'ioredis'
+import { EventEmitter } from 'node:events'
 import type { BusEvent } from './types.js'
-import { createRedis, type RedisState, type RedisStateLog } from './redis.js'
+import { createRedis, type RedisClient, type RedisState, type RedisStateLog, type RedisWatchOptions } from './redis.js'
+import type { RedisTopology } from './redis-topology.js'
 import { BusHubClient } from './bus-hub-client.js'
 
 export type BusHandler = (event: BusEvent) => void
@@ -35,39 +35,77 @@ export class InProcessBus implements Bus {
   async close (): Promise<void> { this.#emitter.removeAllListeners() }
 }
 
+/** How long subscribe waits for Redis to hold a new subscription before returning (it is made later). */
+export const BUS_SUBSCRIBE_WAIT_MS = 1_500
+/** Between a failed SUBSCRIBE and the next, while the connection stays up. */
+export const BUS_RESUBSCRIBE_PAUSE_MS = 500
+
 /**
- * Redis pub/sub needs a connection of its own for subscribing; both are created and closed here.
- * Subscribing never fails for want of Redis: a channel that could not be subscribed yet (Redis away
- * at boot) is subscribed when the connection is ready again, so a service starts without Redis.
+ * Redis pub/sub needs a connection of its own for subscribing; both are created and closed here. On a
+ * Cluster the bus uses sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7): an event goes to the shard that
+ * owns its channel's slot, not to every node; ioredis keeps one subscriber per shard and moves the
+ * subscriptions when slots move or a replica is promoted. One server and Sentinel use PUBLISH/SUBSCRIBE.
+ *
+ * subscribe returns once Redis holds the subscription, also when the connection failed while coming up
+ * and is made again; it waits at most BUS_SUBSCRIBE_WAIT_MS, and not at all once nothing listens where
+ * Redis should be (refused: a service starts without Redis). A channel not subscribed yet is subscribed
+ * when the connection is ready again; later subscribes skip the wait until then.
  */
 export class RedisBus implements Bus {
-  readonly #pub: Redis
-  readonly #sub: Redis
+  readonly #pub: RedisClient
+  readonly #sub: RedisClient
+  readonly #sharded: boolean
   readonly #handlers = new Map<string, Set<BusHandler>>()
-  /** The subscriber connection failed since it was last ready: a SUBSCRIBE now would only wait. */
-  #unreachable = false
+  /** Channels Redis has not confirmed yet, each with what its subscribers wait on. */
+  readonly #pending = new Map<string, { confirmed: Promise<void>, confirm: () => void }>()
+  /** Redis refused, or a subscribe waited in vain, since the subscriber was last ready: subscribes do not wait. */
+  #gaveUp = false
 
-  /** `log`: where the connections' state changes go (createRedis). */
-  constructor (url: string, log?: RedisStateLog) {
-    this.#pub = createRedis(url, {}, { name: 'bus publisher', ...(log !== undefined ? { log } : {}) })
-    this.#sub = createRedis(url, { enableAutoPipelining: false }, { name: 'bus subscriber', ...(log !== undefined ? { log } : {}) })
-    // ioredis re-subscribes only the channels it had confirmed; these may include some it never had.
-    this.#sub.on('ready', () => {
-      this.#unreachable = false
-      if (this.#handlers.size > 0) this.#sub.subscribe(...this.#handlers.keys()).catch(() => {})
+  /** `target`: a URL (one server) or a topology; `log`: where the connections' state changes go (createRedis). */
+  constructor (target: string | RedisTopology, log?: RedisStateLog) {
+    const watch = (name: string): RedisWatchOptions => ({ name, ...(log !== undefined ? { log } : {}) })
+    this.#sharded = typeof target !== 'string' && target.kind === 'cluster'
+    this.#pub = createRedis(target, {}, watch('bus publisher'))
+    this.#sub = createRedis(target, { enableAutoPipelining: false, ...(this.#sharded ? { shardedSubscribers: true } : {}) }, watch('bus subscriber'))
+    // ioredis re-subscribes only the channels it had confirmed: the others are subscribed here.
+    this.#sub.on('error', (err: Error & { code?: string }) => {
+      if (isRefusal(err)) this.#gaveUp = true
     })
-    this.#sub.on('error', () => { this.#unreachable = true })
-    this.#sub.on('message', (channel: string, payload: string) => {
+    this.#sub.on('ready', () => {
+      this.#gaveUp = false
+      for (const channel of this.#pending.keys()) this.#subscribeOnce(channel)
+    })
+    const deliver = (channel: string, payload: string): void => {
       const handlers = this.#handlers.get(channel)
       if (handlers === undefined) return
       let event: BusEvent
       try { event = JSON.parse(payload) as BusEvent } catch { return }
       for (const handler of handlers) handler(event)
-    })
+    }
+    this.#sub.on(this.#sharded ? 'smessage' : 'message', deliver)
   }
 
   async publish (channel: string, event: BusEvent): Promise<void> {
-    await this.#pub.publish(channel, JSON.stringify(event))
+    const payload = JSON.stringify(event)
+    if (this.#sharded) await this.#pub.spublish(channel, payload)
+    else await this.#pub.publish(channel, payload)
+  }
+
+  /**
+   * One SUBSCRIBE (SSUBSCRIBE on a Cluster: one channel, one slot). A failure is retried on 'ready', or, when
+   * the connection is up (a SUBSCRIBE that timed out on a busy server: no 'ready' follows), after a pause.
+   */
+  #subscribeOnce (channel: string): void {
+    const subscribing = this.#sharded ? this.#sub.ssubscribe(channel) : this.#sub.subscribe(channel)
+    subscribing.then(() => {
+      const pending = this.#pending.get(channel)
+      this.#pending.delete(channel)
+      pending?.confirm()
+    }, () => {
+      setTimeout(() => {
+        if (this.#pending.has(channel) && this.#sub.status === 'ready') this.#subscribeOnce(channel)
+      }, BUS_RESUBSCRIBE_PAUSE_MS).unref()
+    })
   }
 
   async subscribe (channel: string, handler: BusHandler): Promise<() => Promise<void>> {
@@ -75,25 +113,39 @@ export class RedisBus implements Bus {
     if (handlers === undefined) {
       handlers = new Set()
       this.#handlers.set(channel, handlers)
-      // Resolves once subscribed, or when Redis turns out to be away (then the 'ready' listener subscribes
-      // when it is back): no waiting for ioredis's retries while the connection is known to be down.
-      const subscribing = this.#sub.subscribe(channel)
-      subscribing.catch(() => {})
-      if (!this.#unreachable) {
-        const ac = new AbortController()
-        await Promise.race([subscribing, once(this.#sub, 'error', { signal: ac.signal })]).catch(() => {})
-        ac.abort()
-      }
+      let confirm = (): void => {}
+      const confirmed = new Promise<void>((resolve) => { confirm = resolve })
+      this.#pending.set(channel, { confirmed, confirm })
+      this.#subscribeOnce(channel)
     }
     handlers.add(handler)
+    const pending = this.#pending.get(channel)
+    if (pending !== undefined && !this.#gaveUp) {
+      let timer: NodeJS.Timeout | undefined
+      let onError = (_err: Error & { code?: string }): void => {}
+      const waited = await Promise.race([
+        pending.confirmed.then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(resolve, BUS_SUBSCRIBE_WAIT_MS, false) }),
+        new Promise<boolean>((resolve) => {
+          onError = (err) => { if (isRefusal(err)) resolve(false) }
+          this.#sub.on('error', onError)
+        })
+      ])
+      clearTimeout(timer)
+      this.#sub.off('error', onError)
+      if (!waited) this.#gaveUp = true
+    }
     return async () => {
       const set = this.#handlers.get(channel)
       if (set === undefined) return
       set.delete(handler)
       if (set.size === 0) {
         this.#handlers.delete(channel)
+        this.#pending.get(channel)?.confirm()
+        this.#pending.delete(channel)
         // Failed (Redis away): no handler is left, so whatever still arrives is ignored.
-        await this.#sub.unsubscribe(channel).catch(() => {})
+        const unsubscribing = this.#sharded ? this.#sub.sunsubscribe(channel) : this.#sub.unsubscribe(channel)
+        await unsubscribing.catch(() => {})
       }
     }
   }
@@ -105,12 +157,19 @@ export class RedisBus implements Bus {
 
   async close (): Promise<void> {
     this.#handlers.clear()
+    for (const pending of this.#pending.values()) pending.confirm()
+    this.#pending.clear()
     await Promise.all([quitOrDisconnect(this.#pub), quitOrDisconnect(this.#sub)])
   }
 }
 
+/** Nothing listens where Redis (every sentinel, every seed node) should be: not a connection coming up. */
+function isRefusal (err: Error & { code?: string }): boolean {
+  return err.code === 'ECONNREFUSED' || /^(All sentinels are unreachable|None of startup nodes is available)/.test(err.message)
+}
+
 /** QUIT politely, but never let a Redis that stopped answering hold up a shutdown. */
-async function quitOrDisconnect (redis: Redis, timeoutMs = 1000): Promise<void> {
+async function quitOrDisconnect (redis: RedisClient, timeoutMs = 1000): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
   await Promise.race([redis.quit().catch(() => {}), timedOut])
@@ -129,9 +188,12 @@ export function busHubOf (config: { BUS_HUB_URL?: string | undefined, INTERNAL_T
   return config.BUS_HUB_URL === undefined ? undefined : { url: config.BUS_HUB_URL, internalToken: config.INTERNAL_TOKEN }
 }
 
-/** The one choice of a process's bus: REDIS_URL → Redis; else BUS_HUB_URL → the hub; else in-process. */
-export function createBus (redisUrl: string | undefined, log?: RedisStateLog, hub?: BusHubTarget): Bus {
-  if (redisUrl !== undefined) return new RedisBus(redisUrl, log)
+/**
+ * The one choice of a process's bus: a Redis topology (redisTopologyOf(config), or a URL) → Redis; else
+ * BUS_HUB_URL → the hub; else in-process.
+ */
+export function createBus (redis: string | RedisTopology | undefined, log?: RedisStateLog, hub?: BusHubTarget): Bus {
+  if (redis !== undefined) return new RedisBus(redis, log)
   if (hub !== undefined) return new BusHubClient(hub.url, hub.internalToken, log === undefined ? {} : { log })
   return new InProcessBus()
 }

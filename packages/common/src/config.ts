@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { Ajv, type ErrorObject } from 'ajv'
 import Type, { type Static, type TObject, type TProperties } from 'typebox'
 import { ConfigInvalidError } from './errors.js'
+import { describeRedisTopology, redisTopologyFromEnv, type RedisTopology, type RedisTopologyEnv } from './redis-topology.js'
+import { readSecretFile } from './secret-file.js'
 import { SECRET_HINT, secretProblems } from './secrets.js'
 import { VALIDATE_SCHEMAS } from './schema-checks.js'
 
@@ -15,10 +16,26 @@ export const CommonEnv = {
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
   /** Shared secret between the gateway and the services behind it. */
   INTERNAL_TOKEN: Type.String({ minLength: 32, secret: true }),
-  /** Absent: the embedded in-process implementations are used. */
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', secret: 'url' })),
   /**
-   * Without REDIS_URL: the bus hub realtime-ws serves (ws://<realtime-ws>/internal/bus), so this process's
+   * One Redis server (`redis://`, `rediss://`) or Sentinel (`redis+sentinel://host:port,…/<master name>`).
+   * None of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES: the embedded in-process implementations.
+   */
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?(\\+sentinel)?://', maxLength: 4096, secret: 'url' })),
+  /** Sentinel: the sentinels as `host:port,host:port` (with REDIS_SENTINEL_NAME). */
+  REDIS_SENTINELS: Type.Optional(Type.String({ maxLength: 4096 })),
+  /** The master the sentinels monitor (`sentinel monitor <name> …`). */
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  /** The sentinels' own password (`requirepass` in sentinel.conf), when they have one. */
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ maxLength: 1024, secret: true })),
+  /** Redis Cluster: seed nodes as `host:port,host:port`; the others are discovered. */
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ maxLength: 4096 })),
+  /** ACL user and password of the data nodes, for REDIS_SENTINELS and REDIS_CLUSTER_NODES (a URL carries its own). */
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ maxLength: 1024, secret: true })),
+  /** TLS to the data nodes (and the sentinels) for REDIS_SENTINELS and REDIS_CLUSTER_NODES. */
+  REDIS_TLS: Type.Optional(Type.Boolean()),
+  /**
+   * Without a Redis topology: the bus hub realtime-ws serves (ws://<realtime-ws>/internal/bus), so this process's
    * events meet the others'. Absent too: an in-process bus (this process alone). realtime-ws ignores it:
    * without Redis it is the hub.
    */
@@ -54,7 +71,7 @@ export function loadConfig<T extends TObject> (schema: T, env: NodeJS.ProcessEnv
     } else if (file !== undefined && file !== '') {
       let content: string | undefined
       try {
-        content = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+        content = readSecretFile(file)
       } catch {
         problems.push(`${key}_FILE names a file that cannot be read`)
       }
@@ -68,6 +85,37 @@ export function loadConfig<T extends TObject> (schema: T, env: NodeJS.ProcessEnv
   // After validation: defaults decide some allowances (WECHAT_API_BASE); malformed values are reported once.
   const weak = secretProblems(schema.properties, input, new Set(errors.map(variableOf)))
   if (weak.length > 0) problems.push(...weak, SECRET_HINT)
+  if ('REDIS_URL' in schema.properties && problems.length === 0) {
+    // Parsed once here, so a topology that cannot be (two of them, a bad host list) stops boot.
+    try {
+      topologies.set(input, redisTopologyFromEnv(input as RedisTopologyEnv) ?? null)
+    } catch (err) {
+      problems.push((err as Error).message.replace(/^Invalid configuration: /, ''))
+    }
+  }
   if (problems.length > 0) throw new ConfigInvalidError(problems.join('; '))
   return input as Static<T>
+}
+
+/** The topology of each configuration loadConfig returned: parsed once, at load. */
+const topologies = new WeakMap<object, RedisTopology | null>()
+
+/**
+ * The Redis topology a service's configuration names (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES
+ * with their credentials), or undefined for none (embedded mode): what every plugin connects to with
+ * createRedis. A configuration built by hand (tests) is parsed on first use.
+ */
+export function redisTopologyOf (config: RedisTopologyEnv): RedisTopology | undefined {
+  let topology = topologies.get(config)
+  if (topology === undefined) {
+    topology = redisTopologyFromEnv(config) ?? null
+    topologies.set(config, topology)
+  }
+  return topology ?? undefined
+}
+
+/** For a service's "ready" log line: where its Redis is (no password), or false in embedded mode. */
+export function redisDescriptionOf (config: RedisTopologyEnv): string | false {
+  const topology = redisTopologyOf(config)
+  return topology === undefined ? false : describeRedisTopology(topology)
 }

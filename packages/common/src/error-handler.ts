@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { NotFoundError } from './errors.js'
+import { StoreUnavailableError, isStoreUnavailable } from './mongo-timeouts.js'
 
 export interface ErrorBody {
   statusCode: number
@@ -49,6 +50,9 @@ export function exposeMessages (...errors: Array<{ prototype: object }>): void {
   for (const E of errors) Object.defineProperty(E.prototype, PUBLIC_MESSAGE, { value: true, configurable: true })
 }
 
+// Says what to do (retry) and nothing the driver said.
+exposeMessages(StoreUnavailableError)
+
 export function errorBody (statusCode: number, code: string, message: string): ErrorBody {
   return { statusCode, code, error: STATUS_NAMES[statusCode] ?? 'Error', message }
 }
@@ -58,12 +62,14 @@ export function errorBody (statusCode: number, code: string, message: string): E
  * stable code (500: INTERNAL_ERROR) with a generic message, and their detail is logged with the request id.
  */
 export function installErrorHandling (app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((raw: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // A database that did not answer in time is an upstream failure (503, retry), not a bug (500); the log keeps the driver's error.
+    const err: FastifyError = isStoreUnavailable(raw) ? new StoreUnavailableError({ cause: raw }) : raw
     let status = err.statusCode ?? 500
     if (status < 400 || status > 599) status = 500
     if (status >= 500) {
       const code = status === 500 ? 'INTERNAL_ERROR' : (err.code ?? 'UPSTREAM_ERROR')
-      request.log.error({ err, code, status }, 'request failed')
+      request.log.error({ err: raw, code, status }, 'request failed')
       const exposed = status !== 500 && (err as { [PUBLIC_MESSAGE]?: unknown })[PUBLIC_MESSAGE] === true
       return reply.code(status).send(errorBody(status, code, exposed ? err.message : GENERIC_5XX_MESSAGES[status] ?? GENERIC_5XX_OTHER))
     }

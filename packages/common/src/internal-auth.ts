@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { AdminIdentity, AgentIdentity, Identity, UserIdentity } from './contracts/identity.js'
 import { AuthRequiredError, ForbiddenError, InternalAuthInvalidError, InternalAuthMissingError } from './errors.js'
-import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, decodeIdentity } from './identity-header.js'
+import { IDENTITY_HEADER, INTERNAL_TOKEN_HEADER, IdentityDecoder } from './identity-header.js'
 import { internalTokenCheck } from './internal-token.js'
 
 declare module 'fastify' {
@@ -26,6 +26,8 @@ export interface InternalAuthOptions {
  */
 async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): Promise<void> {
   const checkToken = internalTokenCheck(opts.internalToken)
+  // A session's requests all carry the same header value: decoded once, then looked up (frozen identities).
+  const identities = new IdentityDecoder()
   app.decorateRequest('identity', null)
   // Callback style: no promise per request (every request of every service passes here).
   app.addHook('onRequest', (request, _reply, done) => {
@@ -40,7 +42,7 @@ async function internalAuth (app: FastifyInstance, opts: InternalAuthOptions): P
     }
     const forwarded = request.headers[IDENTITY_HEADER]
     try {
-      if (typeof forwarded === 'string') request.identity = decodeIdentity(forwarded)
+      if (typeof forwarded === 'string') request.identity = identities.decode(forwarded)
     } catch (err) {
       done(err as Error)
       return

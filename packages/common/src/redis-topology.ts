@@ -139,10 +139,12 @@ export function describeRedisTopology (topology: RedisTopology): string {
 }
 
 /**
- * Whether writes can be on a replica before they are acknowledged (`WAIT`): Sentinel always runs one;
- * a Cluster may (its masters' replicas); one server has none unless it was given some outside our
- * knowledge, which the caller can still ask for explicitly.
+ * Whether the topology is known, from its configuration alone, to keep a replica of every write (so
+ * `WAIT` can be the default): Sentinel always watches a primary with replicas. A Cluster may or may not
+ * give its masters replicas (configuration cannot tell, and a replica-less Cluster would refuse every
+ * push waiting for one), and one server has none unless given some outside our knowledge: for those
+ * the caller asks explicitly.
  */
 export function topologyHasReplicas (topology: RedisTopology): boolean {
-  return topology.kind !== 'standalone'
+  return topology.kind === 'sentinel'
 }

@@ -10,6 +10,12 @@ import type { ClusterTopology, RedisTopology, SentinelTopology, StandaloneTopolo
  */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000
 
+/** A client of any topology: one server or Sentinel (`Redis`), or a Cluster. Components take this. */
+export type RedisClient = Redis | Cluster
+
+/** ioredis's options, plus the Cluster's sharded pub/sub subscribers (ignored by one server and Sentinel). */
+export type RedisClientOptions = RedisOptions & { shardedSubscribers?: boolean }
+
 /** Where a client's state changes are logged: a Fastify/pino logger fits. */
 export interface RedisStateLog {
   info (obj: object, msg: string): void
@@ -84,10 +90,55 @@ function sentinelOptions (topology: SentinelTopology): RedisOptions {
   }
 }
 
-function createCluster (topology: ClusterTopology, options: RedisOptions): Cluster {
-  const { enableAutoPipelining, enableOfflineQueue, retryStrategy, ...nodeOptions } = { ...DEFAULTS, ...options }
+function isSentinelClient (client: Redis): boolean {
+  return Array.isArray(client.options.sentinels) && client.options.sentinels.length > 0
+}
+
+/** How long a Sentinel client that ended on its own waits before connecting again (attempt n). */
+function sentinelRestartDelayMs (attempt: number): number {
+  return Math.min(attempt * 100, 2000)
+}
+
+/**
+ * ioredis 5 ends a Sentinel client for good when the failover detector of a lost connection sees
+ * +switch-master while the client is reconnecting: its disconnect() marks the connector closed, the
+ * connect in progress rejects with "Connection is closed." and the client's status becomes `end`, with
+ * no retry (after a SIGKILLed primary, a service's queue, WAIT, worker or bus connection stayed down
+ * until a restart). So an `end` that quit()/disconnect() did not ask for connects again, with back-off.
+ * One they asked for also ends the detector's connections to the sentinels, which QUIT leaves open
+ * (they would keep the process alive and reconnect for ever once the sentinels are gone).
+ */
+function keepSentinelClient (client: Redis): Redis {
+  let closing = false
+  let restarts = 0
+  const { quit, disconnect } = client
+  client.quit = function (this: Redis, ...args: unknown[]) {
+    closing = true
+    return (quit as (...a: unknown[]) => unknown).apply(this, args)
+  } as Redis['quit']
+  // disconnect(true) is ioredis reconnecting (READONLY…), not the owner closing the client.
+  client.disconnect = function (this: Redis, reconnect = false) {
+    if (!reconnect) closing = true
+    disconnect.call(this, reconnect)
+  }
+  client.on('ready', () => { restarts = 0 })
+  client.on('end', () => {
+    if (closing) {
+      disconnect.call(client)
+      return
+    }
+    setTimeout(() => {
+      if (!closing && client.status === 'end') client.connect().catch(() => {})
+    }, sentinelRestartDelayMs(++restarts)).unref()
+  })
+  return client
+}
+
+function createCluster (topology: ClusterTopology, options: RedisClientOptions): Cluster {
+  const { enableAutoPipelining, enableOfflineQueue, retryStrategy, shardedSubscribers, ...nodeOptions } = { ...DEFAULTS, ...options }
   const clusterOptions: ClusterOptions = {
     enableAutoPipelining,
+    ...(shardedSubscribers === true ? { shardedSubscribers } : {}),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(typeof retryStrategy === 'function' ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
     // With TLS the nodes' certificates name hosts, not the IPs CLUSTER SLOTS returns: keep the names.
@@ -110,20 +161,40 @@ function createCluster (topology: ClusterTopology, options: RedisOptions): Clust
  * (redis-topology.ts: one server, Sentinel, Cluster); a Cluster topology gives an ioredis Cluster.
  * `options` override the settings. The caller owns the client and must quit() it on close.
  */
-export function createRedis (target: string | StandaloneTopology | SentinelTopology, options?: RedisOptions, watch?: RedisWatchOptions): Redis
-export function createRedis (target: ClusterTopology, options?: RedisOptions, watch?: RedisWatchOptions): Cluster
-export function createRedis (target: string | RedisTopology, options?: RedisOptions, watch?: RedisWatchOptions): Redis | Cluster
-export function createRedis (target: string | RedisTopology, options: RedisOptions = {}, watch: RedisWatchOptions = {}): Redis | Cluster {
+export function createRedis (target: string | StandaloneTopology | SentinelTopology, options?: RedisClientOptions, watch?: RedisWatchOptions): Redis
+export function createRedis (target: ClusterTopology, options?: RedisClientOptions, watch?: RedisWatchOptions): Cluster
+export function createRedis (target: string | RedisTopology, options?: RedisClientOptions, watch?: RedisWatchOptions): Redis | Cluster
+export function createRedis (target: string | RedisTopology, options: RedisClientOptions = {}, watch: RedisWatchOptions = {}): Redis | Cluster {
   let redis: Redis | Cluster
   if (typeof target === 'string' || target.kind === 'standalone') {
-    redis = new Redis(typeof target === 'string' ? target : target.url, { ...DEFAULTS, ...options })
+    const { shardedSubscribers: _, ...redisOptions } = options
+    redis = new Redis(typeof target === 'string' ? target : target.url, { ...DEFAULTS, ...redisOptions })
   } else if (target.kind === 'sentinel') {
-    redis = new Redis({ ...DEFAULTS, ...sentinelOptions(target), ...options })
+    const { shardedSubscribers: _, ...redisOptions } = options
+    redis = keepSentinelClient(new Redis({ ...DEFAULTS, ...sentinelOptions(target), ...redisOptions }))
   } else {
     redis = createCluster(target, options)
   }
   watchRedis(redis, watch)
   return redis
+}
+
+/**
+ * A new connection like `client` (same topology and credentials) with `options` over its settings, as
+ * ioredis's duplicate() makes; a Cluster takes its per-node settings (commandTimeout…) in redisOptions,
+ * its queueing and pipelining at the top. Not watched: the caller listens for 'error' and closes it.
+ */
+export function duplicateRedis (client: RedisClient, options: RedisOptions = {}): RedisClient {
+  if (!(client instanceof Cluster)) {
+    const copy = client.duplicate(options)
+    return isSentinelClient(copy) ? keepSentinelClient(copy) : copy
+  }
+  const { enableOfflineQueue, enableAutoPipelining, ...nodeOptions } = options
+  return client.duplicate([], {
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    redisOptions: { ...client.options.redisOptions, ...nodeOptions }
+  })
 }
 
 /** Whether a client can take commands now. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { encodeIdentity, installErrorHandling, internalAuthPlugin, requireAdmin, requireUser, type Identity } from '@weapp/common'
+import { IdentityDecoder, encodeIdentity, installErrorHandling, internalAuthPlugin, internalTokenCheck, requireAdmin, requireUser, type Identity } from '@weapp/common'
 
 const internalToken = 'i'.repeat(40)
 
@@ -69,4 +69,47 @@ t.test('requireAdmin: 401 without identity, 403 for users, the admin otherwise',
   t.equal(user.json().code, 'COMMON_FORBIDDEN')
   const admin = await app.inject({ url: '/admin', headers: headers({ kind: 'admin', keyId: 'ops' }) })
   t.same(admin.json(), { kind: 'admin', keyId: 'ops' })
+})
+
+t.test('internalTokenCheck: the token itself only', async (t) => {
+  const check = internalTokenCheck(internalToken)
+  t.equal(check(internalToken), 'ok')
+  t.equal(check(undefined), 'missing')
+  t.equal(check(['a']), 'missing')
+  t.equal(check(internalToken + 'x'), 'invalid')
+  t.equal(check(internalToken.slice(1)), 'invalid')
+  t.equal(check(''), 'invalid')
+})
+
+t.test('IdentityDecoder: one decode per header value, frozen, bounded, malformed values refused every time', async (t) => {
+  const decoder = new IdentityDecoder(2)
+  const a: Identity = { kind: 'user', openid: 'oA', sessionId: 'sA', via: 'wafer1' }
+  const first = decoder.decode(encodeIdentity(a))
+  t.same(first, a)
+  t.ok(Object.isFrozen(first))
+  t.equal(decoder.decode(encodeIdentity(a)), first, 'the same value gives the identity decoded the first time')
+  t.throws(() => { (first as { openid: string }).openid = 'other' }, TypeError, 'nobody can change it for the next request')
+  t.throws(() => decoder.decode('not-json'), { code: 'COMMON_IDENTITY_MALFORMED' })
+  t.throws(() => decoder.decode('not-json'), { code: 'COMMON_IDENTITY_MALFORMED' })
+  t.equal(decoder.size, 1, 'malformed values are not kept')
+  decoder.decode(encodeIdentity({ kind: 'admin', keyId: 'k1' }))
+  decoder.decode(encodeIdentity({ kind: 'admin', keyId: 'k2' }))
+  t.equal(decoder.size, 2, 'never more than max')
+  const again = decoder.decode(encodeIdentity(a))
+  t.not(again, first, 'the oldest value was forgotten and is decoded again')
+  t.same(again, a)
+  t.throws(() => new IdentityDecoder(0), /positive integer/)
+})
+
+t.test('the hook hands every request of a session the same frozen identity', async (t) => {
+  const app = await build()
+  app.get('/frozen', async (request) => ({ frozen: Object.isFrozen(request.identity) }))
+  t.teardown(() => app.close())
+  const headers = { 'x-internal-token': internalToken, 'x-weapp-identity': encodeIdentity({ kind: 'user', openid: 'o2', sessionId: 's2', via: 'bearer' }) }
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ url: '/frozen', headers })
+    t.same(res.json(), { frozen: true })
+  }
+  const wrong = await app.inject({ url: '/who', headers: { ...headers, 'x-internal-token': 'j'.repeat(40) } })
+  t.equal(wrong.statusCode, 401, 'a remembered identity is still only read behind the credential')
 })

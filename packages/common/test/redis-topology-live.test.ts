@@ -1,13 +1,13 @@
-// createRedis against real topologies from Debian's redis-server/redis-sentinel (scripts/redis-topologies.ts):
-// a Sentinel-watched primary killed with SIGKILL, and a three-master Cluster.
+// createRedis against real topologies from Debian's redis-server/redis-sentinel (@weapp/test-kit): a
+// Sentinel-watched primary killed with SIGKILL, a client that quits, and a three-master Cluster.
 import { spawnSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Cluster, Redis } from 'ioredis'
 import { RedisAccessTokenProvider } from '@weapp/wechat'
+import { redisTargets, startRedisCluster, startRedisSentinel, waitFor } from '@weapp/test-kit'
 import { createRedis, redisState, type RedisStateLog } from '../src/redis.js'
 import { redisTopologyFromEnv } from '../src/redis-topology.js'
-import { startRedisCluster, startRedisSentinel } from '../../../scripts/redis-topologies.js'
 
 const installed = (binary: string): boolean => spawnSync(binary, ['--version']).status === 0
 const skip = installed('redis-sentinel') && installed('redis-cli') ? false : 'redis-server, redis-sentinel and redis-cli are not installed'
@@ -41,6 +41,29 @@ t.test('Sentinel: the client follows a failover after SIGKILL of the primary, wi
   t.equal(role[0], 'master')
   t.equal(await port(), topology.replica.port, 'now on the promoted replica')
   t.equal(redisState(redis), 'up')
+})
+
+const sentinel = redisTargets(t).find((target) => target.name === 'sentinel')!
+t.test('Sentinel: a client ended with QUIT leaves no connection open to the sentinels', { skip: sentinel.skip }, async (t) => {
+  const topology = await sentinel.topology()
+  if (topology.kind !== 'sentinel') throw new Error('a sentinel target must give a sentinel topology')
+  const admins = topology.sentinels.map(({ host, port }) => new Redis({ host, port }))
+  t.teardown(() => { for (const admin of admins) admin.disconnect() })
+  // The client's own connections to the sentinels are the subscribed ones (the failover detector's
+  // +switch-master); counting every client would also count the sentinels' links to each other, which
+  // come and go on their own.
+  const connections = async (): Promise<number> => {
+    const lists = await Promise.all(admins.map(async (admin) => String(await admin.call('CLIENT', 'LIST'))))
+    return lists.flatMap((list) => list.split('\n')).filter((line) => /\b(?:p?sub)=[1-9]/.test(line)).length
+  }
+  const before = await connections()
+  const redis = createRedis(topology, {}, { name: 'test', log: quietLog() })
+  await redis.set('quit-test', '1')
+  // The failover detector subscribes to +switch-master on every sentinel once the client is ready.
+  await waitFor(async () => await connections() >= before + topology.sentinels.length, { timeoutMs: 10_000, what: 'the failover detector\'s connections' })
+  await redis.quit()
+  await waitFor(async () => await connections() === before, { timeoutMs: 10_000, what: 'the sentinels to see every connection of the client closed' })
+  t.equal(redis.status, 'end')
 })
 
 t.test('Cluster: one client over three masters, keys spread over the slots, hash-tagged keys together', { skip }, async (t) => {

@@ -1,7 +1,7 @@
 // The shared Redis factory against real sockets: a port that refuses, a real redis-server started and
 // stopped on that port (scripts/redis-server.ts), and a server that accepts but never answers.
 import { once } from 'node:events'
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { Teardown } from '@weapp/test-kit'
@@ -121,4 +121,33 @@ t.test('the Redis bus subscribes while Redis refuses and receives once it is bac
   t.ok(await until(() => { publisher.publish('bus-outage-test', JSON.stringify(event)).catch(() => {}); return received.length > 0 }, 5000), 'delivered')
   t.same(received[0], event)
   t.equal(log.lines.filter((l) => l.level === 'warn').length, 2, 'one outage line per connection (publisher, subscriber)')
+})
+
+t.test('the Redis bus: subscribe returns once Redis holds the subscription, also when the connection failed while coming up', { skip: hasRedisServer ? false : 'redis-server not started (REDIS_URL unset)' }, async (t) => {
+  // A relay to the run's Redis that resets the first two connections: the bus's subscriber errors
+  // (ECONNRESET) while coming up, and subscribes on the third.
+  const upstream = new URL(process.env.REDIS_URL!)
+  let accepted = 0
+  const relay = createServer((client) => {
+    client.on('error', () => {})
+    if (++accepted <= 2) { client.resetAndDestroy(); return }
+    const server = connect(Number(upstream.port), upstream.hostname)
+    server.on('error', () => { client.destroy() })
+    client.on('close', () => { server.destroy() })
+    server.on('close', () => { client.destroy() })
+    client.pipe(server).pipe(client)
+  })
+  relay.listen(0, '127.0.0.1')
+  await once(relay, 'listening')
+  t.teardown(() => { relay.close() })
+  const url = `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`
+  const channel = `bus-coming-up-${Math.random()}`
+  const bus = new RedisBus(url, capture())
+  t.teardown(async () => { await bus.close() })
+  await bus.subscribe(channel, () => {})
+  const observer = createRedis(process.env.REDIS_URL!, {}, { log: capture() })
+  t.teardown(() => { observer.disconnect() })
+  const [, subscribers] = await observer.pubsub('NUMSUB', channel) as [string, number]
+  t.equal(subscribers, 1, 'subscribed in Redis when subscribe returned')
+  t.ok(accepted >= 2, 'the first connections failed')
 })

@@ -82,6 +82,10 @@ t.test('the password of a connection URL is a secret; a URL without one is fine'
 
   refusal(t, { ...good, REDIS_URL: 'redis://:change-me-redis-password@redis:6379' }, "REDIS_URL's password is a placeholder", 'change-me-redis-password')
   refusal(t, { ...good, MONGO_URL: 'mongodb://weapp:password@mongo:27017/?authSource=admin' }, "MONGO_URL's password has too little entropy", ':password@')
+  // A Sentinel URL lists several hosts; its password is a secret like any URL's.
+  t.equal(urlPassword('redis+sentinel://app:s%40cret@s1:26379,s2:26379/weapp/1'), 's@cret')
+  refusal(t, { ...good, REDIS_URL: 'redis+sentinel://:change-me-redis-password@s1:26379,s2:26379/weapp' }, "REDIS_URL's password is a placeholder", 'change-me-redis-password')
+  refusal(t, { ...good, REDIS_CLUSTER_NODES: 'n1:7000', REDIS_PASSWORD: 'redispassword' }, 'REDIS_PASSWORD has too little entropy', 'redispassword')
 })
 
 t.test('each key of an id:key list is a secret, named by position and id', async (t) => {

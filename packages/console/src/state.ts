@@ -35,6 +35,8 @@ export type Action =
   | { type: 'filter', filter: ListFilter }
   | { type: 'list-loaded', items: Conversation[], next: string | null, append: boolean }
   | { type: 'event', event: ConsoleEvent }
+  /** Socket events in arrival order, applied in one state change (one render). */
+  | { type: 'events', events: ConsoleEvent[] }
   | { type: 'open', openid: string | null }
   | { type: 'conversation-loaded', openid: string, conversation: Conversation | null, window: WindowView | null, typingUntil: string | null }
   | { type: 'messages-loaded', openid: string, items: ConsoleMessage[], next: string | null, older: boolean }
@@ -112,6 +114,12 @@ function withNote (state: InboxState, note: Note): InboxState {
   return { ...state, open: { ...open, notes: upsertById(open.notes, note) } }
 }
 
+function withEvent (state: InboxState, event: ConsoleEvent): InboxState {
+  if (event.type === 'conversation') return withConversation(state, event.conversation)
+  if (event.type === 'message') return withMessage(state, event.message)
+  return withNote(state, event.note)
+}
+
 function emptyOpen (openid: string): OpenConversation {
   return { openid, conversation: null, window: null, typingUntil: null, messages: [], older: null, notes: [] }
 }
@@ -142,9 +150,9 @@ export function reduce (state: InboxState, action: Action): InboxState {
       return { ...state, items: items.sort(byLastAtDesc), next: action.next }
     }
     case 'event':
-      if (action.event.type === 'conversation') return withConversation(state, action.event.conversation)
-      if (action.event.type === 'message') return withMessage(state, action.event.message)
-      return withNote(state, action.event.note)
+      return withEvent(state, action.event)
+    case 'events':
+      return action.events.reduce(withEvent, state)
     case 'open':
       if (action.openid === null) return { ...state, open: null }
       if (state.open?.openid === action.openid) return state

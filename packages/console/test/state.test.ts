@@ -116,3 +116,22 @@ t.test('the open conversation: events for it update its messages, notes, convers
   state = reduce(state, { type: 'open', openid: null })
   t.equal(state.open, null)
 })
+
+t.test('a batch of events is the same as each applied in turn; an unchanged message stays the same object', async (t) => {
+  let start = reduce(initialState(ME), { type: 'open', openid: 'u1' })
+  start = reduce(start, { type: 'messages-loaded', openid: 'u1', items: [message('m1', 'u1', 1)], next: null, older: false })
+  const events = [
+    { type: 'message' as const, message: message('m2', 'u1', 2) },
+    { type: 'conversation' as const, conversation: conversation('u1', 2, { inboundCount: 2 }) },
+    { type: 'conversation' as const, conversation: conversation('u2', 3) },
+    { type: 'message' as const, message: message('m3', 'u1', 3) },
+    { type: 'message' as const, message: message('m2', 'u1', 2) }
+  ]
+  const batched = reduce(start, { type: 'events', events })
+  const oneByOne = events.reduce((s, event) => reduce(s, { type: 'event', event }), start)
+  t.same(batched, oneByOne)
+  t.same(listed(batched), ['u2', 'u1'])
+  t.same(batched.open?.messages.map((m) => m.id), ['m1', 'm2', 'm3'])
+  t.equal(batched.open?.messages[0], start.open?.messages[0], 'm1 untouched: the view need not re-render it')
+  t.equal(reduce(start, { type: 'events', events: [] }), start, 'an empty batch changes nothing')
+})

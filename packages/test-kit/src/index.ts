@@ -6,3 +6,5 @@ export { callInternal, callPublic, internalHeaders, type Injectable, type Inject
 export { listenLocal, localUrl, type Listenable } from './listen.js'
 export { startSimulator, type RunningSimulator } from './simulator.js'
 export { rawRequest, type RawReply, type RawRequestInit } from './raw-request.js'
+export { REDIS_TOPOLOGY_NAMES, TEST_SENTINEL_NAME, deleteRedisKeys, flushRedisScripts, redisKeys, redisTargets, startRedisCluster, startRedisSentinel, type RedisClusterTopology, type RedisProcess, type RedisSentinelTopology, type RedisTarget, type RedisTargetsOptions, type RedisTopologyEnvVars, type RedisTopologyName } from './redis-topologies.js'
+export { redisTopologyConfigCases } from './redis-config-cases.js'

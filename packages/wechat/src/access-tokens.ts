@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { WechatClient } from './client.js'
 import { OptionsInvalidError } from './errors.js'
 import { MemoryAccessTokenProvider } from './memory-token-provider.js'
@@ -16,7 +16,7 @@ export interface CreateAccessTokensOptions {
    */
   source?: AccessTokenSource
   /** Shared cache at `wx:token:{<appid>}` (every instance and service) when given; in-process when null. Never closed here. */
-  redis?: Redis | null
+  redis?: Redis | Cluster | null
   /** Errors of background refreshes, once per failed refresh (a client error's message carries no secret). */
   onRefreshError: (err: unknown) => void
   /** After each fetch from WeChat, whether it worked (metrics). */

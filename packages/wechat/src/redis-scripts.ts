@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 
 // Lua scripts of the Redis token provider, as ioredis script commands (defineCommand): ioredis sends
 // EVALSHA, and the script itself when the server does not know it (restart, failover, SCRIPT FLUSH). Each
@@ -51,10 +51,10 @@ export interface TokenScripts {
   commit (tokenKey: string, lockKey: string, owner: string, value: string, ttlMs: number): Promise<0 | 1 | 2>
 }
 
-type ScriptCommand = (this: Redis, ...args: Array<string | number>) => Promise<unknown>
+type ScriptCommand = (this: Redis | Cluster, ...args: Array<string | number>) => Promise<unknown>
 
 /** The token scripts on `redis`, defined once per client (providers of several apps may share it). */
-export function tokenScripts (redis: Redis): TokenScripts {
+export function tokenScripts (redis: Redis | Cluster): TokenScripts {
   const commands = redis as unknown as Record<string, ScriptCommand | undefined>
   for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS)) {
     if (commands[name] === undefined) redis.defineCommand(name, { numberOfKeys, lua })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { ClosedError, OptionsInvalidError, TokenWaitTimeoutError } from './errors.js'
 import { functionOption, intOption, requireObject, requireString } from './options.js'
 import { tokenScripts, type TokenScripts } from './redis-scripts.js'
@@ -17,7 +17,7 @@ const AHEAD_RETRY_MS = 1_000
 
 export interface RedisAccessTokenProviderOptions {
   /** Handed in, so never closed here. */
-  redis: Redis
+  redis: Redis | Cluster
   appId: string
   fetch: FetchAccessToken
   /** Refresh this long before expiry; callers keep getting the current token meanwhile. */
@@ -44,7 +44,7 @@ export interface RedisAccessTokenProviderOptions {
 export class RedisAccessTokenProvider implements AccessTokenProvider {
   readonly key: string
   readonly lockKey: string
-  readonly #redis: Redis
+  readonly #redis: Redis | Cluster
   readonly #scripts: TokenScripts
   readonly #fetch: FetchAccessToken
   readonly #refreshAheadMs: number
@@ -61,7 +61,7 @@ export class RedisAccessTokenProvider implements AccessTokenProvider {
 
   constructor (options: RedisAccessTokenProviderOptions) {
     requireObject('options', options)
-    const redis = options.redis as Partial<Redis> | undefined
+    const redis = options.redis as Partial<Redis | Cluster> | undefined
     if (typeof redis?.get !== 'function' || typeof redis.set !== 'function' || typeof redis.defineCommand !== 'function') {
       throw new OptionsInvalidError('redis must be an ioredis client')
     }

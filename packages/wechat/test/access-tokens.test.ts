@@ -4,7 +4,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
+import { createRedis } from '@weapp/common'
+import { redisTargets } from '@weapp/test-kit'
 import {
   createAccessTokens, MemoryAccessTokenProvider, RedisAccessTokenProvider, WechatClient,
   type AccessTokenProvider, type CreateAccessTokensOptions
@@ -14,8 +15,6 @@ import {
 // endpoint (stable_token or token), against a real HTTP server standing in for WeChat.
 
 const SECRET = 'the-app-secret-0123456789abcdef'
-const REDIS_URL = process.env.REDIS_URL
-const noRedis = REDIS_URL === undefined || REDIS_URL === '' ? 'REDIS_URL not set' : false
 
 interface Wechat { url: string, calls: string[], answer: (path: string, n: number) => Record<string, unknown> }
 
@@ -88,38 +87,45 @@ t.test('a failed background refresh reaches onRefreshError once, and onFetch cou
   t.same(fetches, ['ok', 'error'])
 })
 
-t.test('with Redis: the shared provider, under wx:token:{<appid>}, for either source', { skip: noRedis }, async (t) => {
-  const redis = new Redis(REDIS_URL!, { maxRetriesPerRequest: 1 })
-  t.teardown(async () => { await redis.quit() })
-  const wechat = await startWechat(t)
-  for (const source of ['stable', 'classic'] as const) {
-    const appId = `wxtest${randomBytes(6).toString('hex')}`
-    t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
-    const provider = tokens(t, { client: wechatClient(t, wechat, appId), source, redis, onRefreshError: () => {} })
-    t.type(provider, RedisAccessTokenProvider)
-    const token = await provider.getToken()
-    t.match(token, source === 'stable' ? /^stable-/ : /^classic-/)
-    t.equal(JSON.parse(await redis.get(`wx:token:{${appId}}`) ?? '{}').token, token, `${source}: stored for every process`)
-  }
-  t.same(wechat.calls, ['POST /cgi-bin/stable_token', 'GET /cgi-bin/token'])
-})
+// On one server, behind Sentinel and on a three-master Cluster.
+for (const target of redisTargets(t)) {
+  t.test(`with Redis (${target.name})`, { skip: target.skip }, async (t) => {
+    const topology = await target.topology()
 
-t.test('with Redis: a failed refresh-ahead reaches onRefreshError', { skip: noRedis }, async (t) => {
-  const redis = new Redis(REDIS_URL!, { maxRetriesPerRequest: 1 })
-  t.teardown(async () => { await redis.quit() })
-  const appId = `wxtest${randomBytes(6).toString('hex')}`
-  t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
-  const wechat = await startWechat(t)
-  wechat.answer = () => ({ errcode: -1, errmsg: 'system error' })
-  const errors: unknown[] = []
-  const provider = tokens(t, { client: wechatClient(t, wechat, appId), redis, onRefreshError: (err) => { errors.push(err) } })
-  // A token another process stored, due for refresh but still valid.
-  await redis.set(`wx:token:{${appId}}`, JSON.stringify({ token: 'T-shared', expiresAt: Date.now() + 600_000, refreshAt: Date.now() - 1 }))
-  t.equal(await provider.getToken(), 'T-shared')
-  for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20)
-  t.equal(errors.length, 1)
-  t.match(errors[0], { code: 'WECHAT_BUSY', outcome: 'answered' })
-})
+    t.test('the shared provider, under wx:token:{<appid>}, for either source', async (t) => {
+      const redis = createRedis(topology, { maxRetriesPerRequest: 1 })
+      t.teardown(async () => { await redis.quit(); redis.disconnect() })
+      const wechat = await startWechat(t)
+      for (const source of ['stable', 'classic'] as const) {
+        const appId = `wxtest${randomBytes(6).toString('hex')}`
+        t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
+        const provider = tokens(t, { client: wechatClient(t, wechat, appId), source, redis, onRefreshError: () => {} })
+        t.type(provider, RedisAccessTokenProvider)
+        const token = await provider.getToken()
+        t.match(token, source === 'stable' ? /^stable-/ : /^classic-/)
+        t.equal(JSON.parse(await redis.get(`wx:token:{${appId}}`) ?? '{}').token, token, `${source}: stored for every process`)
+      }
+      t.same(wechat.calls, ['POST /cgi-bin/stable_token', 'GET /cgi-bin/token'])
+    })
+
+    t.test('a failed refresh-ahead reaches onRefreshError', async (t) => {
+      const redis = createRedis(topology, { maxRetriesPerRequest: 1 })
+      t.teardown(async () => { await redis.quit(); redis.disconnect() })
+      const appId = `wxtest${randomBytes(6).toString('hex')}`
+      t.teardown(async () => { await redis.del(`wx:token:{${appId}}`, `wx:token:{${appId}}:lock`) })
+      const wechat = await startWechat(t)
+      wechat.answer = () => ({ errcode: -1, errmsg: 'system error' })
+      const errors: unknown[] = []
+      const provider = tokens(t, { client: wechatClient(t, wechat, appId), redis, onRefreshError: (err) => { errors.push(err) } })
+      // A token another process stored, due for refresh but still valid.
+      await redis.set(`wx:token:{${appId}}`, JSON.stringify({ token: 'T-shared', expiresAt: Date.now() + 600_000, refreshAt: Date.now() - 1 }))
+      t.equal(await provider.getToken(), 'T-shared')
+      for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20)
+      t.equal(errors.length, 1)
+      t.match(errors[0], { code: 'WECHAT_BUSY', outcome: 'answered' })
+    })
+  })
+}
 
 t.test('bad options are refused at once', async (t) => {
   const wechat = await startWechat(t)

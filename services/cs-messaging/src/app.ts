@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { busHubOf, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Clock } from '@weapp/common'
+import { busHubOf, busPlugin, installErrorHandling, redisTopologyOf, internalAuthPlugin, serverOptions, type Clock } from '@weapp/common'
 import type { CsConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
@@ -50,7 +50,7 @@ export default async function csApp (app: FastifyInstance, opts: CsAppOptions): 
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(redisPlugin)
-  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, busHub: busHubOf(opts.config) })
+  await app.register(busPlugin, { redis: redisTopologyOf(opts.config), busHub: busHubOf(opts.config) })
   await app.register(repositoriesPlugin)
   await app.register(queuePlugin, { ...(opts.queue !== undefined ? { queue: opts.queue } : {}) })
   await app.register(metricsPlugin)

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
+import { CommonEnv, ConfigInvalidError, DEFAULT_MONGO_OP_TIMEOUT_MS, loadConfig, redisTopologyFromEnv, topologyHasReplicas } from '@weapp/common'
 import { parseRules, type AutoReplyRule } from './auto-reply/rules.js'
 
 export const DEFAULT_PORT = 8082
@@ -11,6 +11,8 @@ export const DEFAULT_PUSH_TIMESTAMP_WINDOW_SEC = 300
 export const DEFAULT_PUSH_BODY_LIMIT = 64 * 1024
 /** WeChat gives up after 5 s: the recording step must have answered well before that. */
 export const DEFAULT_PUSH_ACK_TIMEOUT_MS = 3000
+/** PUSH_DURABILITY=replicated: how long a push waits for a replica's confirmation (well inside PUSH_ACK_TIMEOUT_MS). */
+export const DEFAULT_PUSH_REPLICA_WAIT_MS = 1000
 /** WeChat's retries land within ~20 s (docs/wechat/push.md#retries-and-de-duplication); a day covers late duplicates with a wide margin. */
 export const DEFAULT_DEDUP_TTL_SEC = 24 * 3600
 /** The message log (both directions) keeps half a year of conversations, then MongoDB's TTL index deletes them. */
@@ -49,6 +51,13 @@ export const CsEnv = Type.Object({
   PUSH_BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: DEFAULT_PUSH_BODY_LIMIT }),
   /** How long recording a push may take before it is answered 503 (WeChat retries); below WeChat's 5 s. */
   PUSH_ACK_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 4500, default: DEFAULT_PUSH_ACK_TIMEOUT_MS }),
+  /**
+   * `replicated`: a push is answered success only once its record is on a Redis replica (survives a
+   * failover); `local`: once the primary has it. Unset: `replicated` with a Sentinel or Cluster topology.
+   */
+  PUSH_DURABILITY: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('replicated')])),
+  /** `replicated`: the longest wait for a replica's confirmation (WAIT) before the push is answered 503. */
+  PUSH_REPLICA_WAIT_MS: Type.Integer({ minimum: 10, maximum: 4000, default: DEFAULT_PUSH_REPLICA_WAIT_MS }),
   /** How long a delivered MsgId (or event key) is remembered as a duplicate. */
   DEDUP_TTL_SEC: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: DEFAULT_DEDUP_TTL_SEC }),
   /** Messages (inbound and sent) older than this, by their createdAt, are deleted from the log. */
@@ -60,6 +69,8 @@ export const CsEnv = Type.Object({
   /** Absent: the message log lives in process memory (embedded mode). */
   MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', secret: 'url' })),
   MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),
+  /** A MongoDB read not finished in this time is stopped (maxTimeMS) and the request answered 503 COMMON_STORE_UNAVAILABLE. */
+  MONGO_OP_TIMEOUT_MS: Type.Integer({ minimum: 500, maximum: 60_000, default: DEFAULT_MONGO_OP_TIMEOUT_MS }),
   /** false: this instance only receives (answers pushes, serves the API); other instances process. */
   WORKER_ENABLED: Type.Boolean({ default: true }),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: DEFAULT_WORKER_CONCURRENCY }),
@@ -90,7 +101,7 @@ export const CsEnv = Type.Object({
 export type CsEnvConfig = Static<typeof CsEnv>
 
 /** The validated configuration, with the keyword rules parsed and the plaintext default resolved. */
-export type CsConfig = Omit<CsEnvConfig, 'PUSH_ALLOW_PLAINTEXT'> & { PUSH_ALLOW_PLAINTEXT: boolean, autoReplyRules: AutoReplyRule[] }
+export type CsConfig = Omit<CsEnvConfig, 'PUSH_ALLOW_PLAINTEXT' | 'PUSH_DURABILITY'> & { PUSH_ALLOW_PLAINTEXT: boolean, PUSH_DURABILITY: 'local' | 'replicated', autoReplyRules: AutoReplyRule[] }
 
 /** Validates the environment; throws COMMON_CONFIG_INVALID naming every bad variable (never its value). */
 export function loadCsConfig (env: NodeJS.ProcessEnv = process.env): CsConfig {
@@ -102,11 +113,25 @@ export function loadCsConfig (env: NodeJS.ProcessEnv = process.env): CsConfig {
   if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_BASE_MS) {
     throw new ConfigInvalidError('WORKER_RETRY_MAX_MS must not be smaller than WORKER_RETRY_BASE_MS')
   }
+  const durability = pushDurability(config)
   let autoReplyRules: AutoReplyRule[]
   try {
     autoReplyRules = parseRules(config.AUTO_REPLY_RULES)
   } catch (err) {
     throw new ConfigInvalidError((err as Error).message)
   }
-  return { ...config, PUSH_ALLOW_PLAINTEXT: allowPlaintext, autoReplyRules }
+  return { ...config, PUSH_ALLOW_PLAINTEXT: allowPlaintext, PUSH_DURABILITY: durability, autoReplyRules }
+}
+
+/** PUSH_DURABILITY resolved: `replicated` by default with Sentinel (always replicas); a Cluster asks for it; the memory queue is `local`. */
+function pushDurability (config: CsEnvConfig): 'local' | 'replicated' {
+  const topology = redisTopologyFromEnv(config)
+  if (config.PUSH_DURABILITY === 'replicated' && topology === undefined) {
+    throw new ConfigInvalidError('PUSH_DURABILITY=replicated needs Redis with a replica (REDIS_SENTINELS, REDIS_CLUSTER_NODES or REDIS_URL)')
+  }
+  const durability = config.PUSH_DURABILITY ?? (topology !== undefined && topologyHasReplicas(topology) ? 'replicated' : 'local')
+  if (durability === 'replicated' && config.PUSH_REPLICA_WAIT_MS >= config.PUSH_ACK_TIMEOUT_MS) {
+    throw new ConfigInvalidError('PUSH_REPLICA_WAIT_MS must be smaller than PUSH_ACK_TIMEOUT_MS (the push would time out before a replica answered)')
+  }
+  return durability
 }

@@ -33,6 +33,10 @@ export const JsonNumberUnsafeError = createError<[string]>('CS_JSON_NUMBER_UNSAF
 export const MessageInvalidError = createError<[string]>('CS_MESSAGE_INVALID', 'Push message is invalid: %s', 400)
 /** The queue (Redis) could not record the message in time: WeChat will retry. Never answered with success. */
 export const QueueUnavailableError = createError<[string]>('CS_QUEUE_UNAVAILABLE', 'The message could not be recorded, retry later: %s', 503)
+/** PUSH_DURABILITY=replicated: the push is on the primary but no replica confirmed it in time (WeChat retries; the retry is de-duplicated). */
+export const PushNotReplicatedError = createError<[string]>('CS_PUSH_NOT_REPLICATED', 'The message was not confirmed by a Redis replica in time, retry later: %s', 503)
+/** PUSH_DURABILITY=replicated: a worker's acknowledgement not on a replica yet (retried: a failover would undo it). */
+export const AckNotReplicatedError = createError<[string]>('CS_ACK_NOT_REPLICATED', 'The acknowledgement was not confirmed by a Redis replica in time: %s', 503)
 
 // ---- admin API ----
 export const DeadLetterNotFoundError = createError<[string]>('CS_DEAD_LETTER_NOT_FOUND', 'Dead letter %s not found', 404)

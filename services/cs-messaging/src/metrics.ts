@@ -16,6 +16,8 @@ export class CsMetrics {
   readonly pushes: Counter<'mode' | 'format' | 'type'>
   readonly pushesRejected: Counter<'code'>
   readonly dedupHits: Counter
+  /** PUSH_DURABILITY=replicated: pushes answered 503 because no replica confirmed them in time. */
+  readonly pushesNotReplicated: Counter
   readonly workerProcessed: Counter
   /** Failed attempts, by what happened next (retry, dead_letter). */
   readonly workerFailed: Counter<'next'>
@@ -66,6 +68,7 @@ export class CsMetrics {
     })
     this.pushes = new Counter({ name: 'cs_pushes_total', help: 'Pushes recorded, by mode, format and message type', labelNames: ['mode', 'format', 'type'], registers })
     this.pushesRejected = new Counter({ name: 'cs_pushes_rejected_total', help: 'Pushes refused, by error code', labelNames: ['code'], registers })
+    this.pushesNotReplicated = new Counter({ name: 'cs_push_not_replicated_total', help: 'Pushes answered 503 because no Redis replica confirmed them within PUSH_REPLICA_WAIT_MS', registers })
     this.dedupHits = new Counter({ name: 'cs_dedup_hits_total', help: 'Pushes recognised as duplicates (WeChat retries)', registers })
     this.workerProcessed = new Counter({ name: 'cs_worker_processed_total', help: 'Messages processed and acknowledged', registers })
     this.workerFailed = new Counter({ name: 'cs_worker_failed_total', help: 'Failed processing attempts, by what happens next', labelNames: ['next'], registers })

@@ -1,4 +1,4 @@
-import { startService } from '@weapp/common'
+import { redisDescriptionOf, startService } from '@weapp/common'
 import { loadCsConfig } from './config.js'
 import csApp, { csServerOptions } from './app.js'
 
@@ -10,7 +10,7 @@ await startService({
   app: csApp,
   describe: (config) => ({
     mongo: config.MONGO_URL !== undefined,
-    redis: config.REDIS_URL !== undefined,
+    redis: redisDescriptionOf(config),
     encrypted: config.WECHAT_ENCODING_AES_KEY !== undefined,
     plaintext: config.PUSH_ALLOW_PLAINTEXT,
     worker: config.WORKER_ENABLED

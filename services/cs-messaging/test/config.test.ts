@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { redisTopologyConfigCases } from '@weapp/test-kit'
 import { loadCsConfig } from '../src/config.js'
 import { AutoReplyRules } from '../src/auto-reply/rules.js'
 
@@ -159,4 +160,8 @@ t.test('rule matching: first match wins; events never transferred', async (t) =>
   t.equal(all.decide(text('x')).transfer, true)
   t.equal(all.decide({ ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'image', PicUrl: 'u', MediaId: 'm', MsgId: '2' }).transfer, true)
   t.equal(all.decide({ ToUserName: 'gh', FromUserName: 'o', CreateTime: 1, MsgType: 'event', Event: 'user_enter_tempsession', SessionFrom: 'x' }).transfer, false, 'never an event')
+})
+
+t.test('Redis topology: one server, Sentinel or Cluster, parsed once at load; a bad one stops boot, named', async (t) => {
+  redisTopologyConfigCases(t, (env) => loadCsConfig({ ...base, ...env }))
 })

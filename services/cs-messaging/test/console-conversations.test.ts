@@ -186,3 +186,27 @@ t.test('auto-replies are in the conversation and its events like any send: pendi
   t.same(conversation?.last, { direction: 'out', msgType: 'text', preview: 'Welcome! How can we help?' })
   t.equal(conversation?.inboundCount, 1)
 })
+
+t.test('read publishes a conversation event only when it changed something (no frame to every console for nothing)', async (t) => {
+  const clock = new RealTimeClock()
+  const app = await buildCs(t, { config: testConfig(), clock })
+  await userWrites(app, clock, 'o_read', 'one')
+  await userWrites(app, clock, 'o_read', 'two')
+  const events: ConsoleEvent[] = []
+  await app.bus.subscribe(BusChannels.console, (e: BusEvent) => { if (e.type === 'console.event') events.push(e.event) })
+  await busSubscribed(app, BusChannels.console)
+  // The pushes' own events may still be on their way: the reads' are those with a read count.
+  const reads = (): number[][] => events.flatMap((e) => e.type === 'conversation' && Object.keys(e.conversation.readCounts).length > 0 ? [[e.conversation.readCounts[ANN.agentId] ?? 0, e.conversation.readCounts[BOB.agentId] ?? 0]] : [])
+
+  const first = await consoleCall(app, ANN, 'POST', '/conversations/o_read/read')
+  t.equal(first.statusCode, 200)
+  const again = await consoleCall(app, ANN, 'POST', '/conversations/o_read/read')
+  t.equal(again.statusCode, 200, 'an idle read still answers')
+  t.same(again.json(), first.json(), 'with the same conversation')
+  // Bob's read changes his count: published. It goes out after Ann's second read, in order, so once it is
+  // here Ann's second would be too.
+  t.equal((await consoleCall(app, BOB, 'POST', '/conversations/o_read/read')).statusCode, 200)
+  await waitFor(() => events.some((e) => e.type === 'conversation' && (e.conversation.readCounts[BOB.agentId] ?? 0) === 2), { timeoutMs: 5000, what: 'Bob\'s read event' })
+  t.same(reads(), [[2, 0], [2, 2]], 'Ann\'s first read and Bob\'s: two events, none for Ann\'s second')
+  t.equal((await consoleCall(app, ANN, 'POST', '/conversations/o_none/read')).statusCode, 404, 'still 404 for an unknown conversation')
+})

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { BusChannels, type BusEvent } from '@weapp/common'
 import { MsgCrypt } from '@weapp/wechat'
-import { RealTimeClock, callPublic, waitFor, type TestClock } from '@weapp/test-kit'
+import { RealTimeClock, callPublic, redisTargets, waitFor, type TestClock } from '@weapp/test-kit'
 import { AES_KEY, APP_ID, buildCs, busSubscribed, PUSH_TOKEN, testConfig } from './fixtures/harness.js'
 import { BACKENDS } from './fixtures/backends.js'
 import { buildPush, enterSession, textMessage, type Fields, type Format, type Mode } from './fixtures/push.js'
@@ -107,25 +107,27 @@ for (const backend of BACKENDS) {
   })
 }
 
-const redisUrl = process.env.REDIS_URL
-t.test('Redis hand-over requests: shared by instances, mirrored in each, taken once', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const { redis, newAppId } = redisScope(t, redisUrl!)
-  const appId = newAppId()
-  const a = new RedisHandoverRequests({ redis, appId, refreshMs: 60_000 })
-  const b = new RedisHandoverRequests({ redis, appId, refreshMs: 60_000 })
-  t.teardown(() => { a.close(); b.close() })
-  t.equal(a.mayHave('o1'), false, 'empty: answered from memory')
-  await a.add('o1')
-  t.equal(a.mayHave('o1'), true)
-  t.equal(b.mayHave('o1'), false, 'B has not heard of it yet')
-  await b.refresh()
-  t.equal(b.mayHave('o1'), true, 'the refresh reads the shared set')
-  const taken = await Promise.all([a.take('o1'), b.take('o1')])
-  t.same(taken.sort(), [false, true], 'one instance takes it')
-  t.equal(a.mayHave('o1') || b.mayHave('o1'), false)
-  b.heard('o2')
-  t.equal(await b.take('o2'), false, 'a stale hint costs one SREM and hands nothing over')
-  await a.add('o3')
-  await b.remove('o3')
-  t.equal(await a.take('o3'), false, 'taken back through another instance')
-})
+// On one server, behind Sentinel and on a three-master Cluster.
+for (const target of redisTargets(t)) {
+  t.test(`Redis hand-over requests (${target.name}): shared by instances, mirrored in each, taken once`, { skip: target.skip }, async (t) => {
+    const { redis, newAppId } = redisScope(t, await target.topology())
+    const appId = newAppId()
+    const a = new RedisHandoverRequests({ redis, appId, refreshMs: 60_000 })
+    const b = new RedisHandoverRequests({ redis, appId, refreshMs: 60_000 })
+    t.teardown(() => { a.close(); b.close() })
+    t.equal(a.mayHave('o1'), false, 'empty: answered from memory')
+    await a.add('o1')
+    t.equal(a.mayHave('o1'), true)
+    t.equal(b.mayHave('o1'), false, 'B has not heard of it yet')
+    await b.refresh()
+    t.equal(b.mayHave('o1'), true, 'the refresh reads the shared set')
+    const taken = await Promise.all([a.take('o1'), b.take('o1')])
+    t.same(taken.sort(), [false, true], 'one instance takes it')
+    t.equal(a.mayHave('o1') || b.mayHave('o1'), false)
+    b.heard('o2')
+    t.equal(await b.take('o2'), false, 'a stale hint costs one SREM and hands nothing over')
+    await a.add('o3')
+    await b.remove('o3')
+    t.equal(await a.take('o3'), false, 'taken back through another instance')
+  })
+}

@@ -8,6 +8,8 @@ import { BACKENDS } from './fixtures/backends.js'
 import type { FastifyInstance } from 'fastify'
 import { parsePushXml } from '../src/push/xml.js'
 import type { InboundRecord } from '../src/repositories/types.js'
+import { MemoryInboundQueue } from '../src/queue/memory.js'
+import type { Delivery } from '../src/queue/types.js'
 
 const RULES = JSON.stringify([
   { match: 'contains', keyword: 'price', ignoreCase: true, reply: 'Our prices: https://example.com/prices' },
@@ -232,6 +234,30 @@ t.test('sends that can never succeed are recorded, not retried; no sender: skipp
   t.match((await callInternal(unwired, { url: '/metrics' })).body, /cs_auto_replies_total\{result="not_wired"\} 1/)
   const window = await unwired.sendWindows.peek('o_y', clock.now())
   t.equal(window?.remaining, 5, 'the window message taken for the refused send was given back')
+})
+
+// A processed message whose ack fails (Redis away; with PUSH_DURABILITY=replicated, an ack no replica confirmed
+// while the primary fails over) is acked again, well before another worker would take it as abandoned.
+t.test('a failed acknowledgement is made again: the message is processed once', async (t) => {
+  class AckFailsTwice extends MemoryInboundQueue {
+    failedAcks = 0
+    override async ack (delivery: Delivery): Promise<void> {
+      if (this.failedAcks < 2) {
+        this.failedAcks++
+        throw new Error('Connection is closed.')
+      }
+      await super.ack(delivery)
+    }
+  }
+  const clock = new RealTimeClock()
+  const queue = new AckFailsTwice({ dedupTtlMs: 60_000 })
+  const app = await buildCs(t, { config: testConfig({ WORKER_CLAIM_IDLE_MS: '4000' }), clock, queue })
+  t.equal((await push(app, textMessage('o_ack', 'hello', clock.seconds), clock)).body, 'success')
+  await waitFor(async () => await drained(app), { timeoutMs: 5000, what: 'the ack, made again' })
+  t.equal(queue.failedAcks, 2, 'two acks failed')
+  const metrics = (await callInternal(app, { url: '/metrics' })).body
+  t.match(metrics, /cs_worker_processed_total 1\n/, 'processed once, acked')
+  t.equal((await app.messagesRepository.listConversation('o_ack', { limit: 10 })).length, 1, 'recorded once')
 })
 
 t.test('metrics need the internal credential', async (t) => {

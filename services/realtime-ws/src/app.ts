@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { acceptEmptyJsonBody, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, type Bus, type Clock } from '@weapp/common'
+import { acceptEmptyJsonBody, busPlugin, installErrorHandling, redisTopologyOf, internalAuthPlugin, serverOptions, trustProxyList, type Bus, type Clock } from '@weapp/common'
 import type { RealtimeConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import redisPlugin from './plugins/redis.js'
@@ -9,6 +9,8 @@ import nicknamePlugin from './plugins/nickname.js'
 import hubPlugin from './plugins/hub.js'
 import revocationPlugin from './plugins/revocation.js'
 import consolePlugin from './plugins/console.js'
+import sessionAuthPlugin from './plugins/session-auth.js'
+import upgradeRefusalsPlugin from './plugins/upgrade-refusals.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import apiRoutes from './routes/api.js'
@@ -28,14 +30,15 @@ export interface RealtimeAppOptions {
   clock?: Clock
   /** Use this bus instead of creating one (tests); closed by its owner. */
   bus?: Bus
-  /** Without REDIS_URL and `bus`: serve this bus hub (tests: lower bounds) instead of a default one. */
+  /** Without a Redis topology and `bus`: serve this bus hub (tests: lower bounds) instead of a default one. */
   busHub?: BusHub
   /** Name the greeting uses; default: the session service's GET /api/me. */
   nickname?: NicknameLookup
 }
 
-export function realtimeServerOptions (config: Pick<RealtimeConfig, 'LOG_LEVEL'>): FastifyServerOptions {
-  return serverOptions({ service: SERVICE_NAME, logLevel: config.LOG_LEVEL, bodyLimit: BODY_LIMIT })
+export function realtimeServerOptions (config: Pick<RealtimeConfig, 'LOG_LEVEL' | 'TRUST_PROXY'>): FastifyServerOptions {
+  // TRUST_PROXY: the client address of an upgrade nginx sends straight here (the failed-lookup limit's key).
+  return { ...serverOptions({ service: SERVICE_NAME, logLevel: config.LOG_LEVEL, bodyLimit: BODY_LIMIT }), trustProxy: trustProxyList(config.TRUST_PROXY) }
 }
 
 /**
@@ -49,17 +52,19 @@ export default async function realtimeApp (app: FastifyInstance, opts: RealtimeA
 
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
+  await app.register(upgradeRefusalsPlugin)
   await app.register(redisPlugin)
   // Without Redis this process is the stack's bus: its own bus is the hub's local side (routes/bus-hub.ts).
-  const busHub = localBusHub({ redisUrl: opts.config.REDIS_URL, bus: opts.bus, busHub: opts.busHub }, app.log)
+  const busHub = localBusHub({ redis: redisTopologyOf(opts.config), bus: opts.bus, busHub: opts.busHub }, app.log)
   const bus = opts.bus ?? busHub
-  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, ...(bus !== undefined ? { bus } : {}) })
+  await app.register(busPlugin, { redis: redisTopologyOf(opts.config), ...(bus !== undefined ? { bus } : {}) })
   await app.register(metricsPlugin)
   await app.register(ticketsPlugin)
   await app.register(nicknamePlugin, { ...(opts.nickname !== undefined ? { lookup: opts.nickname } : {}) })
   await app.register(hubPlugin)
   await app.register(revocationPlugin)
   await app.register(consolePlugin)
+  await app.register(sessionAuthPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

@@ -15,8 +15,10 @@ export const WsSessionEndedError = createError<[string]>('WS_SESSION_ENDED', 'Se
 export const WsPublicOriginUnsetError = createError('WS_PUBLIC_ORIGIN_UNSET', 'PUBLIC_WS_ORIGIN is not configured: tunnel URLs are only built for loopback hosts without it', 503)
 /** The ticket store (Redis) did not answer in time or failed. */
 export const WsTicketStoreUnavailableError = createError('WS_TICKET_STORE_UNAVAILABLE', 'Connection tickets are unavailable, try again', 503)
+/** A direct upgrade's session credential could not be checked: the session service did not answer (in SESSION_TIMEOUT_MS) or answered nonsense. */
+export const WsSessionLookupUnavailableError = createError('WS_SESSION_LOOKUP_UNAVAILABLE', 'The session could not be checked, try again', 503, Error, false)
 // Texts of our own that say what to do: shown on the 503 (other 5xx messages stay generic).
-exposeMessages(WsPublicOriginUnsetError, WsTicketStoreUnavailableError)
+exposeMessages(WsPublicOriginUnsetError, WsTicketStoreUnavailableError, WsSessionLookupUnavailableError)
 /** A plain HTTP request to a WebSocket-only path. */
 export const WsUpgradeRequiredError = createError('WS_UPGRADE_REQUIRED', 'This path only accepts WebSocket upgrades', 426)
 /** A plugin was registered with options it cannot work with. */

@@ -1,4 +1,4 @@
-import { startService } from '@weapp/common'
+import { redisDescriptionOf, startService } from '@weapp/common'
 import { loadRealtimeConfig } from './config.js'
 import realtimeApp, { realtimeServerOptions } from './app.js'
 
@@ -8,5 +8,5 @@ await startService({
   loadConfig: () => loadRealtimeConfig(),
   serverOptions: realtimeServerOptions,
   app: realtimeApp,
-  describe: (config) => ({ redis: config.REDIS_URL !== undefined })
+  describe: (config) => ({ redis: redisDescriptionOf(config) })
 })

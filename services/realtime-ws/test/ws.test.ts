@@ -52,10 +52,11 @@ t.test('refused before the socket opens, with a readable 401', async (t) => {
   const clock = new ManualClock(Date.now())
   const r = await start(t, { now: clock.nowMs })
   const cases: Array<[string, string, Record<string, string>, string]> = [
-    ['no credentials', '/ws', {}, 'WS_AUTH_REQUIRED'],
+    // Without the internal token the upgrade is a client's own: refused as the gateway refuses (direct-auth.test.ts).
+    ['no credentials', '/ws', {}, 'GATEWAY_AUTH_REQUIRED'],
     ['bad ticket', '/ws?ticket=nope', {}, 'WS_TICKET_INVALID'],
     ['well-formed unknown ticket', `/ws?ticket=${'a'.repeat(43)}`, {}, 'WS_TICKET_INVALID'],
-    ['identity without the internal token', '/ws', { 'x-weapp-identity': gatewayHeaders(ALICE)['x-weapp-identity']! }, 'WS_AUTH_REQUIRED'],
+    ['identity without the internal token', '/ws', { 'x-weapp-identity': gatewayHeaders(ALICE)['x-weapp-identity']! }, 'GATEWAY_AUTH_REQUIRED'],
     ['wrong internal token', '/ws', { ...gatewayHeaders(ALICE), 'x-internal-token': 'x'.repeat(40) }, 'WS_AUTH_REQUIRED'],
     ['internal token without identity', '/ws', { 'x-internal-token': INTERNAL_TOKEN }, 'WS_AUTH_REQUIRED']
   ]

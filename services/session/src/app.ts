@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, busHubOf, busPlugin, installErrorHandling, internalAuthPlugin, serverOptions, VALIDATE_SCHEMAS, type Clock } from '@weapp/common'
+import { SESSION_BODY_LIMIT, acceptEmptyJsonBody, busHubOf, busPlugin, installErrorHandling, redisTopologyOf, internalAuthPlugin, serverOptions, VALIDATE_SCHEMAS, type Clock } from '@weapp/common'
 import type { SessionConfig } from './config.js'
 import configPlugin from './plugins/config.js'
 import repositoriesPlugin from './plugins/repositories.js'
@@ -52,7 +52,7 @@ export default async function sessionApp (app: FastifyInstance, opts: SessionApp
   await app.register(configPlugin, { config: opts.config, ...(opts.clock !== undefined ? { clock: opts.clock } : {}) })
   await app.register(internalAuthPlugin, { internalToken: opts.config.INTERNAL_TOKEN })
   await app.register(repositoriesPlugin)
-  await app.register(busPlugin, { redisUrl: opts.config.REDIS_URL, busHub: busHubOf(opts.config) })
+  await app.register(busPlugin, { redis: redisTopologyOf(opts.config), busHub: busHubOf(opts.config) })
   await app.register(metricsPlugin)
   await app.register(wechatPlugin, { ...(opts.wechat !== undefined ? { client: opts.wechat } : {}) })
   await app.register(servicesPlugin, { ...(opts.passwords !== undefined ? { passwords: opts.passwords } : {}) })

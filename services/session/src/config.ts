@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { CommonEnv, ConfigInvalidError, loadConfig } from '@weapp/common'
+import { CommonEnv, ConfigInvalidError, DEFAULT_MONGO_OP_TIMEOUT_MS, loadConfig } from '@weapp/common'
 
 export const DEFAULT_PORT = 8081
 export const DEFAULT_WECHAT_API_BASE = 'https://api.weixin.qq.com'
@@ -16,6 +16,9 @@ export const AGENT_LOGIN_PATTERN = '^[A-Za-z0-9._-]{1,64}$'
 export const PASSWORD_MIN_LENGTH = 12
 export const PASSWORD_MAX_LENGTH = 256
 
+/** 32 bytes in base64 (openssl rand -base64 32). */
+const ENCRYPTION_KEY_PATTERN = '^[A-Za-z0-9+/]{43}=$'
+
 /** Everything the session service reads from its environment, validated at boot. */
 export const SessionEnv = Type.Object({
   ...CommonEnv,
@@ -29,6 +32,12 @@ export const SessionEnv = Type.Object({
   /** Absent: users and sessions live in process memory (embedded mode). */
   MONGO_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', secret: 'url' })),
   MONGO_DB: Type.String({ minLength: 1, pattern: '^[^/\\\\. "$]+$', default: DEFAULT_MONGO_DB }),
+  /** A MongoDB read not finished in this time is stopped (maxTimeMS) and the request answered 503 COMMON_STORE_UNAVAILABLE. */
+  MONGO_OP_TIMEOUT_MS: Type.Integer({ minimum: 500, maximum: 60_000, default: DEFAULT_MONGO_OP_TIMEOUT_MS }),
+  /** session_key is stored encrypted (AES-256-GCM) under these 32 bytes (base64): a secret; required with MONGO_URL. */
+  SESSION_KEY_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: ENCRYPTION_KEY_PATTERN, secret: true })),
+  /** The key before a rotation: values written with it are still read (and re-encrypted at the user's next login). */
+  SESSION_KEY_ENCRYPTION_KEY_PREVIOUS: Type.Optional(Type.String({ pattern: ENCRYPTION_KEY_PATTERN, secret: true })),
   /** A session unused for this long expires (each use slides it). */
   SESSION_IDLE_TTL_SEC: Type.Integer({ minimum: 60, default: DEFAULT_SESSION_IDLE_TTL_SEC }),
   /** No session lives longer than this after login, however often it is used. */
@@ -58,6 +67,12 @@ export function loadSessionConfig (env: NodeJS.ProcessEnv = process.env): Sessio
   }
   if (config.CONSOLE_SESSION_MAX_SEC < config.CONSOLE_SESSION_IDLE_SEC) {
     throw new ConfigInvalidError('CONSOLE_SESSION_MAX_SEC must not be smaller than CONSOLE_SESSION_IDLE_SEC')
+  }
+  if (config.MONGO_URL !== undefined && config.SESSION_KEY_ENCRYPTION_KEY === undefined) {
+    throw new ConfigInvalidError('SESSION_KEY_ENCRYPTION_KEY is required with MONGO_URL (session_keys are stored encrypted): openssl rand -base64 32')
+  }
+  if (config.SESSION_KEY_ENCRYPTION_KEY_PREVIOUS !== undefined && config.SESSION_KEY_ENCRYPTION_KEY === undefined) {
+    throw new ConfigInvalidError('SESSION_KEY_ENCRYPTION_KEY_PREVIOUS needs SESSION_KEY_ENCRYPTION_KEY (the key that replaced it)')
   }
   if ((config.CONSOLE_ADMIN_LOGIN === undefined) !== (config.CONSOLE_ADMIN_PASSWORD === undefined)) {
     throw new ConfigInvalidError('CONSOLE_ADMIN_LOGIN and CONSOLE_ADMIN_PASSWORD go together: set both or neither')

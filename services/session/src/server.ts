@@ -1,4 +1,4 @@
-import { startService } from '@weapp/common'
+import { redisDescriptionOf, startService } from '@weapp/common'
 import { loadSessionConfig } from './config.js'
 import sessionApp, { sessionServerOptions } from './app.js'
 
@@ -8,5 +8,5 @@ await startService({
   loadConfig: () => loadSessionConfig(),
   serverOptions: sessionServerOptions,
   app: sessionApp,
-  describe: (config) => ({ mongo: config.MONGO_URL !== undefined, redis: config.REDIS_URL !== undefined })
+  describe: (config) => ({ mongo: config.MONGO_URL !== undefined, redis: redisDescriptionOf(config) })
 })

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
+import { mongoClientOptions } from '@weapp/common'
 import { MemoryAgentSessionsRepository, MemoryAgentsRepository } from '../src/repositories/agents-memory.js'
 import { MongoAgentSessionsRepository, MongoAgentsRepository } from '../src/repositories/agents-mongo.js'
 import { agentsContract } from './fixtures/agents-contract.js'
@@ -22,7 +23,7 @@ t.test('memory sweep drops idle- and absolute-expired console sessions', async (
 
 const mongoUrl = process.env.MONGO_URL
 t.test('MongoDB agent repositories', { skip: mongoUrl === undefined ? 'MONGO_URL is not set' : false }, async (t) => {
-  const client = new MongoClient(mongoUrl!, { serverSelectionTimeoutMS: 5000 })
+  const client = new MongoClient(mongoUrl!, mongoClientOptions('weapp-test', 5000))
   await client.connect()
   const dbs: string[] = []
   t.teardown(async () => {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { redisTopologyConfigCases } from '@weapp/test-kit'
 import { loadSessionConfig } from '../src/config.js'
 
 const base = {
@@ -42,4 +43,8 @@ t.test('a missing or malformed secret stops the service, named but never echoed'
   t.throws(() => loadSessionConfig({ ...base, TOKEN_SOURCE: 'other' }), /TOKEN_SOURCE/)
   t.throws(() => loadSessionConfig({ ...base, MONGO_URL: 'http://x' }), /MONGO_URL/)
   t.throws(() => loadSessionConfig({ ...base, SESSION_IDLE_TTL_SEC: '7200', SESSION_MAX_TTL_SEC: '3600' }), /SESSION_MAX_TTL_SEC/)
+})
+
+t.test('Redis topology: one server, Sentinel or Cluster, parsed once at load; a bad one stops boot, named', async (t) => {
+  redisTopologyConfigCases(t, (env) => loadSessionConfig({ ...base, ...env }))
 })

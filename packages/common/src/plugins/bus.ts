@@ -1,17 +1,18 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createBus, type Bus, type BusHubTarget } from '../bus.js'
+import type { RedisTopology } from '../redis-topology.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Redis pub/sub when REDIS_URL is set, else the bus hub when BUS_HUB_URL is, else in-process (or the bus handed in). */
+    /** Redis pub/sub when a Redis topology is configured, else the bus hub when BUS_HUB_URL is, else in-process (or the bus handed in). */
     bus: Bus
   }
 }
 
 export interface BusPluginOptions {
-  /** The service's REDIS_URL; absent: the bus hub, or an in-process bus. */
-  redisUrl: string | undefined
+  /** The service's Redis (redisTopologyOf(config)); absent: the bus hub, or an in-process bus. */
+  redis: RedisTopology | undefined
   /** The bus hub to join without Redis (busHubOf(config): BUS_HUB_URL); absent too: an in-process bus. */
   busHub?: BusHubTarget | undefined
   /** Use this bus instead (tests share one between instances); closed by its owner. */
@@ -25,7 +26,7 @@ async function bus (app: FastifyInstance, opts: BusPluginOptions): Promise<void>
     app.decorate('bus', opts.bus)
     return
   }
-  const created = createBus(opts.redisUrl, app.log, opts.busHub)
+  const created = createBus(opts.redis, app.log, opts.busHub)
   app.decorate('bus', created)
   app.addHook('onClose', async () => { await created.close() })
 }

@@ -1,8 +1,25 @@
 import type { ConsoleMessage } from '@weapp/common'
+import { Component } from 'preact'
 import { deliveryState, mediaUrl, messageBody } from '../messages.js'
 import { explainWechatError } from '../wechat-errors.js'
 
-export function MessageItem ({ message, localError }: { message: ConsoleMessage, localError?: string }) {
+interface Props { message: ConsoleMessage, localError?: string }
+
+/**
+ * One message, re-rendered only when it changed: the state keeps an unchanged message the same object, and a
+ * busy conversation re-renders its view on every event (and every second, the meter).
+ */
+export class MessageItem extends Component<Props> {
+  override shouldComponentUpdate (next: Props): boolean {
+    return next.message !== this.props.message || next.localError !== this.props.localError
+  }
+
+  render () {
+    return <MessageBody {...this.props} />
+  }
+}
+
+function MessageBody ({ message, localError }: Props) {
   const body = messageBody(message)
   const out = message.direction === 'out'
   const state = out ? deliveryState(message) : undefined

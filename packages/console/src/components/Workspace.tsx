@@ -3,6 +3,8 @@ import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'p
 import { ApiError, api } from '../api.js'
 import { errorText, useNow, useRoute } from '../hooks.js'
 import { alertInbound } from '../notify.js'
+import { EventBatch } from '../event-batch.js'
+import { ReadMarker } from '../read-marker.js'
 import { inboxHref } from '../router.js'
 import { ConsoleSocket, type SocketState } from '../socket.js'
 import { conversationChanged, initialState, type ListFilter, pageTitle, reduce, totalUnread, unreadFor } from '../state.js'
@@ -29,7 +31,6 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
   stateRef.current = state
   const listRequest = useRef(0)
   const alerted = useRef(new Set<string>())
-  const reading = useRef(false)
 
   const loadList = useCallback(async (append: boolean): Promise<void> => {
     const { filter, next } = stateRef.current
@@ -75,8 +76,9 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
     }
   }, [reloadConversation, reloadMessages])
 
+  const events = useMemo(() => new EventBatch<ConsoleEvent>((batch) => { dispatch({ type: 'events', events: batch }) }), [])
   const onEvent = useCallback((event: ConsoleEvent): void => {
-    dispatch({ type: 'event', event })
+    events.add(event)
     if (event.type === 'message' && event.message.direction === 'in' && !alerted.current.has(event.message.id)) {
       alerted.current.add(event.message.id)
       if (alerted.current.size > 500) alerted.current.clear()
@@ -89,6 +91,7 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
     state: setSocketState,
     event: onEvent,
     resync: () => {
+      events.flush()
       void loadList(false)
       const open = stateRef.current.open
       if (open !== null) void loadOpen(open.openid)
@@ -114,7 +117,7 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
     if (openid !== null) void loadOpen(openid)
   }, [openid])
 
-  // Mark read on open, and again when a message arrives while the agent looks at it.
+  // Mark read on open, and again when messages arrive while the agent looks at it (coalesced: read-marker.ts).
   const open = state.open
   const unreadOpen = open?.conversation != null ? unreadFor(open.conversation, me.id) : 0
   const [visible, setVisible] = useState(document.visibilityState === 'visible')
@@ -123,11 +126,17 @@ export function Workspace ({ session, onLogout, onEnded }: { session: ConsoleSes
     document.addEventListener('visibilitychange', onVisibility)
     return () => { document.removeEventListener('visibilitychange', onVisibility) }
   }, [])
+  const reader = useMemo(() => new ReadMarker(async (target) => {
+    // Checked when the read goes out (it may be held up to READ_INTERVAL_MS): still open, visible and unread.
+    const now = stateRef.current.open
+    if (now?.openid !== target || now.conversation === null || unreadFor(now.conversation, me.id) === 0 || document.visibilityState !== 'visible') return
+    dispatch(conversationChanged((await api.read(target)).conversation))
+  }), [])
   useEffect(() => {
-    if (open === null || unreadOpen === 0 || !visible || reading.current) return
-    reading.current = true
-    api.read(open.openid).then((r) => { dispatch(conversationChanged(r.conversation)) }, () => {}).finally(() => { reading.current = false })
+    if (open === null || unreadOpen === 0 || !visible) reader.cancel()
+    else reader.want(open.openid)
   }, [open?.openid, unreadOpen, visible])
+  useEffect(() => () => { reader.cancel() }, [reader])
 
   const unread = totalUnread(state.items, me.id)
   useEffect(() => { document.title = pageTitle(unread) }, [unread])

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '@weapp/common'
 
 /** WeChat shows "typing…" for 15 s (docs/wechat/api.md#typing): asking again sooner is a 45081. */
 export const TYPING_INTERVAL_MS = 15_000
@@ -34,10 +34,10 @@ export class MemoryTypingThrottle implements TypingThrottle {
 
 /** Shared by every instance: SET NX with the interval as its expiry. */
 export class RedisTypingThrottle implements TypingThrottle {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #prefix: string
 
-  constructor ({ redis, appId }: { redis: Redis, appId: string }) {
+  constructor ({ redis, appId }: { redis: RedisClient, appId: string }) {
     this.#redis = redis
     this.#prefix = `cs:{${appId}}:typing:`
   }

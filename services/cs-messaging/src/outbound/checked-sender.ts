@@ -7,6 +7,7 @@ import type { MessagesRepository, NewOutboundRecord, OutboundCompletion, Outboun
 import type { SendWindows } from '../windows/send-windows.js'
 import { UnwiredOutboundSender, failedBeforeSend, type OutboundSender } from './sender.js'
 import type { SendObserver } from '../conversations/tracker.js'
+import { MessageKeyExistsError } from '../repositories/duplicate-key.js'
 
 export type FailedOutcome = Exclude<OutboundOutcome, 'pending' | 'sent' | 'refused'>
 
@@ -109,8 +110,13 @@ export class CheckedSender {
         inserted = true
       }
     } catch (err) {
-      await giveBack()
-      throw err
+      // Two attempts of one retried send (a stale claim taken over while the first still ran) both looked and
+      // found no record; the other wrote it first. It is this send's record: go on with it, as when found. The
+      // window message this attempt took stays taken by this attempt's send (each attempt takes its own).
+      if (!(retried && err instanceof MessageKeyExistsError)) {
+        await giveBack()
+        throw err
+      }
     }
     // Awaited (it never throws) so the console hears of the pending message before its outcome.
     if (inserted) await observer?.recorded({ ...record, outcome: 'pending' })
@@ -143,15 +149,26 @@ export class CheckedSender {
     const at = record.createdAt
     const observer = this.#o.observer
     try {
-      if (retried && await messages.findOutbound(record.key) !== null) {
+      const found = retried && await messages.findOutbound(record.key) !== null
+      if (!found && await this.#insertRefusal(record, retried, errorCode)) {
+        await observer?.recorded({ ...record, outcome: 'refused', errorCode, completedAt: at })
+      } else {
         await messages.completeOutbound(record.key, { outcome: 'refused', at, errorCode })
         await observer?.completed(record.key)
-      } else {
-        await messages.insertOutbound({ ...record, outcome: 'refused', errorCode, completedAt: at })
-        await observer?.recorded({ ...record, outcome: 'refused', errorCode, completedAt: at })
       }
     } catch (err) {
       log.error({ err, key: record.key }, 'refused send not recorded')
+    }
+  }
+
+  /** false when another attempt of a retried send recorded it first (its record is then completed instead). */
+  async #insertRefusal (record: Omit<NewOutboundRecord, 'outcome'>, retried: boolean, errorCode: string): Promise<boolean> {
+    try {
+      await this.#o.messages.insertOutbound({ ...record, outcome: 'refused', errorCode, completedAt: record.createdAt })
+      return true
+    } catch (err) {
+      if (retried && err instanceof MessageKeyExistsError) return false
+      throw err
     }
   }
 

@@ -21,7 +21,7 @@ export interface QueuePluginOptions {
 }
 
 async function queuePlugin (app: FastifyInstance, opts: QueuePluginOptions): Promise<void> {
-  const { APP_ID, DEDUP_TTL_SEC, DEAD_LETTER_RETENTION_DAYS, DEAD_LETTER_MAX } = app.csConfig
+  const { APP_ID, DEDUP_TTL_SEC, DEAD_LETTER_RETENTION_DAYS, DEAD_LETTER_MAX, PUSH_DURABILITY, PUSH_REPLICA_WAIT_MS } = app.csConfig
   const now = app.clock
   const deadLetters = { retentionMs: DEAD_LETTER_RETENTION_DAYS * 86_400_000, max: DEAD_LETTER_MAX }
   let queue: InboundQueue
@@ -36,7 +36,8 @@ async function queuePlugin (app: FastifyInstance, opts: QueuePluginOptions): Pro
     queue = new MemoryInboundQueue({ dedupTtlMs: DEDUP_TTL_SEC * 1000, deadLetters, now })
     app.decorate('sendWindows', new MemorySendWindows())
   } else {
-    queue = new RedisInboundQueue({ redis: app.csRedis, appId: APP_ID, dedupTtlSec: DEDUP_TTL_SEC, deadLetters, now })
+    const replicaWait = PUSH_DURABILITY === 'replicated' ? { replicaWaitMs: PUSH_REPLICA_WAIT_MS } : {}
+    queue = new RedisInboundQueue({ redis: app.csRedis, appId: APP_ID, dedupTtlSec: DEDUP_TTL_SEC, deadLetters, now, ...replicaWait })
     app.decorate('sendWindows', new RedisSendWindows({ redis: app.csRedis, appId: APP_ID }))
   }
   app.decorate('inboundQueue', queue)

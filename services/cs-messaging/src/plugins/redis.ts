@@ -2,13 +2,12 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
-import { createRedis } from '@weapp/common'
+import { createRedis, redisTopologyOf, type RedisClient } from '@weapp/common'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The shared command connection when REDIS_URL is set (queue, dedupe, windows, tokens); null embedded. */
-    csRedis: Redis | null
+    /** The shared command connection when a Redis topology is configured (queue, dedupe, windows, tokens); null embedded. */
+    csRedis: RedisClient | null
   }
 }
 
@@ -22,14 +21,15 @@ const QUIT_TIMEOUT_MS = 1000
  * retries), and none may take longer than PUSH_ACK_TIMEOUT_MS.
  */
 async function redisPlugin (app: FastifyInstance): Promise<void> {
-  const { REDIS_URL, PUSH_ACK_TIMEOUT_MS } = app.csConfig
-  if (REDIS_URL === undefined) {
+  const { PUSH_ACK_TIMEOUT_MS } = app.csConfig
+  const topology = redisTopologyOf(app.csConfig)
+  if (topology === undefined) {
     app.decorate('csRedis', null)
     return
   }
   // Outages are logged by the factory, once each way (not once per reconnect attempt).
-  const redis = createRedis(REDIS_URL, { enableOfflineQueue: false, commandTimeout: PUSH_ACK_TIMEOUT_MS }, { name: 'queue', log: app.log })
-  app.decorate('csRedis', redis)
+  const redis = createRedis(topology, { enableOfflineQueue: false, commandTimeout: PUSH_ACK_TIMEOUT_MS }, { name: 'queue', log: app.log })
+  app.decorate<RedisClient | null>('csRedis', redis)
   app.addHook('onClose', async () => {
     // QUIT waits for an answer; a Redis that stopped answering must not hold the shutdown.
     await Promise.race([redis.quit().catch(() => {}), sleep(QUIT_TIMEOUT_MS)])

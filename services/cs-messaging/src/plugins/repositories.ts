@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { dateClock } from '@weapp/common'
+import { dateClock, mongoClientOptions, type MongoRepositoryOptions } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import type { Db } from 'mongodb'
 import type { MessagesRepository } from '../repositories/types.js'
@@ -26,11 +26,9 @@ declare module 'fastify' {
   }
 }
 
-const MONGO_SERVER_SELECTION_TIMEOUT_MS = 10_000
-
 /** The message log: MongoDB when MONGO_URL is set (client created, indexes ensured, closed here), memory otherwise. */
 async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
-  const { MONGO_URL, MONGO_DB, MESSAGE_RETENTION_DAYS } = app.csConfig
+  const { MONGO_URL, MONGO_DB, MESSAGE_RETENTION_DAYS, MONGO_OP_TIMEOUT_MS } = app.csConfig
   const retentionSec = MESSAGE_RETENTION_DAYS * 86_400
   if (MONGO_URL === undefined) {
     app.decorate('messagesRepository', new MemoryMessagesRepository({ retentionMs: retentionSec * 1000, now: dateClock(app.clock) }))
@@ -44,33 +42,35 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   // Loaded only when configured: the embedded store needs neither the driver nor its 17 MB BSON buffer.
   const { MongoClient } = await import('mongodb')
   const { MongoMessagesRepository } = await import('../repositories/mongo.js')
-  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-cs-messaging' })
+  const client = new MongoClient(MONGO_URL, mongoClientOptions('weapp-cs-messaging', MONGO_OP_TIMEOUT_MS))
   app.addHook('onClose', async () => { await client.close() })
   await client.connect()
-  const messages = new MongoMessagesRepository(client.db(MONGO_DB), { retentionSec })
+  const options = { opTimeoutMs: MONGO_OP_TIMEOUT_MS }
+  const messages = new MongoMessagesRepository(client.db(MONGO_DB), { retentionSec, ...options })
   await messages.ensureIndexes()
   app.decorate('messagesRepository', messages)
   const { MongoConversationsRepository } = await import('../repositories/conversations-mongo.js')
-  const conversations = new MongoConversationsRepository(client.db(MONGO_DB), { retentionSec })
+  const conversations = new MongoConversationsRepository(client.db(MONGO_DB), { retentionSec, ...options })
   await conversations.ensureIndexes()
   app.decorate('conversationsRepository', conversations)
-  await decorateConsoleStores(app, client.db(MONGO_DB))
+  await decorateConsoleStores(app, client.db(MONGO_DB), options)
   app.log.info({ db: MONGO_DB }, 'using MongoDB for the message log')
 }
 
 /** The console's notes, canned replies, card templates and images, with their indexes. */
-async function decorateConsoleStores (app: FastifyInstance, db: Db): Promise<void> {
+async function decorateConsoleStores (app: FastifyInstance, db: Db, options: MongoRepositoryOptions): Promise<void> {
   const { MongoNotesRepository } = await import('../repositories/notes-mongo.js')
   const { MongoCannedRepliesRepository } = await import('../repositories/canned-replies-mongo.js')
   const { MongoCardTemplatesRepository } = await import('../repositories/card-templates-mongo.js')
   const { MongoConsoleMediaRepository } = await import('../repositories/console-media-mongo.js')
-  const notes = new MongoNotesRepository(db)
-  const canned = new MongoCannedRepliesRepository(db)
-  const media = new MongoConsoleMediaRepository(db, dateClock(app.clock))
-  await Promise.all([notes.ensureIndexes(), canned.ensureIndexes(), media.ensureIndexes()])
+  const notes = new MongoNotesRepository(db, options)
+  const canned = new MongoCannedRepliesRepository(db, options)
+  const media = new MongoConsoleMediaRepository(db, dateClock(app.clock), options)
+  // One after the other: an index conflict stops boot with its own message (COMMON_MONGO_INDEX_CONFLICT).
+  for (const repository of [notes, canned, media]) await repository.ensureIndexes()
   app.decorate('notesRepository', notes)
   app.decorate('cannedRepliesRepository', canned)
-  app.decorate('cardTemplatesRepository', new MongoCardTemplatesRepository(db))
+  app.decorate('cardTemplatesRepository', new MongoCardTemplatesRepository(db, options))
   app.decorate('consoleMediaRepository', media)
 }
 

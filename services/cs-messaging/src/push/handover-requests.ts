@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '@weapp/common'
 
 /** How often an instance reads the shared set again (a request made elsewhere whose event it missed). */
 export const HANDOVER_REFRESH_MS = 10_000
@@ -34,7 +34,7 @@ export class MemoryHandoverRequests implements HandoverRequests {
 }
 
 export interface RedisHandoverRequestsOptions {
-  redis: Redis
+  redis: RedisClient
   appId: string
   refreshMs?: number
 }
@@ -45,7 +45,7 @@ export interface RedisHandoverRequestsOptions {
  * instance's requests from the bus at once, or from the periodic refresh when that event was lost.
  */
 export class RedisHandoverRequests implements HandoverRequests {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #key: string
   #mirror = new Set<string>()
   readonly #timer: NodeJS.Timeout

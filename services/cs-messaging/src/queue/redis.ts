@@ -1,8 +1,11 @@
-import type { Redis } from 'ioredis'
-import { defineRedisScripts, type InboundMessage, type RedisScriptCallers } from '@weapp/common'
-import { OptionsInvalidError } from '../errors.js'
-import { QUEUE_SCRIPTS } from './scripts.js'
+import { defineRedisScripts, duplicateRedis, type InboundMessage, type RedisClient, type RedisScriptCallers } from '@weapp/common'
+import { AckNotReplicatedError, OptionsInvalidError } from '../errors.js'
+import { ACK, ENQUEUE_ONCE, QUEUE_SCRIPTS } from './scripts.js'
+import { ReplicatedWrite } from './replicated-write.js'
 import type { DeadLetter, DeadLetterRetention, Delivery, EnqueueResult, InboundQueue, QueueStats } from './types.js'
+
+/** How long past its BLOCK a read may go unanswered before its connection is taken as dead. */
+export const BLOCKING_READ_GRACE_MS = 5_000
 
 export const CONSUMER_GROUP = 'workers'
 /** How many due retries one promotion moves (the rest follow on the next tick). */
@@ -28,11 +31,17 @@ export function queueKeys (appId: string): { prefix: string, stream: string, ret
 
 export interface RedisInboundQueueOptions {
   /** Commands (shared, auto-pipelined). Closed by its owner, not by the queue. */
-  redis: Redis
+  redis: RedisClient
   appId: string
   dedupTtlSec: number
   /** Default: kept for 30 days, at most 10,000 (the configuration's defaults). */
   deadLetters?: DeadLetterRetention
+  /**
+   * PUSH_DURABILITY=replicated: enqueueOnce answers only once its write (or, for a duplicate, a write
+   * after the first copy's) is on a replica, waiting at most this long (PUSH_REPLICA_WAIT_MS), else it
+   * throws PushNotReplicatedError. Absent: `local`, answered once the primary has it.
+   */
+  replicaWaitMs?: number
   now?: () => number
 }
 
@@ -66,18 +75,21 @@ function toDeadLetter (id: string, f: Fields): DeadLetter {
  * stream. Acknowledged entries are deleted, so the stream's length is the work still to do.
  */
 export class RedisInboundQueue implements InboundQueue {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #scripts: RedisScriptCallers<typeof QUEUE_SCRIPTS>
   readonly #keys: ReturnType<typeof queueKeys>
   readonly #ttlSec: number
   readonly #deadLetters: DeadLetterRetention
   readonly #now: () => number
+  readonly #replicated: ReplicatedWrite<string | null> | null
+  /** Replicated: acknowledgements too, or a failover undoes them and the other instance processes again. */
+  readonly #replicatedAck: ReplicatedWrite<number> | null
   /** Blocking reads hold a connection: they get their own, created on the first read. */
-  #blocking: Redis | null = null
+  #blocking: RedisClient | null = null
   #groupReady = false
   #closed = false
 
-  constructor ({ redis, appId, dedupTtlSec, deadLetters = DEFAULT_DEAD_LETTERS, now = Date.now }: RedisInboundQueueOptions) {
+  constructor ({ redis, appId, dedupTtlSec, deadLetters = DEFAULT_DEAD_LETTERS, now = Date.now, replicaWaitMs }: RedisInboundQueueOptions) {
     if (typeof redis?.defineCommand !== 'function') throw new OptionsInvalidError('redis must be an ioredis client')
     if (!Number.isInteger(dedupTtlSec) || dedupTtlSec < 1) throw new OptionsInvalidError('dedupTtlSec must be a positive integer')
     if (!Number.isInteger(deadLetters.max) || deadLetters.max < 1) throw new OptionsInvalidError('deadLetters.max must be a positive integer')
@@ -88,13 +100,22 @@ export class RedisInboundQueue implements InboundQueue {
     this.#deadLetters = deadLetters
     this.#now = now
     this.#scripts = defineRedisScripts(redis, QUEUE_SCRIPTS)
+    this.#replicated = replicaWaitMs === undefined ? null : new ReplicatedWrite({ redis, script: ENQUEUE_ONCE, timeoutMs: replicaWaitMs })
+    this.#replicatedAck = replicaWaitMs === undefined ? null : new ReplicatedWrite({ redis, script: ACK, timeoutMs: replicaWaitMs, notReplicated: (detail) => new AckNotReplicatedError(detail) })
   }
+
+  /** `replicated` when pushes are answered only once a replica has them. */
+  get durability (): 'local' | 'replicated' { return this.#replicated === null ? 'local' : 'replicated' }
 
   get keys (): ReturnType<typeof queueKeys> { return this.#keys }
 
   async enqueueOnce (key: string, message: InboundMessage, receivedAt: Date): Promise<EnqueueResult> {
-    const id = await this.#scripts.enqueueOnce([this.#keys.dedup(key), this.#keys.stream],
-      [this.#ttlSec, key, JSON.stringify(message), receivedAt.toISOString()])
+    const keys = [this.#keys.dedup(key), this.#keys.stream]
+    const args = [this.#ttlSec, key, JSON.stringify(message), receivedAt.toISOString()]
+    // Replicated: a duplicate rewrites its de-dup key, so the WAIT after it also covers the first copy.
+    const id = this.#replicated === null
+      ? await this.#scripts.enqueueOnce(keys, args)
+      : await this.#replicated.run(keys, [...args, 1])
     return id === null ? 'duplicate' : 'queued'
   }
 
@@ -104,7 +125,7 @@ export class RedisInboundQueue implements InboundQueue {
     const args: Array<string | number> = ['GROUP', CONSUMER_GROUP, consumer, 'COUNT', count]
     if (blockMs > 0) args.push('BLOCK', blockMs)
     args.push('STREAMS', this.#keys.stream, '>')
-    const reply = await this.#withGroup(async () => await conn.call('XREADGROUP', ...args)) as Array<[string, Array<[string, unknown]>]> | null
+    const reply = await this.#withGroup(async () => await this.#bounded(conn, blockMs, conn.call('XREADGROUP', ...args))) as Array<[string, Array<[string, unknown]>]> | null
     if (reply === null) return []
     const out: Delivery[] = []
     for (const [, entries] of reply) {
@@ -146,7 +167,8 @@ export class RedisInboundQueue implements InboundQueue {
   }
 
   async ack (delivery: Delivery): Promise<void> {
-    await this.#scripts.ack([this.#keys.stream], [CONSUMER_GROUP, delivery.id])
+    if (this.#replicatedAck === null) await this.#scripts.ack([this.#keys.stream], [CONSUMER_GROUP, delivery.id])
+    else await this.#replicatedAck.run([this.#keys.stream], [CONSUMER_GROUP, delivery.id])
   }
 
   async retry (delivery: Delivery, error: string, delayMs: number): Promise<void> {
@@ -222,6 +244,29 @@ export class RedisInboundQueue implements InboundQueue {
     return removed
   }
 
+  /**
+   * The blocking connection has no command timeout (BLOCK outlasts any): a read unanswered BLOCKING_READ_GRACE_MS
+   * past its BLOCK means a dead connection no RST announced (a frozen or partitioned primary), which TCP
+   * would notice only after hours. That connection is dropped, and the next read opens a new one.
+   */
+  async #bounded<T> (conn: RedisClient, blockMs: number, call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const limitMs = blockMs + BLOCKING_READ_GRACE_MS
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        if (this.#blocking === conn) this.#blocking = null
+        conn.disconnect()
+        reject(new Error(`no answer to XREADGROUP within ${limitMs} ms: its connection was dropped`))
+      }, limitMs)
+    })
+    call.catch(() => {}) // rejected by the disconnect once the race is lost
+    try {
+      return await Promise.race([call, stalled])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   interrupt (): void {
     // A blocked XREADGROUP ends with its connection; the next read opens a new one.
     const conn = this.#blocking
@@ -231,8 +276,10 @@ export class RedisInboundQueue implements InboundQueue {
 
   async close (): Promise<void> {
     this.#closed = true
-    // The shared client belongs to whoever made it; the blocking one is ours.
+    // The shared client belongs to whoever made it; the blocking one and the replicated writes' are ours.
     this.interrupt()
+    this.#replicated?.close()
+    this.#replicatedAck?.close()
   }
 
   /** An entry no worker can process is moved to the dead-letter stream as it is, so it blocks nothing. */
@@ -240,10 +287,11 @@ export class RedisInboundQueue implements InboundQueue {
     await this.#scripts.parkMalformed([this.#keys.stream, this.#keys.dead], [CONSUMER_GROUP, id, JSON.stringify(fields), new Date(this.#now()).toISOString(), this.#deadLetters.max])
   }
 
-  #blockingConnection (): Redis {
+  #blockingConnection (): RedisClient {
     if (this.#closed) throw new Error('queue is closed')
     if (this.#blocking === null) {
-      this.#blocking = this.#redis.duplicate({ enableAutoPipelining: false, commandTimeout: undefined, enableOfflineQueue: true, lazyConnect: false })
+      // On a Cluster, XREADGROUP BLOCK goes to the node that owns the stream's slot (the app's hash tag).
+      this.#blocking = duplicateRedis(this.#redis, { enableAutoPipelining: false, commandTimeout: undefined, enableOfflineQueue: true, lazyConnect: false })
       this.#blocking.on('error', () => {})
     }
     return this.#blocking

@@ -8,14 +8,23 @@ import { redisScript } from '@weapp/common'
 
 /**
  * De-duplicate and enqueue in one step. KEYS[1] dedup key, KEYS[2] stream; ARGV[1] ttl s, ARGV[2] key,
- * ARGV[3] message JSON, ARGV[4] receivedAt. Returns the new entry id, or nil when the key is known.
- * If the dedup SET is refused after the XADD, the entry is deleted again and the error returned.
+ * ARGV[3] message JSON, ARGV[4] receivedAt, ARGV[5] '1' to rewrite a known key (PUSH_DURABILITY=replicated:
+ * the WAIT after a duplicate then covers the first copy's write, which another connection made). Returns
+ * the new entry id, or nil when the key is known. If the dedup SET is refused after the XADD, the entry is
+ * deleted again and the error returned.
  */
 export const ENQUEUE_ONCE = redisScript<string | null>({
   name: 'csQueueEnqueueOnce',
   numberOfKeys: 2,
   lua: `
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  if ARGV[5] == '1' then
+    local rewritten = redis.pcall('SET', KEYS[1], seen, 'KEEPTTL')
+    if type(rewritten) == 'table' and rewritten.err then return redis.error_reply(rewritten.err) end
+  end
+  return false
+end
 local id = redis.call('XADD', KEYS[2], '*', 'key', ARGV[2], 'msg', ARGV[3], 'at', ARGV[4], 'n', '0')
 local ok = redis.pcall('SET', KEYS[1], id, 'EX', ARGV[1])
 if type(ok) == 'table' and ok.err then

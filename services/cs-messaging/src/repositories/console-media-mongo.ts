@@ -1,4 +1,5 @@
 import { Binary, type Collection, type Db } from 'mongodb'
+import { DEFAULT_MONGO_OP_TIMEOUT_MS, ensureIndexes, type MongoRepositoryOptions } from '@weapp/common'
 import { withLatest, type ConsoleMediaRepository, type KeptMedia } from './console-media.js'
 
 export const CONSOLE_MEDIA_COLLECTION = 'console_media'
@@ -27,15 +28,19 @@ function toMedia (doc: MediaDoc): KeptMedia {
 export class MongoConsoleMediaRepository implements ConsoleMediaRepository {
   readonly #media: Collection<MediaDoc>
   readonly #now: () => Date
+  readonly #maxTimeMS: number
 
-  constructor (db: Db, now: () => Date = () => new Date()) {
+  constructor (db: Db, now: () => Date = () => new Date(), { opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoRepositoryOptions = {}) {
     this.#media = db.collection<MediaDoc>(CONSOLE_MEDIA_COLLECTION)
     this.#now = now
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.#media.createIndex({ mediaIds: 1 }, { name: MEDIA_IDS_INDEX })
-    await this.#media.createIndex({ usedAt: 1 }, { name: UNUSED_INDEX, expireAfterSeconds: CONSOLE_MEDIA_UNUSED_SEC })
+    await ensureIndexes(this.#media, [
+      { key: { mediaIds: 1 }, name: MEDIA_IDS_INDEX },
+      { key: { usedAt: 1 }, name: UNUSED_INDEX, expireAfterSeconds: CONSOLE_MEDIA_UNUSED_SEC }
+    ])
   }
 
   async byHash (hash: string): Promise<KeptMedia | null> {
@@ -53,7 +58,7 @@ export class MongoConsoleMediaRepository implements ConsoleMediaRepository {
 
   /** A read is a use: it keeps the image from the TTL monitor. */
   async #touch (filter: { _id: string } | { mediaIds: string }): Promise<KeptMedia | null> {
-    const doc = await this.#media.findOneAndUpdate(filter, { $set: { usedAt: this.#now() } }, { returnDocument: 'after' })
+    const doc = await this.#media.findOneAndUpdate(filter, { $set: { usedAt: this.#now() } }, { returnDocument: 'after', maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toMedia(doc)
   }
 }

@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb'
-import type { AgentRef } from '@weapp/common'
+import { DEFAULT_MONGO_OP_TIMEOUT_MS, ensureIndexes, type AgentRef, type MongoRepositoryOptions } from '@weapp/common'
 import { OptionsInvalidError } from '../errors.js'
 import {
   CONVERSATIONS_PAGE_MAX, RECENT_KEYS_MAX, checkAgentId, type AssignResult, type ConversationRecord, type ConversationStatus,
@@ -15,8 +15,6 @@ export const ASSIGNEE_INDEX = 'assignee_status_last_at_id'
 export const LAST_AT_INDEX = 'last_at_id'
 /** A conversation goes when its last message does (MESSAGE_RETENTION_DAYS after lastAt). */
 export const CONVERSATION_RETENTION_INDEX = 'last_at_ttl'
-/** MongoDB's answer to createIndex for an existing index with other options (another expireAfterSeconds). */
-const INDEX_OPTIONS_CONFLICT = 85
 
 /** _id is the openid: one document per user, so concurrent first messages cannot make two. */
 type ConversationDoc = Omit<ConversationRecord, 'openid'> & { _id: string }
@@ -70,7 +68,7 @@ function olderThan (before: ListQuery['before']): Filter<ConversationDoc> {
   return { $or: [{ lastAt: { $lt: before.lastAt } }, { lastAt: before.lastAt, _id: { $lt: before.openid } }] }
 }
 
-export interface MongoConversationsOptions {
+export interface MongoConversationsOptions extends MongoRepositoryOptions {
   /** MESSAGE_RETENTION_DAYS in seconds. */
   retentionSec: number
 }
@@ -79,24 +77,24 @@ export class MongoConversationsRepository implements ConversationsRepository {
   readonly #db: Db
   readonly #conversations: Collection<ConversationDoc>
   readonly #retentionSec: number
+  /** A read the server has not finished in MONGO_OP_TIMEOUT_MS is stopped. */
+  readonly #maxTimeMS: number
 
-  constructor (db: Db, { retentionSec }: MongoConversationsOptions) {
+  constructor (db: Db, { retentionSec, opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoConversationsOptions) {
     if (!Number.isInteger(retentionSec) || retentionSec < 1) throw new OptionsInvalidError('retentionSec must be a positive integer')
     this.#db = db
     this.#conversations = db.collection<ConversationDoc>(CONVERSATIONS_COLLECTION)
     this.#retentionSec = retentionSec
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.#conversations.createIndex({ status: 1, lastAt: -1, _id: -1 }, { name: STATUS_INDEX })
-    await this.#conversations.createIndex({ 'assignee.agentId': 1, status: 1, lastAt: -1, _id: -1 }, { name: ASSIGNEE_INDEX })
-    await this.#conversations.createIndex({ lastAt: -1, _id: -1 }, { name: LAST_AT_INDEX })
-    try {
-      await this.#conversations.createIndex({ lastAt: 1 }, { name: CONVERSATION_RETENTION_INDEX, expireAfterSeconds: this.#retentionSec })
-    } catch (err) {
-      if (!(err instanceof MongoServerError) || err.code !== INDEX_OPTIONS_CONFLICT) throw err
-      await this.#db.command({ collMod: CONVERSATIONS_COLLECTION, index: { name: CONVERSATION_RETENTION_INDEX, expireAfterSeconds: this.#retentionSec } })
-    }
+    await ensureIndexes(this.#conversations, [
+      { key: { status: 1, lastAt: -1, _id: -1 }, name: STATUS_INDEX },
+      { key: { 'assignee.agentId': 1, status: 1, lastAt: -1, _id: -1 }, name: ASSIGNEE_INDEX },
+      { key: { lastAt: -1, _id: -1 }, name: LAST_AT_INDEX },
+      { key: { lastAt: 1 }, name: CONVERSATION_RETENTION_INDEX, expireAfterSeconds: this.#retentionSec, adjustableTtl: true }
+    ], this.#db)
   }
 
   async recordInbound ({ openid, key, at, last, interaction, window }: InboundUpdate): Promise<{ conversation: ConversationRecord, counted: boolean }> {
@@ -120,7 +118,7 @@ export class MongoConversationsRepository implements ConversationsRepository {
       } catch (err) {
         if (!isDuplicateKey(err)) throw err
       }
-      const current = await this.#conversations.findOne({ _id: openid })
+      const current = await this.#conversations.findOne({ _id: openid }, { maxTimeMS: this.#maxTimeMS })
       if (current?.recentKeys?.includes(key) === true) return { conversation: toRecord(current), counted: false }
       // Another first message of this user made the document in between: count this one on it.
       if (attempt >= UPSERT_ATTEMPTS) throw new Error(`conversation ${openid}: inbound ${key} not recorded after ${attempt} attempts`)
@@ -140,7 +138,7 @@ export class MongoConversationsRepository implements ConversationsRepository {
 
   async markRead (openid: string, agentId: string): Promise<ConversationRecord | null> {
     checkAgentId(agentId)
-    const current = await this.#conversations.findOne({ _id: openid })
+    const current = await this.#conversations.findOne({ _id: openid }, { maxTimeMS: this.#maxTimeMS })
     if (current === null) return null
     // What was read is what the agent saw: a message arriving meanwhile stays unread. $max: never backwards.
     const doc = await this.#conversations.findOneAndUpdate({ _id: openid }, { $max: { [`readCounts.${agentId}`]: current.inboundCount ?? 0 } }, { returnDocument: 'after' })
@@ -168,7 +166,7 @@ export class MongoConversationsRepository implements ConversationsRepository {
   }
 
   async get (openid: string): Promise<ConversationRecord | null> {
-    const doc = await this.#conversations.findOne({ _id: openid })
+    const doc = await this.#conversations.findOne({ _id: openid }, { maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toRecord(doc)
   }
 
@@ -177,7 +175,9 @@ export class MongoConversationsRepository implements ConversationsRepository {
     if (status !== undefined) filter.status = status
     if (view === 'mine') filter['assignee.agentId'] = agentId
     else if (view === 'unassigned') filter['assignee.agentId'] = null
-    const docs = await this.#conversations.find(filter).sort({ lastAt: -1, _id: -1 }).limit(Math.min(limit, CONVERSATIONS_PAGE_MAX)).toArray()
+    const docs = await this.#conversations.find(filter, { maxTimeMS: this.#maxTimeMS }).sort({ lastAt: -1, _id: -1 })
+      // Never 0, which MongoDB reads as "no limit".
+      .limit(Math.max(1, Math.min(limit, CONVERSATIONS_PAGE_MAX))).toArray()
     return docs.map(toRecord)
   }
 
@@ -185,7 +185,7 @@ export class MongoConversationsRepository implements ConversationsRepository {
   async #assign (openid: string, condition: Filter<ConversationDoc>, assignee: AgentRef | null): Promise<AssignResult> {
     const doc = await this.#conversations.findOneAndUpdate({ _id: openid, ...condition }, { $set: { assignee } }, { returnDocument: 'after' })
     if (doc !== null) return { outcome: 'ok', conversation: toRecord(doc) }
-    const current = await this.#conversations.findOne({ _id: openid })
+    const current = await this.#conversations.findOne({ _id: openid }, { maxTimeMS: this.#maxTimeMS })
     return current === null ? { outcome: 'missing' } : { outcome: 'claimed', conversation: toRecord(current) }
   }
 }

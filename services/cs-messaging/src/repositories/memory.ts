@@ -2,6 +2,8 @@ import type {
   InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
   NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
 } from './types.js'
+import { MessageKeyExistsError } from './duplicate-key.js'
+import { decodePayload, encodePayload } from './payload.js'
 
 const copy = <T>(value: T): T => structuredClone(value)
 
@@ -17,6 +19,9 @@ function olderThan (r: MessageRecord, before: MessageCursor | Date | undefined):
   const c = before.createdAt.getTime()
   return t < c || (t === c && r.key < before.key)
 }
+
+/** The payload as MongoDB gives it back: through the same JSON text (payload.ts), so both stores agree on every key and value. */
+const asStored = (message: MessageRecord['message']): MessageRecord['message'] => decodePayload(encodePayload(message))
 
 export interface MemoryMessagesOptions {
   /** Records whose createdAt is older than this are deleted (MESSAGE_RETENTION_DAYS); default: never. */
@@ -63,7 +68,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
     this.#sweep()
     if (this.#byKey.has(record.key)) return 'exists'
-    this.#byKey.set(record.key, { ...copy(record), direction: 'in', steps: {} })
+    this.#byKey.set(record.key, { ...copy(record), message: asStored(record.message) as InboundRecord['message'], direction: 'in', steps: {} })
     return 'inserted'
   }
 
@@ -94,8 +99,8 @@ export class MemoryMessagesRepository implements MessagesRepository {
 
   async insertOutbound (record: NewOutboundRecord): Promise<void> {
     this.#sweep()
-    if (this.#byKey.has(record.key)) throw new Error(`message ${record.key} exists already`)
-    this.#byKey.set(record.key, { ...copy(record), direction: 'out' })
+    if (this.#byKey.has(record.key)) throw new MessageKeyExistsError(record.key)
+    this.#byKey.set(record.key, { ...copy(record), message: asStored(record.message) as OutboundRecord['message'], direction: 'out' })
   }
 
   async completeOutbound (key: string, completion: OutboundCompletion): Promise<void> {
@@ -116,7 +121,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
     return [...this.#byKey.values()]
       .filter((r) => r.openid === openid && olderThan(r, before))
       .sort(newestFirst)
-      .slice(0, limit)
+      .slice(0, Math.max(1, Math.floor(limit)))
       .map(copy)
   }
 

@@ -1,5 +1,8 @@
 import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb'
+import { DEFAULT_MONGO_OP_TIMEOUT_MS, ensureIndexes, type MongoRepositoryOptions } from '@weapp/common'
 import { OptionsInvalidError } from '../errors.js'
+import { decodePayload, encodePayload } from './payload.js'
+import { MessageKeyExistsError } from './duplicate-key.js'
 import type {
   InboundRecord, MessageCursor, MessageRecord, MessagesRepository, NewInboundRecord,
   NewOutboundRecord, OutboundCompletion, OutboundRecord, StepName, StepState
@@ -10,18 +13,29 @@ export const MESSAGES_COLLECTION = 'messages'
 export const CONVERSATION_INDEX = 'openid_created_at_id'
 /** MongoDB deletes a message once its createdAt is MESSAGE_RETENTION_DAYS old (its TTL monitor runs every minute). */
 export const RETENTION_INDEX = 'created_at_ttl'
-/** MongoDB's answer to createIndex for an existing index with other options (another expireAfterSeconds). */
-const INDEX_OPTIONS_CONFLICT = 85
 
-/** _id is the de-duplication key (unique by construction): a redelivered message is never stored twice. */
-type InboundDoc = Omit<InboundRecord, 'key'> & { _id: string }
+/**
+ * The payload is `messageJson`, JSON text (payload.ts); documents written before it hold `message` as a
+ * document, still read. _id is the de-duplication key (unique by construction): a redelivered message is
+ * never stored twice.
+ */
+type InboundDoc = Omit<InboundRecord, 'key' | 'message'> & { _id: string, messageJson?: string, message?: InboundRecord['message'] }
 
 /** _id is `out:<uuid>`. */
-type OutboundDoc = Omit<OutboundRecord, 'key'> & { _id: string }
+type OutboundDoc = Omit<OutboundRecord, 'key' | 'message'> & { _id: string, messageJson?: string, message?: OutboundRecord['message'] }
 
 type MessageDoc = InboundDoc | OutboundDoc
 
 const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000
+
+function payloadOf (doc: InboundDoc | OutboundDoc): MessageRecord['message'] {
+  if (typeof doc.messageJson === 'string') return decodePayload(doc.messageJson)
+  if (doc.message === undefined) throw new Error(`message ${doc._id} has no payload`)
+  return doc.message
+}
+
+/** MongoDB reads limit(0) as "no limit": a page is never asked for with less than one. */
+const positiveLimit = (limit: number): number => Math.max(1, Math.floor(limit))
 
 function toInbound (doc: InboundDoc): InboundRecord {
   const record: InboundRecord = {
@@ -29,7 +43,7 @@ function toInbound (doc: InboundDoc): InboundRecord {
     direction: 'in',
     openid: doc.openid,
     msgType: doc.msgType,
-    message: doc.message,
+    message: payloadOf(doc) as InboundRecord['message'],
     createdAt: doc.createdAt,
     receivedAt: doc.receivedAt,
     storedAt: doc.storedAt,
@@ -45,7 +59,7 @@ function toOutbound (doc: OutboundDoc): OutboundRecord {
     direction: 'out',
     openid: doc.openid,
     msgType: doc.msgType,
-    message: doc.message,
+    message: payloadOf(doc) as OutboundRecord['message'],
     createdAt: doc.createdAt,
     sentBy: doc.sentBy,
     forced: doc.forced === true,
@@ -62,14 +76,23 @@ function toRecord (doc: MessageDoc): MessageRecord {
   return doc.direction === 'out' ? toOutbound(doc) : toInbound(doc)
 }
 
-/** Documents older than the cursor in the (createdAt desc, _id desc) order. */
-function olderThan (before: MessageCursor | Date | undefined): Filter<MessageDoc> {
+/**
+ * Documents older than the cursor in the (createdAt desc, _id desc) order. The `$or` alone says it, but the
+ * planner then scans the index from the conversation's newest message down to the cursor on every page
+ * (one scan per `$or` branch, the first unbounded below): the top-level `createdAt <= cursor` beside it
+ * bounds the scan of { openid, createdAt, _id } to [openid, ≤ cursor], so page n reads about one page of
+ * keys, not n. The `$or` still decides the messages that share the cursor's instant (by _id).
+ */
+export function olderThan (before: MessageCursor | Date | undefined): Filter<MessageDoc> {
   if (before === undefined) return {}
   if (before instanceof Date) return { createdAt: { $lt: before } }
-  return { $or: [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.key } }] }
+  return {
+    createdAt: { $lte: before.createdAt },
+    $or: [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.key } }]
+  }
 }
 
-export interface MongoMessagesOptions {
+export interface MongoMessagesOptions extends MongoRepositoryOptions {
   /** Messages are deleted this long after their createdAt (MESSAGE_RETENTION_DAYS in seconds). */
   retentionSec: number
 }
@@ -78,25 +101,24 @@ export class MongoMessagesRepository implements MessagesRepository {
   readonly #db: Db
   readonly #messages: Collection<MessageDoc>
   readonly #retentionSec: number
+  /** A read the server has not finished in MONGO_OP_TIMEOUT_MS is stopped. */
+  readonly #maxTimeMS: number
 
-  constructor (db: Db, { retentionSec }: MongoMessagesOptions) {
+  constructor (db: Db, { retentionSec, opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoMessagesOptions) {
     if (!Number.isInteger(retentionSec) || retentionSec < 1) throw new OptionsInvalidError('retentionSec must be a positive integer')
     this.#db = db
     this.#messages = db.collection<MessageDoc>(MESSAGES_COLLECTION)
     this.#retentionSec = retentionSec
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    // Serves a conversation's pages (the conversation list reads the conversations collection).
-    await this.#messages.createIndex({ openid: 1, createdAt: -1, _id: -1 }, { name: CONVERSATION_INDEX })
-    // The retention: a TTL index on createdAt. A changed MESSAGE_RETENTION_DAYS is applied with collMod
-    // (createIndex refuses new options for an existing index).
-    try {
-      await this.#messages.createIndex({ createdAt: 1 }, { name: RETENTION_INDEX, expireAfterSeconds: this.#retentionSec })
-    } catch (err) {
-      if (!(err instanceof MongoServerError) || err.code !== INDEX_OPTIONS_CONFLICT) throw err
-      await this.#db.command({ collMod: MESSAGES_COLLECTION, index: { name: RETENTION_INDEX, expireAfterSeconds: this.#retentionSec } })
-    }
+    await ensureIndexes(this.#messages, [
+      // Serves a conversation's pages (the conversation list reads the conversations collection).
+      { key: { openid: 1, createdAt: -1, _id: -1 }, name: CONVERSATION_INDEX },
+      // The retention: a TTL index on createdAt; a changed MESSAGE_RETENTION_DAYS is applied in place.
+      { key: { createdAt: 1 }, name: RETENTION_INDEX, expireAfterSeconds: this.#retentionSec, adjustableTtl: true }
+    ], this.#db)
   }
 
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
@@ -105,7 +127,7 @@ export class MongoMessagesRepository implements MessagesRepository {
       direction: 'in',
       openid: record.openid,
       msgType: record.msgType,
-      message: record.message,
+      messageJson: encodePayload(record.message),
       createdAt: record.createdAt,
       receivedAt: record.receivedAt,
       storedAt: record.storedAt,
@@ -122,7 +144,7 @@ export class MongoMessagesRepository implements MessagesRepository {
   }
 
   async findByKey (key: string): Promise<InboundRecord | null> {
-    const doc = await this.#messages.findOne({ _id: key, direction: 'in' })
+    const doc = await this.#messages.findOne({ _id: key, direction: 'in' }, { maxTimeMS: this.#maxTimeMS })
     return doc === null || doc.direction !== 'in' ? null : toInbound(doc)
   }
 
@@ -154,7 +176,7 @@ export class MongoMessagesRepository implements MessagesRepository {
       direction: 'out',
       openid: record.openid,
       msgType: record.msgType,
-      message: record.message,
+      messageJson: encodePayload(record.message),
       createdAt: record.createdAt,
       sentBy: record.sentBy,
       forced: record.forced,
@@ -164,7 +186,12 @@ export class MongoMessagesRepository implements MessagesRepository {
     if (record.errorCode !== undefined) doc.errorCode = record.errorCode
     if (record.completedAt !== undefined) doc.completedAt = record.completedAt
     if (record.sentByName !== undefined) doc.sentByName = record.sentByName
-    await this.#messages.insertOne(doc)
+    try {
+      await this.#messages.insertOne(doc)
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new MessageKeyExistsError(record.key)
+      throw err
+    }
   }
 
   async completeOutbound (key: string, completion: OutboundCompletion): Promise<void> {
@@ -175,18 +202,19 @@ export class MongoMessagesRepository implements MessagesRepository {
   }
 
   async findOutbound (key: string): Promise<OutboundRecord | null> {
-    const doc = await this.#messages.findOne({ _id: key, direction: 'out' })
+    const doc = await this.#messages.findOne({ _id: key, direction: 'out' }, { maxTimeMS: this.#maxTimeMS })
     return doc === null || doc.direction !== 'out' ? null : toOutbound(doc)
   }
 
   async listConversation (openid: string, { limit, before }: { limit: number, before?: MessageCursor | Date | undefined }): Promise<MessageRecord[]> {
-    const docs = await this.#messages.find({ openid, ...olderThan(before) }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray()
+    const docs = await this.#messages.find({ openid, ...olderThan(before) }, { maxTimeMS: this.#maxTimeMS })
+      .sort({ createdAt: -1, _id: -1 }).limit(positiveLimit(limit)).toArray()
     return docs.map(toRecord)
   }
 
   async findMany (keys: string[]): Promise<MessageRecord[]> {
     if (keys.length === 0) return []
-    const docs = await this.#messages.find({ _id: { $in: keys } }).toArray()
+    const docs = await this.#messages.find({ _id: { $in: keys } }, { maxTimeMS: this.#maxTimeMS }).toArray()
     return docs.map(toRecord)
   }
 }

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb'
-import type { Note } from '@weapp/common'
+import { DEFAULT_MONGO_OP_TIMEOUT_MS, ensureIndexes, type MongoRepositoryOptions, type Note } from '@weapp/common'
 import { NOTES_PER_CONVERSATION_MAX, newNote, type NewNote, type NotesRepository } from './notes.js'
 
 export const NOTES_COLLECTION = 'notes'
@@ -15,18 +15,20 @@ function toNote (doc: NoteDoc): Note {
 
 export class MongoNotesRepository implements NotesRepository {
   readonly #notes: Collection<NoteDoc>
+  readonly #maxTimeMS: number
 
-  constructor (db: Db) {
+  constructor (db: Db, { opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoRepositoryOptions = {}) {
     this.#notes = db.collection<NoteDoc>(NOTES_COLLECTION)
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.#notes.createIndex({ openid: 1, createdAt: -1 }, { name: NOTES_INDEX })
+    await ensureIndexes(this.#notes, [{ key: { openid: 1, createdAt: -1 }, name: NOTES_INDEX }])
   }
 
   async add (input: NewNote): Promise<Note | 'limit'> {
     // The bound is checked, not locked: two agents writing the last note at once may pass it by one.
-    const count = await this.#notes.countDocuments({ openid: input.openid }, { limit: NOTES_PER_CONVERSATION_MAX })
+    const count = await this.#notes.countDocuments({ openid: input.openid }, { limit: NOTES_PER_CONVERSATION_MAX, maxTimeMS: this.#maxTimeMS })
     if (count >= NOTES_PER_CONVERSATION_MAX) return 'limit'
     const note = newNote(input)
     await this.#notes.insertOne({ _id: note.id, openid: note.openid, author: note.author, text: note.text, createdAt: new Date(note.createdAt) })
@@ -34,7 +36,9 @@ export class MongoNotesRepository implements NotesRepository {
   }
 
   async list (openid: string, limit: number): Promise<Note[]> {
-    const docs = await this.#notes.find({ openid }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray()
+    const docs = await this.#notes.find({ openid }, { maxTimeMS: this.#maxTimeMS }).sort({ createdAt: -1, _id: -1 })
+      // Never 0, which MongoDB reads as "no limit".
+      .limit(Math.max(1, limit)).toArray()
     return docs.map(toNote)
   }
 }

@@ -44,6 +44,6 @@ export class MemoryNotesRepository implements NotesRepository {
   }
 
   async list (openid: string, limit: number): Promise<Note[]> {
-    return structuredClone([...this.#byOpenid.get(openid) ?? []].sort(newestFirst).slice(0, limit))
+    return structuredClone([...this.#byOpenid.get(openid) ?? []].sort(newestFirst).slice(0, Math.max(1, limit)))
   }
 }

@@ -112,7 +112,7 @@ export interface MessagesRepository {
   completeStep (key: string, step: StepName, state: StepState): Promise<void>
   /** Forgets a claim so a retry can run the step again. */
   releaseStep (key: string, step: StepName): Promise<void>
-  /** Records an outbound send (its key must be new). */
+  /** Records an outbound send; throws MessageKeyExistsError when its key is taken (nothing is changed). */
   insertOutbound (record: NewOutboundRecord): Promise<void>
   /** Sets the final outcome of an outbound send. */
   completeOutbound (key: string, completion: OutboundCompletion): Promise<void>

@@ -1,7 +1,7 @@
-import { healthRoute } from '@weapp/common'
+import { healthRoute, redisTopologyOf } from '@weapp/common'
 
 /**
- * GET /healthz. With REDIS_URL, `status: degraded` while Redis is away: pushes are then answered 503 and
+ * GET /healthz. With Redis, `status: degraded` while Redis is away: pushes are then answered 503 and
  * WeChat retries them.
  */
-export default healthRoute({ service: 'cs-messaging', redis: (app) => app.csRedis })
+export default healthRoute({ service: 'cs-messaging', redis: (app) => app.csRedis, topology: (app) => redisTopologyOf(app.csConfig) })

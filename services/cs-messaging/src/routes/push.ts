@@ -4,7 +4,7 @@ import Type from 'typebox'
 import { PushQuerySchema, errorResponses } from '../schemas.js'
 import { dedupKey, typeLabel } from '../push/message.js'
 import { SUCCESS_REPLY, transferReply, type PassiveReply } from '../push/reply.js'
-import { QueueUnavailableError } from '../errors.js'
+import { PushNotReplicatedError, QueueUnavailableError } from '../errors.js'
 import type { EnqueueResult } from '../queue/types.js'
 
 /** The two paths WeChat may be configured with (docs/architecture.md#cs-messaging: /wechat/callback, and the seed's /weapp/message). */
@@ -81,6 +81,12 @@ const push: FastifyPluginAsyncTypebox = async (app) => {
       try {
         result = await withDeadline(app.inboundQueue.enqueueOnce(key, message, new Date(app.clock())), PUSH_ACK_TIMEOUT_MS)
       } catch (err) {
+        if (err instanceof PushNotReplicatedError) {
+          // Written on the primary, not yet on a replica: WeChat's retry is answered once one has it.
+          app.csMetrics.pushesNotReplicated.inc()
+          request.log.warn({ err, key }, 'push not confirmed by a replica')
+          throw err
+        }
         request.log.error({ err, key }, 'push not recorded')
         throw new QueueUnavailableError('queue unavailable')
       }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis'
-import { defineRedisScripts, redisScript, type RedisScriptCallers } from '@weapp/common'
+import { defineRedisScripts, redisScript, type RedisClient, type RedisScriptCallers } from '@weapp/common'
 
 /**
  * WeChat's customer-service send windows (docs/wechat/limits.md#send-windows): a user's message opens 5 messages / 48 h,
@@ -125,11 +124,11 @@ const WINDOW_SCRIPTS = { open: OPEN, consume: CONSUME, release: RELEASE }
 
 /** In Redis, shared by every instance: one hash per user, expiring with the window. */
 export class RedisSendWindows implements SendWindows {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #scripts: RedisScriptCallers<typeof WINDOW_SCRIPTS>
   readonly #prefix: string
 
-  constructor ({ redis, appId }: { redis: Redis, appId: string }) {
+  constructor ({ redis, appId }: { redis: RedisClient, appId: string }) {
     this.#redis = redis
     this.#scripts = defineRedisScripts(redis, WINDOW_SCRIPTS)
     this.#prefix = `cs:{${appId}}:window:`

@@ -8,6 +8,9 @@ export const DEFAULT_BLOCK_MS = 1000
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000
 /** Pause after the queue itself failed (Redis down), doubling up to this. */
 const MAX_ERROR_PAUSE_MS = 5000
+/** Pauses between attempts to write how a delivery ended (doubling up to the max). */
+const SETTLE_RETRY_BASE_MS = 100
+const SETTLE_RETRY_MAX_MS = 1000
 /** Due retries are moved back at this granularity (retry delays are much longer). */
 const PROMOTE_EVERY_MS = 200
 /** Consumers of workers that are gone (nothing pending, idle for an hour) are removed from the group. */
@@ -263,31 +266,47 @@ export class InboundWorker {
       stopTimer()
       const failures = delivery.attempt + 1
       const reason = describe(err)
-      try {
-        if (failures >= maxAttempts) {
-          await queue.deadLetter(delivery, reason)
+      if (failures >= maxAttempts) {
+        if (await this.#persist(delivery, 'dead-letter', async () => { await queue.deadLetter(delivery, reason) })) {
           metrics.workerFailed.inc({ next: 'dead_letter' })
           metrics.deadLettered.inc()
           log.error({ err, key: delivery.key, attempts: failures }, 'message dead-lettered')
-        } else {
-          const delayMs = this.backoffMs(failures)
-          await queue.retry(delivery, reason, delayMs)
+        }
+      } else {
+        const delayMs = this.backoffMs(failures)
+        if (await this.#persist(delivery, 'retry', async () => { await queue.retry(delivery, reason, delayMs) })) {
           metrics.workerFailed.inc({ next: 'retry' })
           log.warn({ err, key: delivery.key, attempts: failures, delayMs }, 'message processing failed; will retry')
         }
-      } catch (settleErr) {
-        // Still pending: claimed again after claimIdleMs, so nothing is lost.
-        log.error({ err: settleErr, key: delivery.key }, 'could not schedule the retry')
       }
       return
     }
     stopTimer()
-    try {
-      await queue.ack(delivery)
-      metrics.workerProcessed.inc()
-    } catch (err) {
-      // Processed but still pending: it comes back after claimIdleMs and every step is idempotent.
-      log.error({ err, key: delivery.key }, 'could not acknowledge a processed message')
+    if (await this.#persist(delivery, 'ack', async () => { await queue.ack(delivery) })) metrics.workerProcessed.inc()
+  }
+
+  /**
+   * Writes how a delivery ended (ack, retry, dead letter), trying again for up to half of claimIdleMs: a write
+   * that failed (Redis away) or that no replica confirmed (PUSH_DURABILITY=replicated, the primary failing
+   * over) is made again, on the new primary, before another worker would take the delivery as abandoned
+   * and process it a second time. Given up: it stays pending and is taken over after claimIdleMs.
+   */
+  async #persist (delivery: Delivery, what: 'ack' | 'retry' | 'dead-letter', write: () => Promise<void>): Promise<boolean> {
+    const { claimIdleMs, log } = this.#o
+    const deadline = Date.now() + Math.floor(claimIdleMs / 2)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write()
+        return true
+      } catch (err) {
+        const pauseMs = Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_BASE_MS * 2 ** attempt)
+        if (this.#stopping || Date.now() + pauseMs >= deadline) {
+          log.error({ err, key: delivery.key, attempts: attempt + 1 }, `could not write the ${what}: the message stays pending`)
+          return false
+        }
+        log.warn({ err, key: delivery.key, attempt: attempt + 1 }, `writing the ${what} failed; trying again`)
+        await sleep(pauseMs)
+      }
     }
   }
 }

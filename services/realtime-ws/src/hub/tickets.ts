@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
-import type { Identity } from '@weapp/common'
+import type { Identity, RedisClient } from '@weapp/common'
 import { WsTicketStoreUnavailableError } from '../errors.js'
 
 /** What a ticket opens: the JSON socket (/ws) or a wafer tunnel (with its id). */
@@ -79,11 +78,11 @@ async function unavailableOnError<T> (command: Promise<T>): Promise<T> {
  * the event (or started after it) refuses it too.
  */
 export class RedisTicketStore implements TicketStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #prefix: string
   readonly #revokedPrefix: string
 
-  constructor (redis: Redis, prefix = 'ws:ticket:', revokedPrefix = 'ws:revoked:') {
+  constructor (redis: RedisClient, prefix = 'ws:ticket:', revokedPrefix = 'ws:revoked:') {
     this.#redis = redis
     this.#prefix = prefix
     this.#revokedPrefix = revokedPrefix

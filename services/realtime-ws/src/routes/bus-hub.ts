@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
-import { BUS_HUB_LIMITS, BUS_HUB_PATH, INTERNAL_TOKEN_HEADER, InternalAuthInvalidError, InternalAuthMissingError, internalTokenCheck, parseBusHubClientFrame, type Bus, type BusEvent, type BusHandler } from '@weapp/common'
+import { BUS_HUB_LIMITS, BUS_HUB_PATH, INTERNAL_TOKEN_HEADER, InternalAuthInvalidError, InternalAuthMissingError, internalTokenCheck, parseBusHubClientFrame, type Bus, type BusEvent, type BusHandler, type RedisTopology } from '@weapp/common'
 import { CloseCodes, WsUpgradeRequiredError } from '../errors.js'
 import { errorResponses } from '../schemas.js'
 import { rawText } from './ws.js'
@@ -174,9 +174,9 @@ export class BusHub implements Bus {
   }
 }
 
-/** The hub this process serves: without REDIS_URL and without a bus handed in (tests), realtime-ws is the hub. */
-export function localBusHub (opts: { redisUrl: string | undefined, bus?: Bus | undefined, busHub?: BusHub | undefined }, log: FastifyBaseLogger): BusHub | undefined {
-  if (opts.redisUrl !== undefined || opts.bus !== undefined) return undefined
+/** The hub this process serves: without a Redis topology and without a bus handed in (tests), realtime-ws is the hub. */
+export function localBusHub (opts: { redis: RedisTopology | undefined, bus?: Bus | undefined, busHub?: BusHub | undefined }, log: FastifyBaseLogger): BusHub | undefined {
+  if (opts.redis !== undefined || opts.bus !== undefined) return undefined
   return opts.busHub ?? new BusHub({ log: log.child({ component: 'bus-hub' }) })
 }
 

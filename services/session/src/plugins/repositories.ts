@@ -1,9 +1,11 @@
 import fp from 'fastify-plugin'
+import { mongoClientOptions } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import type { SessionsRepository, UsersRepository } from '../repositories/types.js'
 import { MemorySessionsRepository, MemoryUsersRepository } from '../repositories/memory.js'
 import type { AgentSessionsRepository, AgentsRepository } from '../repositories/agents.js'
 import { MemoryAgentSessionsRepository, MemoryAgentsRepository } from '../repositories/agents-memory.js'
+import { EncryptedSessionKeys, SessionKeyCipher, decodeEncryptionKey } from '../repositories/session-key-encryption.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,18 +19,29 @@ declare module 'fastify' {
 
 /** How often the embedded store drops expired sessions (MongoDB's TTL monitor does it every minute). */
 export const MEMORY_SWEEP_INTERVAL_MS = 60_000
-const MONGO_SERVER_SELECTION_TIMEOUT_MS = 10_000
+
+/** SESSION_KEY_ENCRYPTION_KEY (and the previous one): session_keys are encrypted before either store sees them. */
+function sessionKeyCipher (config: FastifyInstance['sessionConfig']): SessionKeyCipher | undefined {
+  const { SESSION_KEY_ENCRYPTION_KEY: current, SESSION_KEY_ENCRYPTION_KEY_PREVIOUS: previous } = config
+  if (current === undefined) return undefined
+  return new SessionKeyCipher(
+    decodeEncryptionKey('SESSION_KEY_ENCRYPTION_KEY', current),
+    previous === undefined ? undefined : decodeEncryptionKey('SESSION_KEY_ENCRYPTION_KEY_PREVIOUS', previous)
+  )
+}
 
 /**
  * The users, sessions, agents and agent sessions stores: MongoDB when MONGO_URL is set (client created, indexes ensured and the
  * client closed here), process memory otherwise.
  */
 async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
-  const { MONGO_URL, MONGO_DB } = app.sessionConfig
+  const { MONGO_URL, MONGO_DB, MONGO_OP_TIMEOUT_MS } = app.sessionConfig
+  const cipher = sessionKeyCipher(app.sessionConfig)
+  const withCipher = (users: UsersRepository): UsersRepository => cipher === undefined ? users : new EncryptedSessionKeys(users, cipher)
   if (MONGO_URL === undefined) {
     const sessions = new MemorySessionsRepository()
     const agentSessions = new MemoryAgentSessionsRepository()
-    app.decorate('usersRepository', new MemoryUsersRepository())
+    app.decorate('usersRepository', withCipher(new MemoryUsersRepository()))
     app.decorate('sessionsRepository', sessions)
     app.decorate('agentsRepository', new MemoryAgentsRepository())
     app.decorate('agentSessionsRepository', agentSessions)
@@ -45,16 +58,18 @@ async function repositoriesPlugin (app: FastifyInstance): Promise<void> {
   const { MongoClient } = await import('mongodb')
   const { MongoSessionsRepository, MongoUsersRepository } = await import('../repositories/mongo.js')
   const { MongoAgentSessionsRepository, MongoAgentsRepository } = await import('../repositories/agents-mongo.js')
-  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: MONGO_SERVER_SELECTION_TIMEOUT_MS, appName: 'weapp-session' })
+  const client = new MongoClient(MONGO_URL, mongoClientOptions('weapp-session', MONGO_OP_TIMEOUT_MS))
   app.addHook('onClose', async () => { await client.close() })
   await client.connect()
   const db = client.db(MONGO_DB)
-  const users = new MongoUsersRepository(db)
-  const sessions = new MongoSessionsRepository(db)
-  const agents = new MongoAgentsRepository(db)
-  const agentSessions = new MongoAgentSessionsRepository(db)
-  await Promise.all([users.ensureIndexes(), sessions.ensureIndexes(), agents.ensureIndexes(), agentSessions.ensureIndexes()])
-  app.decorate('usersRepository', users)
+  const options = { opTimeoutMs: MONGO_OP_TIMEOUT_MS }
+  const users = new MongoUsersRepository(db, options)
+  const sessions = new MongoSessionsRepository(db, options)
+  const agents = new MongoAgentsRepository(db, options)
+  const agentSessions = new MongoAgentSessionsRepository(db, options)
+  // One after the other: an index conflict stops boot with its own message (COMMON_MONGO_INDEX_CONFLICT), not another's.
+  for (const repository of [users, sessions, agents, agentSessions]) await repository.ensureIndexes()
+  app.decorate('usersRepository', withCipher(users))
   app.decorate('sessionsRepository', sessions)
   app.decorate('agentsRepository', agents)
   app.decorate('agentSessionsRepository', agentSessions)

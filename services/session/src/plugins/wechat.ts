@@ -1,17 +1,16 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
-import { createRedis } from '@weapp/common'
+import { createRedis, redisTopologyOf, type RedisClient } from '@weapp/common'
 import { createAccessTokens, WechatClient, type AccessTokenProvider, type WechatClientOptions } from '@weapp/wechat'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The WeChat server API client (jscode2session, tokens, phone numbers). */
     wechat: WechatClient
-    /** access_token cache: Redis (shared by every instance and service) when REDIS_URL is set. */
+    /** access_token cache: Redis (shared by every instance and service) when a Redis topology is configured. */
     accessTokens: AccessTokenProvider
-    /** That cache's Redis connection (its state goes into /healthz); null without REDIS_URL. */
-    sessionRedis: Redis | null
+    /** That cache's Redis connection (its state goes into /healthz); null without Redis. */
+    sessionRedis: RedisClient | null
   }
 }
 
@@ -21,13 +20,14 @@ export interface WechatPluginOptions {
 }
 
 async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): Promise<void> {
-  const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE, REDIS_URL } = app.sessionConfig
+  const { APP_ID, APP_SECRET, WECHAT_API_BASE, WECHAT_TIMEOUT_MS, TOKEN_SOURCE } = app.sessionConfig
+  const topology = redisTopologyOf(app.sessionConfig)
   const client = new WechatClient({ ...opts.client, appId: APP_ID, appSecret: APP_SECRET, baseUrl: WECHAT_API_BASE, timeoutMs: WECHAT_TIMEOUT_MS })
   let closeRedis = async (): Promise<void> => {}
-  let redis: Redis | null = null
-  if (REDIS_URL !== undefined) {
+  let redis: RedisClient | null = null
+  if (topology !== undefined) {
     // The factory's command timeout and once-per-outage logging: login and /me never need this connection.
-    const connection = createRedis(REDIS_URL, {}, { name: 'access tokens', log: app.log })
+    const connection = createRedis(topology, {}, { name: 'access tokens', log: app.log })
     redis = connection
     closeRedis = async () => { await connection.quit().catch(() => connection.disconnect()) }
   }
@@ -40,7 +40,7 @@ async function wechatPlugin (app: FastifyInstance, opts: WechatPluginOptions): P
   })
   app.decorate('wechat', client)
   app.decorate('accessTokens', tokens)
-  app.decorate('sessionRedis', redis)
+  app.decorate<RedisClient | null>('sessionRedis', redis)
   app.addHook('onClose', async () => {
     await tokens.close()
     await client.close()

@@ -35,7 +35,7 @@ export class MemoryAgentsRepository implements AgentsRepository {
   }
 
   async list (limit: number): Promise<AgentRecord[]> {
-    return [...this.#byId.values()].sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0)).slice(0, limit).map(copy)
+    return [...this.#byId.values()].sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0)).slice(0, Math.max(1, Math.floor(limit))).map(copy)
   }
 
   async count (): Promise<number> { return this.#byId.size }

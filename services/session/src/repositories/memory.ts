@@ -4,10 +4,23 @@ import type { ProfilePatch, SessionRecord, SessionsRepository, UpsertOnLoginInpu
 interface StoredUser {
   user: User
   sessionKey: string
+  /** What findByOpenid hands out until the next write: a frozen copy, made once rather than per read. */
+  snapshot: User | null
 }
 
 /** Copies values in and out, so callers can never mutate what is stored (as with a real database). */
 const copy = <T>(value: T): T => structuredClone(value)
+
+/** A copy nobody can change, not even its nested objects: shared by every reader until the user changes. */
+function frozenCopy<T extends object> (value: T): T {
+  const frozen = copy(value)
+  const freeze = (o: object): void => {
+    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) freeze(v)
+    Object.freeze(o)
+  }
+  freeze(frozen)
+  return frozen
+}
 
 /** Users in process memory: the embedded default when MONGO_URL is unset. */
 export class MemoryUsersRepository implements UsersRepository {
@@ -17,9 +30,10 @@ export class MemoryUsersRepository implements UsersRepository {
     const at = now.toISOString()
     let stored = this.#users.get(openid)
     if (stored === undefined) {
-      stored = { user: { openid, firstSeenAt: at, lastSeenAt: at }, sessionKey }
+      stored = { user: { openid, firstSeenAt: at, lastSeenAt: at }, sessionKey, snapshot: null }
       this.#users.set(openid, stored)
     }
+    stored.snapshot = null
     stored.sessionKey = sessionKey
     stored.user.lastSeenAt = at
     if (unionid !== undefined) stored.user.unionid = unionid
@@ -27,14 +41,18 @@ export class MemoryUsersRepository implements UsersRepository {
     return copy(stored.user)
   }
 
+  /** Every `/me` reads here: the frozen snapshot, copied once per change of the user instead of once per read. */
   async findByOpenid (openid: string): Promise<User | null> {
     const stored = this.#users.get(openid)
-    return stored === undefined ? null : copy(stored.user)
+    if (stored === undefined) return null
+    stored.snapshot ??= frozenCopy(stored.user)
+    return stored.snapshot
   }
 
   async updateProfile (openid: string, patch: ProfilePatch): Promise<User | null> {
     const stored = this.#users.get(openid)
     if (stored === undefined) return null
+    stored.snapshot = null
     if (patch.nickname !== undefined) stored.user.nickname = patch.nickname
     if (patch.avatarUrl !== undefined) stored.user.avatarUrl = patch.avatarUrl
     return copy(stored.user)
@@ -43,6 +61,7 @@ export class MemoryUsersRepository implements UsersRepository {
   async setPhone (openid: string, phone: PhoneInfo): Promise<User | null> {
     const stored = this.#users.get(openid)
     if (stored === undefined) return null
+    stored.snapshot = null
     stored.user.phone = { phoneNumber: phone.phoneNumber, purePhoneNumber: phone.purePhoneNumber, countryCode: phone.countryCode }
     return copy(stored.user)
   }

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb'
 import { MongoServerError } from 'mongodb'
-import type { PhoneInfo, User } from '@weapp/common'
+import { DEFAULT_MONGO_OP_TIMEOUT_MS, ensureIndexes, type MongoRepositoryOptions, type PhoneInfo, type User } from '@weapp/common'
 import type { ProfilePatch, SessionRecord, SessionsRepository, UpsertOnLoginInput, UsersRepository } from './types.js'
 
 export const USERS_COLLECTION = 'users'
@@ -48,13 +48,16 @@ const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerErro
 
 export class MongoUsersRepository implements UsersRepository {
   readonly #users: Collection<UserDoc>
+  /** A read the server has not finished in MONGO_OP_TIMEOUT_MS is stopped (a stalled primary holds no request forever). */
+  readonly #maxTimeMS: number
 
-  constructor (db: Db) {
+  constructor (db: Db, { opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoRepositoryOptions = {}) {
     this.#users = db.collection<UserDoc>(USERS_COLLECTION)
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.#users.createIndex({ openid: 1 }, { unique: true, name: 'openid_unique' })
+    await ensureIndexes(this.#users, [{ key: { openid: 1 }, unique: true, name: 'openid_unique' }])
   }
 
   async upsertOnLogin ({ openid, unionid, sessionKey, wxUserInfo, now }: UpsertOnLoginInput): Promise<User> {
@@ -65,7 +68,7 @@ export class MongoUsersRepository implements UsersRepository {
       const doc = await this.#users.findOneAndUpdate(
         { openid },
         { $set: set, $setOnInsert: { firstSeenAt: now } },
-        { upsert: true, returnDocument: 'after', projection: USER_PROJECTION }
+        { upsert: true, returnDocument: 'after', projection: USER_PROJECTION, maxTimeMS: this.#maxTimeMS }
       )
       if (doc === null) throw new Error('upsert returned no document')
       return toUser(doc as unknown as UserDoc)
@@ -80,7 +83,7 @@ export class MongoUsersRepository implements UsersRepository {
   }
 
   async findByOpenid (openid: string): Promise<User | null> {
-    const doc = await this.#users.findOne({ openid }, { projection: USER_PROJECTION })
+    const doc = await this.#users.findOne({ openid }, { projection: USER_PROJECTION, maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toUser(doc as unknown as UserDoc)
   }
 
@@ -89,35 +92,37 @@ export class MongoUsersRepository implements UsersRepository {
     if (patch.nickname !== undefined) set.nickname = patch.nickname
     if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl
     if (Object.keys(set).length === 0) return await this.findByOpenid(openid)
-    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: set }, { returnDocument: 'after', projection: USER_PROJECTION })
+    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: set }, { returnDocument: 'after', projection: USER_PROJECTION, maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toUser(doc as unknown as UserDoc)
   }
 
   async setPhone (openid: string, phone: PhoneInfo): Promise<User | null> {
     const stored: PhoneInfo = { phoneNumber: phone.phoneNumber, purePhoneNumber: phone.purePhoneNumber, countryCode: phone.countryCode }
-    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: { phone: stored } }, { returnDocument: 'after', projection: USER_PROJECTION })
+    const doc = await this.#users.findOneAndUpdate({ openid }, { $set: { phone: stored } }, { returnDocument: 'after', projection: USER_PROJECTION, maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toUser(doc as unknown as UserDoc)
   }
 
   async getSessionKey (openid: string): Promise<string | null> {
-    const doc = await this.#users.findOne({ openid }, { projection: { _id: 0, sessionKey: 1 } })
+    const doc = await this.#users.findOne({ openid }, { projection: { _id: 0, sessionKey: 1 }, maxTimeMS: this.#maxTimeMS })
     return doc?.sessionKey ?? null
   }
 }
 
 export class MongoSessionsRepository implements SessionsRepository {
   readonly #sessions: Collection<SessionDoc>
+  readonly #maxTimeMS: number
 
-  constructor (db: Db) {
+  constructor (db: Db, { opTimeoutMs = DEFAULT_MONGO_OP_TIMEOUT_MS }: MongoRepositoryOptions = {}) {
     this.#sessions = db.collection<SessionDoc>(SESSIONS_COLLECTION)
+    this.#maxTimeMS = opTimeoutMs
   }
 
   async ensureIndexes (): Promise<void> {
-    await Promise.all([
-      this.#sessions.createIndex({ credentialHashes: 1 }, { unique: true, name: 'credential_hashes_unique' }),
+    await ensureIndexes(this.#sessions, [
+      { key: { credentialHashes: 1 }, unique: true, name: 'credential_hashes_unique' },
       // Idle expiry never passes the absolute one, so one TTL index removes every expired session.
-      this.#sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0, name: 'expires_at_ttl' }),
-      this.#sessions.createIndex({ openid: 1 }, { name: 'openid' })
+      { key: { expiresAt: 1 }, expireAfterSeconds: 0, name: 'expires_at_ttl' },
+      { key: { openid: 1 }, name: 'openid' }
     ])
   }
 
@@ -137,12 +142,12 @@ export class MongoSessionsRepository implements SessionsRepository {
   }
 
   async findByCredentialHash (hash: string): Promise<SessionRecord | null> {
-    const doc = await this.#sessions.findOne({ credentialHashes: hash })
+    const doc = await this.#sessions.findOne({ credentialHashes: hash }, { maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toSession(doc)
   }
 
   async findById (id: string): Promise<SessionRecord | null> {
-    const doc = await this.#sessions.findOne({ _id: id })
+    const doc = await this.#sessions.findOne({ _id: id }, { maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toSession(doc)
   }
 
@@ -151,7 +156,7 @@ export class MongoSessionsRepository implements SessionsRepository {
   }
 
   async delete (id: string): Promise<SessionRecord | null> {
-    const doc = await this.#sessions.findOneAndDelete({ _id: id })
+    const doc = await this.#sessions.findOneAndDelete({ _id: id }, { maxTimeMS: this.#maxTimeMS })
     return doc === null ? null : toSession(doc)
   }
 }

@@ -1,7 +1,7 @@
-import { healthRoute } from '@weapp/common'
+import { healthRoute, redisTopologyOf } from '@weapp/common'
 
 /**
- * GET /healthz. With REDIS_URL, `status: degraded` while Redis is away: logins and sessions do not need it;
+ * GET /healthz. With Redis, `status: degraded` while Redis is away: logins and sessions do not need it;
  * access tokens (phone numbers) and revocation events wait for it.
  */
-export default healthRoute({ service: 'session', redis: (app) => app.sessionRedis })
+export default healthRoute({ service: 'session', redis: (app) => app.sessionRedis, topology: (app) => redisTopologyOf(app.sessionConfig) })

@@ -87,7 +87,7 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
     }
   })
 
-  const action = (path: string, run: (openid: string, agent: AgentIdentity, body: { force?: boolean }) => Promise<ConversationRecord>, Body: typeof NoBody | typeof ClaimBody = NoBody): void => {
+  const action = (path: string, run: (openid: string, agent: AgentIdentity, body: { force?: boolean }) => Promise<ConversationRecord | Unchanged>, Body: typeof NoBody | typeof ClaimBody = NoBody): void => {
     app.post(`/conversations/:openid/${path}`, {
       bodyLimit: 1024,
       validatorCompiler: strictValidatorCompiler,
@@ -96,11 +96,16 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
       schema: { params: Params, body: Body, response: { 200: ConversationAnswer, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 500) } }
     }, async (request) => {
       const agent = requireAgent(request)
-      return await changed(await run(request.params.openid, agent, request.body as { force?: boolean }))
+      const result = await run(request.params.openid, agent, request.body as { force?: boolean })
+      return result instanceof Unchanged ? { conversation: conversationView(result.record) } : await changed(result)
     })
   }
 
   action('read', async (openid, agent) => {
+    // Nothing unread for this agent: no write, and no event to every console (each open console reads as
+    // messages arrive; a read that changes nothing must not cost the others a frame).
+    const current = await app.conversationsRepository.get(openid) ?? notFoundThrow(openid)
+    if ((current.readCounts[agent.agentId] ?? 0) >= current.inboundCount) return new Unchanged(current)
     return await app.conversationsRepository.markRead(openid, agent.agentId) ?? notFoundThrow(openid)
   })
   action('claim', async (openid, agent, body) => {
@@ -114,6 +119,11 @@ const conversations: FastifyPluginAsyncTypebox = async (app) => {
   })
   action('resolve', async (openid) => await app.conversationsRepository.setStatus(openid, 'resolved') ?? notFoundThrow(openid))
   action('reopen', async (openid) => await app.conversationsRepository.setStatus(openid, 'open') ?? notFoundThrow(openid))
+}
+
+/** An action that changed nothing: answered with the conversation, not published. */
+class Unchanged {
+  constructor (readonly record: ConversationRecord) {}
 }
 
 function notFoundThrow (openid: string): never {

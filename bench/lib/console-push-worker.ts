@@ -1,0 +1,51 @@
+// pushAtRate (console-pushes.ts) in a child process of its own: the sender's clock readings (when each push
+// was answered) are not delayed by the bench process's other work (Playwright's traffic with the pages).
+import { fork } from 'node:child_process'
+import { pushAtRate, type RatePushResult } from './console-pushes.js'
+
+export interface WorkerPushOptions {
+  callbackUrl: string
+  secrets: { appId: string, pushToken: string, aesKey: string }
+  rate: number
+  durationSec: number
+  openids: string[]
+  /** Push n's text is `${textPrefix}${offset + n}${textSuffix}`, its mark `${textPrefix}${offset + n}`. */
+  textPrefix: string
+  textSuffix: string
+  offset: number
+}
+
+type Reply = Omit<RatePushResult, 'acked'> & { acked: Array<[string, number]> }
+
+/** Runs the pushes in a child process (this file under tsx); resolves with pushAtRate's result. */
+export async function pushAtRateInWorker (opts: WorkerPushOptions): Promise<RatePushResult> {
+  const child = fork(new URL(import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  try {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      child.once('message', (m) => { resolve(m as Reply) })
+      child.once('error', reject)
+      child.once('exit', (code, signal) => { reject(new Error(`the push sender exited (${signal ?? code}) without a result`)) })
+      child.send(opts)
+    })
+    return { ...reply, acked: new Map(reply.acked) }
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill()
+  }
+}
+
+if (process.send !== undefined && process.argv[1] === new URL(import.meta.url).pathname) {
+  process.once('message', (o: WorkerPushOptions) => {
+    void pushAtRate({
+      callbackUrl: o.callbackUrl,
+      secrets: o.secrets,
+      rate: o.rate,
+      durationSec: o.durationSec,
+      openids: o.openids,
+      textOf: (n) => `${o.textPrefix}${o.offset + n}${o.textSuffix}`,
+      markOf: (n) => `${o.textPrefix}${o.offset + n}`
+    }).then((result) => {
+      const reply: Reply = { ...result, acked: [...result.acked] }
+      process.send!(reply, () => { process.disconnect() })
+    })
+  })
+}
