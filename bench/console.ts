@@ -34,7 +34,7 @@ import { FIRST_LOAD_GLOBAL, SEEN_GLOBAL, firstLoadScript, observerScript, type F
 import type { RatePushResult } from './lib/console-pushes.js'
 import { pushAtRateInWorker } from './lib/console-push-worker.js'
 import { cpuMicros } from './lib/processes.js'
-import { latencies, ms, percentile, summarize, verdict, type LatencySummary } from './lib/console-stats.js'
+import { bucketsBetween, histogramBuckets, latencies, ms, percentile, summarize, verdict, type LatencySummary } from './lib/console-stats.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -115,6 +115,8 @@ interface PageResult {
   seen: number
   sent: number
   visible: LatencySummary
+  /** From when the push was posted (not answered) to visible: the sender's late reading of answers cannot lower it. */
+  postedVisible: LatencySummary
   frame: LatencySummary
   render: LatencySummary
   /** Over the measured pushes: the console's API requests by kind, socket frames and console events. */
@@ -143,7 +145,15 @@ function requestsSince (page: Page, before: ReadonlyMap<string, number>): Record
   return since
 }
 
-async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread' | 'open', offset: number): Promise<{ push: RatePushResult, pages: PageResult[], cpuPerPush: Record<string, number> }> {
+/** cs-messaging's /metrics (the internal token: it is not public). */
+async function csMetrics (h: ConsoleHarness): Promise<string> {
+  return await (await fetch(`${h.system.urls.cs}/metrics`, { headers: { 'x-internal-token': h.system.secrets.internalToken } })).text()
+}
+
+/** The bounds (s) of cs_push_ack_seconds the bench prints: where the callback's own answer time went. */
+const ACK_BOUNDS = ['0.01', '0.1', '0.5', '1', '5']
+
+async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread' | 'open', offset: number): Promise<{ push: RatePushResult, pages: PageResult[], cpuPerPush: Record<string, number>, csAnswers: string }> {
   const callbackUrl = `${h.base}/wechat/callback`
   const secrets = { appId: h.system.secrets.appId, pushToken: h.system.secrets.pushToken, aesKey: h.system.secrets.aesKey }
   const openids = mode === 'spread'
@@ -167,7 +177,9 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
   const cpuBefore = systemCpu(h)
   const requestsBefore = pages.map(({ page }) => new Map(requestCounts.get(page)))
   const countsBefore = await Promise.all(pages.map(async ({ page }) => (await observations(page)).counts))
+  const acksBefore = histogramBuckets(await csMetrics(h), 'cs_push_ack_seconds')
   const push = await run(offset + 100_000, rate, durationSec)
+  const csAnswers = bucketsBetween(acksBefore, histogramBuckets(await csMetrics(h), 'cs_push_ack_seconds'), ACK_BOUNDS)
   await drain(pages, push.acked)
   const cpuAfter = systemCpu(h)
   const cpuPerPush: Record<string, number> = {}
@@ -179,6 +191,7 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
   for (const [i, { page }] of pages.entries()) {
     const o = await observations(page)
     const visible = latencies(push.acked, o.dom)
+    const postedVisible = latencies(new Map([...push.acked.keys()].map((m) => [m, push.posted.get(m)!])), o.dom)
     const frame = latencies(push.acked, o.frames)
     // Frame → DOM, per mark that has both.
     const render: number[] = []
@@ -188,6 +201,7 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
       seen: visible.values.length,
       sent: push.sent,
       visible: summarize(visible.values),
+      postedVisible: summarize(postedVisible.values),
       frame: summarize(frame.values),
       render: summarize(render),
       requests: requestsSince(page, requestsBefore[i]!),
@@ -195,7 +209,7 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
       events: o.counts.events - countsBefore[i]!.events
     })
   }
-  return { push, pages: results, cpuPerPush }
+  return { push, pages: results, cpuPerPush, csAnswers }
 }
 
 const PROCESSES = ['gateway', 'cs', 'realtime', 'session', 'sim'] as const
@@ -218,7 +232,7 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
     pages.push(await openLoggedIn(h, agent, observerScript(prefix)))
   }
   for (const [index, mode] of modes.entries()) {
-    const { push, pages: results, cpuPerPush } = await pushMode(h, pages, mode as 'spread' | 'open', index * 1_000_000)
+    const { push, pages: results, cpuPerPush, csAnswers } = await pushMode(h, pages, mode as 'spread' | 'open', index * 1_000_000)
     loadAverages.push(loadavg().map((l) => l.toFixed(1)).join(' '))
     const where = mode === 'spread' ? `${users} users, the list` : 'one user, its conversation open'
     console.log(`\npush → visible, ${mode} (${where}): ${push.sent} pushes at ${rate}/s offered (${push.offeredPerSec.toFixed(0)}/s handed out), ${push.acked.size} answered success, ${push.failed} failed${push.failures.length > 0 ? ` (e.g. ${push.failures.join(' | ')})` : ''}`)
@@ -229,9 +243,13 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
       p95: ms(r.visible.p95),
       p99: ms(r.visible.p99),
       max: ms(r.visible.max),
+      'posted → visible p50 / p99': `${ms(r.postedVisible.p50)} / ${ms(r.postedVisible.p99)}`,
       'ack → frame p50 / p99': `${ms(r.frame.p50)} / ${ms(r.frame.p99)}`,
       'frame → DOM p50 / p99': `${ms(r.render.p50)} / ${ms(r.render.p99)}`
     })))
+    const answers = summarize(push.answerMs)
+    console.log(`answers as the sender saw them (post → answer, ms): p50 ${ms(answers.p50)}, p99 ${ms(answers.p99)}, max ${ms(answers.max)}; ${push.timedOut} not answered within 5 s`)
+    console.log(`cs-messaging's own answer times (cs_push_ack_seconds over the run): ${csAnswers}`)
     for (const r of results) {
       const perPush = (n: number): string => (n / Math.max(1, r.sent)).toFixed(2)
       const kinds = Object.entries(r.requests).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ')

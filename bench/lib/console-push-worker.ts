@@ -15,7 +15,7 @@ export interface WorkerPushOptions {
   offset: number
 }
 
-type Reply = Omit<RatePushResult, 'acked'> & { acked: Array<[string, number]> }
+type Reply = Omit<RatePushResult, 'acked' | 'posted'> & { acked: Array<[string, number]>, posted: Array<[string, number]> }
 
 /** Runs the pushes in a child process (this file under tsx); resolves with pushAtRate's result. */
 export async function pushAtRateInWorker (opts: WorkerPushOptions): Promise<RatePushResult> {
@@ -27,7 +27,7 @@ export async function pushAtRateInWorker (opts: WorkerPushOptions): Promise<Rate
       child.once('exit', (code, signal) => { reject(new Error(`the push sender exited (${signal ?? code}) without a result`)) })
       child.send(opts)
     })
-    return { ...reply, acked: new Map(reply.acked) }
+    return { ...reply, acked: new Map(reply.acked), posted: new Map(reply.posted) }
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill()
   }
@@ -44,7 +44,7 @@ if (process.send !== undefined && process.argv[1] === new URL(import.meta.url).p
       textOf: (n) => `${o.textPrefix}${o.offset + n}${o.textSuffix}`,
       markOf: (n) => `${o.textPrefix}${o.offset + n}`
     }).then((result) => {
-      const reply: Reply = { ...result, acked: [...result.acked] }
+      const reply: Reply = { ...result, acked: [...result.acked], posted: [...result.posted] }
       process.send!(reply, () => { process.disconnect() })
     })
   })

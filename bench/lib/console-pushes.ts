@@ -1,7 +1,9 @@
 // The WeChat side of `pnpm bench:console`: signed, encrypted text pushes (safe mode, XML, as WeChat sends
 // them, built with the simulator's buildPush) posted to the gateway's callback URL at a fixed rate, open loop
 // (a slow answer never delays the next push), each with a unique mark in its text. For each push the sender
-// notes Date.now() at the moment the callback's `success` answer arrived: the start of "push → visible".
+// notes Date.now() at the moment the callback's `success` answer arrived (the start of "push → visible") and
+// when it was posted (a start the sender's own delays in reading answers cannot move), and how long each
+// answer took as the sender saw it.
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildPush } from '@weapp/wechat-sim'
@@ -27,6 +29,12 @@ export interface RatePushResult {
   sent: number
   /** mark → Date.now() when the callback answered `success`. */
   acked: Map<string, number>
+  /** mark → Date.now() when the push was posted (every push handed out). */
+  posted: Map<string, number>
+  /** Post → answer (ms) of every push answered, whatever the answer. */
+  answerMs: number[]
+  /** Pushes given up after timeoutMs without an answer. */
+  timedOut: number
   /** Answers other than 200 `success`, and failures, with an example. */
   failed: number
   failures: string[]
@@ -47,6 +55,9 @@ export async function pushAtRate (opts: RatePushOptions): Promise<RatePushResult
   const base = msgIdBase()
   const ghId = `gh_${randomBytes(6).toString('hex')}`
   const acked = new Map<string, number>()
+  const posted = new Map<string, number>()
+  const answerMs: number[] = []
+  let timedOut = 0
   const failures: string[] = []
   let failed = 0
   const inFlight = new Set<Promise<void>>()
@@ -68,6 +79,8 @@ export async function pushAtRate (opts: RatePushOptions): Promise<RatePushResult
         MsgId: String(base + BigInt(n))
       }
     })
+    const postedAt = Date.now()
+    posted.set(opts.markOf(n), postedAt)
     try {
       const res = await fetch(built.url, {
         method: 'POST',
@@ -77,9 +90,11 @@ export async function pushAtRate (opts: RatePushOptions): Promise<RatePushResult
       })
       const text = await res.text()
       const at = Date.now()
+      answerMs.push(at - postedAt)
       if (res.status === 200 && text === 'success') acked.set(opts.markOf(n), at)
       else fail(`${res.status} ${text.slice(0, 120)}`)
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError') timedOut++
       fail((err as Error).message)
     }
   }
@@ -100,5 +115,5 @@ export async function pushAtRate (opts: RatePushOptions): Promise<RatePushResult
   }
   const handedOutSec = (performance.now() - started) / 1000
   await Promise.all(inFlight)
-  return { sent: total, acked, failed, failures, offeredPerSec: total / Math.max(handedOutSec, 1 / opts.rate) }
+  return { sent: total, acked, posted, answerMs, timedOut, failed, failures, offeredPerSec: total / Math.max(handedOutSec, 1 / opts.rate) }
 }

@@ -52,3 +52,28 @@ export function ms (value: number): string {
   if (!Number.isFinite(value)) return '–'
   return Math.abs(value) < 10 ? value.toFixed(1) : String(Math.round(value))
 }
+
+/**
+ * A Prometheus histogram's cumulative bucket counts (`le` → count, summed over its other labels) in the text
+ * of a /metrics answer; `after` minus `before` gives the observations between two scrapes.
+ */
+export function histogramBuckets (metricsText: string, name: string): Map<string, number> {
+  const buckets = new Map<string, number>()
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`)) continue
+    const le = /le="([^"]+)"/.exec(line)?.[1]
+    if (le === undefined) continue
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)))
+  }
+  return buckets
+}
+
+/** "≤ 0.1 s 1990, ≤ 1 s 2000, > 5 s 0": the observations between two scrapes, cumulative, at the given bounds. */
+export function bucketsBetween (before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, bounds: readonly string[]): string {
+  const between = (le: string): number => (after.get(le) ?? 0) - (before.get(le) ?? 0)
+  const total = between('+Inf')
+  const parts = bounds.map((le) => `≤ ${le} s ${between(le)}`)
+  const last = bounds[bounds.length - 1]
+  if (last !== undefined) parts.push(`> ${last} s ${total - between(last)}`)
+  return `${parts.join(', ')} (of ${total})`
+}

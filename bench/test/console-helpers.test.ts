@@ -2,7 +2,7 @@
 // of pushes with what a page showed, and the mark finder the page's observer runs (the same source).
 import t from 'tap'
 import { FIRST_LOAD_GLOBAL, SEEN_GLOBAL, firstLoadScript, marksIn, observerScript } from '../lib/console-observer.js'
-import { latencies, ms, percentile, summarize, verdict } from '../lib/console-stats.js'
+import { bucketsBetween, histogramBuckets, latencies, ms, percentile, summarize, verdict } from '../lib/console-stats.js'
 
 t.test('percentile: nearest rank, whatever the order; NaN for nothing; a bad quantile throws', async (t) => {
   const values = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6]
@@ -53,4 +53,23 @@ t.test('the init scripts are plain JavaScript that parses, name their globals, a
   // eslint-disable-next-line no-new-func
   t.doesNotThrow(() => new Function(firstLoadScript()))
   t.match(firstLoadScript(), FIRST_LOAD_GLOBAL)
+})
+
+t.test('histogramBuckets and bucketsBetween: a histogram\'s buckets summed over labels, the observations between two scrapes', async (t) => {
+  const scrape = (fast: number, slow: number): string => [
+    '# HELP cs_push_ack_seconds Time to answer a WeChat push, by outcome',
+    `cs_push_ack_seconds_bucket{le="0.01",outcome="queued"} ${fast}`,
+    `cs_push_ack_seconds_bucket{le="1",outcome="queued"} ${fast + slow}`,
+    `cs_push_ack_seconds_bucket{le="+Inf",outcome="queued"} ${fast + slow + 1}`,
+    'cs_push_ack_seconds_bucket{le="0.01",outcome="duplicate"} 2',
+    'cs_push_ack_seconds_bucket{le="1",outcome="duplicate"} 2',
+    'cs_push_ack_seconds_bucket{le="+Inf",outcome="duplicate"} 2',
+    `cs_push_ack_seconds_sum{outcome="queued"} ${fast}`,
+    'cs_pushes_total{mode="safe"} 9'
+  ].join('\n')
+  const before = histogramBuckets(scrape(10, 1), 'cs_push_ack_seconds')
+  t.same([...before], [['0.01', 12], ['1', 13], ['+Inf', 14]], 'summed over outcomes; _sum and other metrics ignored')
+  const after = histogramBuckets(scrape(100, 5), 'cs_push_ack_seconds')
+  t.equal(bucketsBetween(before, after, ['0.01', '1']), '≤ 0.01 s 90, ≤ 1 s 94, > 1 s 0 (of 94)')
+  t.same([...histogramBuckets('', 'cs_push_ack_seconds')], [])
 })
