@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createConnection, createServer, type Socket } from 'node:net'
 import t from 'tap'
 import { createRedis, InProcessBus, RedisBus, type BusEvent } from '@weapp/common'
 import { redisTargets, waitFor } from '@weapp/test-kit'
@@ -78,5 +79,59 @@ t.test('redis bus: a SUBSCRIBE refused on a live connection is made again', { sk
   await waitFor(async () => await subscribers() === 1, { timeoutMs: 5000, what: 'the subscription, made again' })
   await admin.publish(channel, JSON.stringify(event))
   await waitFor(() => seen.length === 1, { timeoutMs: 5000, what: 'the event' })
+  t.same(seen, [event])
+})
+
+// The subscriber's connection drops, and drops again as its re-SUBSCRIBE goes out (a flapping network): the
+// channel must still be held once the connection is back (ioredis re-sends the unanswered SUBSCRIBE; the bus
+// relies on it). A relay in front of the real Redis makes both cuts.
+t.test('redis bus: a channel is subscribed again after two reconnections in a row', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
+  const upstream = new URL(redisUrl!)
+  const sockets = new Set<Socket>()
+  let cutOnSubscribe = false
+  let cutsOnSubscribe = 0
+  const relay = createServer((client) => {
+    const redis = createConnection({ host: upstream.hostname, port: Number(upstream.port || 6379) })
+    sockets.add(client).add(redis)
+    redis.pipe(client)
+    client.on('data', (chunk) => {
+      if (cutOnSubscribe && /subscribe/i.test(chunk.toString('latin1'))) {
+        cutOnSubscribe = false
+        cutsOnSubscribe++
+        client.destroy()
+        redis.destroy()
+        return
+      }
+      redis.write(chunk)
+    })
+    const end = (): void => { client.destroy(); redis.destroy(); sockets.delete(client); sockets.delete(redis) }
+    client.on('error', end).on('close', end)
+    redis.on('error', end).on('close', end)
+  })
+  await new Promise<void>((resolve) => { relay.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => { relay.close(() => { resolve() }) })
+  })
+  const relayed = new URL(redisUrl!)
+  relayed.hostname = '127.0.0.1'
+  relayed.port = String((relay.address() as { port: number }).port)
+  const bus = new RedisBus(relayed.toString())
+  const publisher = new RedisBus(redisUrl!)
+  t.teardown(async () => { await bus.close(); await publisher.close() })
+  const channel = `test:double-drop:${randomBytes(6).toString('hex')}`
+  const seen: BusEvent[] = []
+  await bus.subscribe(channel, (e) => { seen.push(e) })
+  const admin = createRedis(redisUrl!)
+  t.teardown(async () => { await admin.quit() })
+  const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+  t.equal(await subscribers(), 1, 'subscribed through the relay')
+
+  cutOnSubscribe = true
+  for (const s of sockets) s.destroy() // the first drop; the reconnection's SUBSCRIBE is cut too
+  await waitFor(() => cutsOnSubscribe === 1, { timeoutMs: 10_000, what: 'the re-SUBSCRIBE cut' })
+  await waitFor(async () => await subscribers() === 1, { timeoutMs: 10_000, what: 'the channel subscribed again' })
+  await publisher.publish(channel, event)
+  await waitFor(() => seen.length === 1, { timeoutMs: 5000, what: 'the event after the reconnections' })
   t.same(seen, [event])
 })

@@ -21,6 +21,8 @@ export class CsMetrics {
   readonly workerProcessed: Counter
   /** Failed attempts, by what happened next (retry, dead_letter). */
   readonly workerFailed: Counter<'next'>
+  /** Acks, retries and dead letters that could not be written in time: the delivery stays pending and is taken over (processed again). */
+  readonly workerUnsettled: Counter<'what'>
   readonly workerSeconds: Histogram
   readonly deadLettered: Counter
   /** Auto-replies by result: sent, window_closed, window_exhausted, not_wired, rejected, failed. */
@@ -72,6 +74,7 @@ export class CsMetrics {
     this.dedupHits = new Counter({ name: 'cs_dedup_hits_total', help: 'Pushes recognised as duplicates (WeChat retries)', registers })
     this.workerProcessed = new Counter({ name: 'cs_worker_processed_total', help: 'Messages processed and acknowledged', registers })
     this.workerFailed = new Counter({ name: 'cs_worker_failed_total', help: 'Failed processing attempts, by what happens next', labelNames: ['next'], registers })
+    this.workerUnsettled = new Counter({ name: 'cs_worker_unsettled_total', help: 'Deliveries whose ack, retry or dead letter could not be written; taken over after WORKER_CLAIM_IDLE_MS', labelNames: ['what'], registers })
     this.workerSeconds = new Histogram({ name: 'cs_worker_processing_seconds', help: 'Time to process one message', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15], registers })
     this.deadLettered = new Counter({ name: 'cs_dead_lettered_total', help: 'Messages parked in the dead-letter list', registers })
     this.autoReplies = new Counter({ name: 'cs_auto_replies_total', help: 'Auto-replies, by result', labelNames: ['result'], registers })

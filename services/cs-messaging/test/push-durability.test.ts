@@ -81,10 +81,21 @@ t.test('replicated: success once on the replica; replica stopped: refused, the r
 
   // The worker's ack is replicated too: a failover would otherwise undo it, and the other instance would
   // process the message again. Not confirmed: it throws (the worker acks again); confirmed: on the replica.
+  // A read is WAITed for too: on the replica, the delivery is already pending under its consumer, so a
+  // promoted replica would not hand it to another instance as new.
+  const primary = new Redis({ host: topology.primary.host, port: topology.primary.port })
+  t.teardown(() => { primary.disconnect() })
+  const waits = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(await primary.info('commandstats'))?.[1] ?? 0)
+  const waitsBefore = await waits()
   const [delivery] = await first.read('worker-a', 1, 0)
   t.equal(delivery?.key, 'msg:1')
+  t.equal(await waits(), waitsBefore + 1, 'the read was followed by one WAIT')
+  const pendingOnReplica = await replica.xpending(first.keys.stream, 'workers', '-', '+', 10) as Array<[string, string]>
+  t.same(pendingOnReplica.map(([id, consumer]) => [id, consumer]), [[delivery!.id, 'worker-a']], 'pending on the replica under its consumer when read returns')
   const resumeAgain = await pause(t, topology.replica)
   await t.rejects(first.ack(delivery!), { code: 'CS_ACK_NOT_REPLICATED' }, 'an ack no replica confirmed throws')
+  const [unconfirmed] = await first.read('worker-b', 1, 0)
+  t.equal(unconfirmed?.key, 'msg:2', 'a read no replica confirmed is processed all the same (the primary is up)')
   resumeAgain()
   await first.ack(delivery!)
   t.equal(await replica.xlen(first.keys.stream), 2, 'the acked entry is gone on the replica when ack returns')

@@ -260,6 +260,20 @@ t.test('a failed acknowledgement is made again: the message is processed once', 
   t.equal((await app.messagesRepository.listConversation('o_ack', { limit: 10 })).length, 1, 'recorded once')
 })
 
+t.test('an acknowledgement that cannot be written within half the claim time is given up and counted (the message stays pending)', async (t) => {
+  class AckAlwaysFails extends MemoryInboundQueue {
+    override async ack (): Promise<void> { throw new Error('Connection is closed.') }
+  }
+  const clock = new RealTimeClock()
+  const queue = new AckAlwaysFails({ dedupTtlMs: 60_000 })
+  const app = await buildCs(t, { config: testConfig({ WORKER_CLAIM_IDLE_MS: '1000' }), clock, queue })
+  t.equal((await push(app, textMessage('o_unsettled', 'hello', clock.seconds), clock)).body, 'success')
+  const metrics = async (): Promise<string> => (await callInternal(app, { url: '/metrics' })).body as string
+  await waitFor(async () => /cs_worker_unsettled_total\{what="ack"\} [1-9]/.test(await metrics()), { timeoutMs: 5000, what: 'the ack given up' })
+  t.match(await metrics(), /cs_worker_processed_total 0\n/, 'not counted as processed')
+  t.ok((await queue.stats()).pending >= 1, 'still pending: another worker takes it over after the claim time')
+})
+
 t.test('metrics need the internal credential', async (t) => {
   const app = await buildCs(t, { config: testConfig() })
   const res = await callPublic(app, { url: '/metrics' })
@@ -267,7 +281,7 @@ t.test('metrics need the internal credential', async (t) => {
   const ok = await callInternal(app, { url: '/metrics' })
   t.equal(ok.statusCode, 200)
   t.match(ok.headers['content-type'], /^text\/plain/)
-  for (const name of ['cs_push_ack_seconds', 'cs_pushes_total', 'cs_dedup_hits_total', 'cs_queue_length', 'cs_queue_lag_seconds', 'cs_dead_letters', 'cs_worker_processed_total', 'cs_worker_failed_total']) {
+  for (const name of ['cs_push_ack_seconds', 'cs_pushes_total', 'cs_dedup_hits_total', 'cs_queue_length', 'cs_queue_lag_seconds', 'cs_dead_letters', 'cs_worker_processed_total', 'cs_worker_failed_total', 'cs_worker_unsettled_total']) {
     t.match(ok.body, new RegExp(`# TYPE ${name} `), name)
   }
   const health = await callPublic(app, { url: '/healthz' })

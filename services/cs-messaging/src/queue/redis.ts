@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis'
 import { defineRedisScripts, duplicateRedis, type InboundMessage, type RedisClient, type RedisScriptCallers } from '@weapp/common'
 import { AckNotReplicatedError, OptionsInvalidError } from '../errors.js'
 import { ACK, ENQUEUE_ONCE, QUEUE_SCRIPTS } from './scripts.js'
@@ -84,6 +85,8 @@ export class RedisInboundQueue implements InboundQueue {
   readonly #replicated: ReplicatedWrite<string | null> | null
   /** Replicated: acknowledgements too, or a failover undoes them and the other instance processes again. */
   readonly #replicatedAck: ReplicatedWrite<number> | null
+  /** Replicated: how long a read waits for a replica to have its deliveries (PUSH_REPLICA_WAIT_MS). */
+  readonly #readWaitMs: number | undefined
   /** Blocking reads hold a connection: they get their own, created on the first read. */
   #blocking: RedisClient | null = null
   #groupReady = false
@@ -102,6 +105,7 @@ export class RedisInboundQueue implements InboundQueue {
     this.#scripts = defineRedisScripts(redis, QUEUE_SCRIPTS)
     this.#replicated = replicaWaitMs === undefined ? null : new ReplicatedWrite({ redis, script: ENQUEUE_ONCE, timeoutMs: replicaWaitMs })
     this.#replicatedAck = replicaWaitMs === undefined ? null : new ReplicatedWrite({ redis, script: ACK, timeoutMs: replicaWaitMs, notReplicated: (detail) => new AckNotReplicatedError(detail) })
+    this.#readWaitMs = replicaWaitMs
   }
 
   /** `replicated` when pushes are answered only once a replica has them. */
@@ -127,6 +131,7 @@ export class RedisInboundQueue implements InboundQueue {
     args.push('STREAMS', this.#keys.stream, '>')
     const reply = await this.#withGroup(async () => await this.#bounded(conn, blockMs, conn.call('XREADGROUP', ...args))) as Array<[string, Array<[string, unknown]>]> | null
     if (reply === null) return []
+    if (this.#readWaitMs !== undefined) await this.#replicateRead(conn, this.#readWaitMs)
     const out: Delivery[] = []
     for (const [, entries] of reply) {
       for (const [id, flat] of entries) {
@@ -249,14 +254,14 @@ export class RedisInboundQueue implements InboundQueue {
    * past its BLOCK means a dead connection no RST announced (a frozen or partitioned primary), which TCP
    * would notice only after hours. That connection is dropped, and the next read opens a new one.
    */
-  async #bounded<T> (conn: RedisClient, blockMs: number, call: Promise<T>): Promise<T> {
+  async #bounded<T> (conn: RedisClient, blockMs: number, call: Promise<T>, command = 'XREADGROUP'): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const limitMs = blockMs + BLOCKING_READ_GRACE_MS
     const stalled = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         if (this.#blocking === conn) this.#blocking = null
         conn.disconnect()
-        reject(new Error(`no answer to XREADGROUP within ${limitMs} ms: its connection was dropped`))
+        reject(new Error(`no answer to ${command} within ${limitMs} ms: its connection was dropped`))
       }, limitMs)
     })
     call.catch(() => {}) // rejected by the disconnect once the race is lost
@@ -265,6 +270,28 @@ export class RedisInboundQueue implements InboundQueue {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * Replicated: a read is a write too (the group's last-delivered id, this consumer's pending entries). Not
+   * yet on the replica when the primary dies, the promoted replica hands the same entries to another
+   * instance as new while this one processes them: processed twice (seen in the failover test). So the
+   * deliveries are processed only after WAIT on the connection that read them. Its connection lost (the
+   * primary died): throws, and the entries stay pending, taken over once after WORKER_CLAIM_IDLE_MS, or, if
+   * the read never reached the replica, delivered again once. A live primary with no replica confirming in
+   * time: processed all the same (pushes are refused meanwhile, so only the backlog waits on it).
+   */
+  async #replicateRead (conn: RedisClient, waitMs: number): Promise<void> {
+    // On a Cluster, WAIT must reach the node the read went to: in a pipeline with a command on the stream's key.
+    const waited = conn instanceof Cluster
+      ? conn.pipeline().xlen(this.#keys.stream).call('WAIT', 1, waitMs).exec().then((replies) => {
+        const reply = replies?.[1]
+        if (reply === undefined) throw new Error('no answer to WAIT')
+        if (reply[0] !== null) throw reply[0]
+        return reply[1]
+      })
+      : conn.call('WAIT', 1, waitMs)
+    await this.#bounded(conn, waitMs, waited, 'WAIT')
   }
 
   interrupt (): void {

@@ -301,6 +301,7 @@ export class InboundWorker {
       } catch (err) {
         const pauseMs = Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_BASE_MS * 2 ** attempt)
         if (this.#stopping || Date.now() + pauseMs >= deadline) {
+          this.#o.metrics.workerUnsettled.inc({ what })
           log.error({ err, key: delivery.key, attempts: attempt + 1 }, `could not write the ${what}: the message stays pending`)
           return false
         }
