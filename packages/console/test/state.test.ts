@@ -2,7 +2,7 @@
 // (src/state.ts).
 import t from 'tap'
 import type { ConsoleMessage, Conversation, Note } from '@weapp/common'
-import { type InboxState, initialState, matchesFilter, pageTitle, reduce, totalUnread, unreadFor } from '../src/state.js'
+import { type InboxState, initialState, matchesFilter, pageTitle, reduce, totalUnread, unreadFor, upsertById } from '../src/state.js'
 
 const ME = 'agent-1'
 const time = (s: number): string => new Date(Date.parse('2026-12-04T00:00:00Z') + s * 1000).toISOString()
@@ -134,4 +134,19 @@ t.test('a batch of events is the same as each applied in turn; an unchanged mess
   t.same(batched.open?.messages.map((m) => m.id), ['m1', 'm2', 'm3'])
   t.equal(batched.open?.messages[0], start.open?.messages[0], 'm1 untouched: the view need not re-render it')
   t.equal(reduce(start, { type: 'events', events: [] }), start, 'an empty batch changes nothing')
+})
+
+t.test('upsertById: appends a newer entry, inserts an older one in createdAt order, replaces one with the same id, leaves the input as it was', async (t) => {
+  const e = (id: string, s: number): { id: string, createdAt: string } => ({ id, createdAt: time(s) })
+  const list = [e('a', 1), e('b', 2), e('c', 4)]
+  const ids = (l: Array<{ id: string }>): string[] => l.map((x) => x.id)
+  t.same(ids(upsertById(list, e('d', 5))), ['a', 'b', 'c', 'd'], 'newest: at the end')
+  t.same(ids(upsertById(list, e('x', 3))), ['a', 'b', 'x', 'c'], 'older: in its place')
+  t.same(ids(upsertById(list, e('y', 0))), ['y', 'a', 'b', 'c'], 'oldest: first')
+  t.same(ids(upsertById(list, e('z', 2))), ['a', 'b', 'z', 'c'], 'same time: after those already there')
+  const replaced = upsertById(list, { id: 'b', createdAt: time(2), state: 'sent' } as { id: string, createdAt: string })
+  t.same(ids(replaced), ['a', 'b', 'c'])
+  t.match(replaced[1], { state: 'sent' }, 'replaced in place')
+  t.same(ids(upsertById([], e('a', 1))), ['a'])
+  t.same(ids(list), ['a', 'b', 'c'], 'the input is not changed')
 })
