@@ -248,7 +248,7 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
       'frame → DOM p50 / p99': `${ms(r.render.p50)} / ${ms(r.render.p99)}`
     })))
     const answers = summarize(push.answerMs)
-    console.log(`answers as the sender saw them (post → answer, ms): p50 ${ms(answers.p50)}, p99 ${ms(answers.p99)}, max ${ms(answers.max)}; ${push.timedOut} not answered within 5 s`)
+    console.log(`answers as the sender saw them (post → answer, ms): p50 ${ms(answers.p50)}, p99 ${ms(answers.p99)}, max ${ms(answers.max)}; ${push.timedOut} not answered within 5 s; the sender ${push.raisedPriority === true ? 'at nice −10' : 'at normal priority (not root: its answer times may be late)'}`)
     console.log(`cs-messaging's own answer times (cs_push_ack_seconds over the run): ${csAnswers}`)
     for (const r of results) {
       const perPush = (n: number): string => (n / Math.max(1, r.sent)).toFixed(2)

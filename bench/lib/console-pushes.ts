@@ -40,6 +40,8 @@ export interface RatePushResult {
   failures: string[]
   /** The rate actually offered (pushes ÷ the seconds it took to hand them out). */
   offeredPerSec: number
+  /** Whether the sender ran at a raised priority (console-push-worker.ts); absent when run in-process. */
+  raisedPriority?: boolean
 }
 
 const TICK_MS = 5
