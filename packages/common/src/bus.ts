@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { Cluster } from 'ioredis'
 import type { BusEvent } from './types.js'
 import { createRedis, type RedisClient, type RedisState, type RedisStateLog, type RedisWatchOptions } from './redis.js'
 import type { RedisTopology } from './redis-topology.js'
@@ -148,6 +149,13 @@ export class RedisBus implements Bus {
         await unsubscribing.catch(() => {})
       }
     }
+  }
+
+  /** For diagnostics: each connection's state, the channels ioredis holds as subscribed, those not confirmed yet. */
+  get subscriptionState (): { publisher: string, subscriber: string, held: string[], pending: string[] } {
+    const sub = this.#sub
+    const set = sub instanceof Cluster ? false : sub.condition?.subscriber ?? false
+    return { publisher: this.#pub.status, subscriber: sub.status, held: set === false ? [] : set.channels('subscribe'), pending: [...this.#pending.keys()] }
   }
 
   /** Both connections ready (a publish goes out, subscriptions are live). */

@@ -126,6 +126,7 @@ t.test('redis bus: a channel is subscribed again after two reconnections in a ro
   t.teardown(async () => { await admin.quit() })
   const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
   t.equal(await subscribers(), 1, 'subscribed through the relay')
+  t.same(bus.subscriptionState, { publisher: 'ready', subscriber: 'ready', held: [channel], pending: [] }, 'its state, for diagnostics')
 
   cutOnSubscribe = true
   for (const s of sockets) s.destroy() // the first drop; the reconnection's SUBSCRIBE is cut too

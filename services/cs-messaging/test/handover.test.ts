@@ -58,8 +58,11 @@ for (const backend of BACKENDS) {
 
         // Entering the session is an event, not a message: not handed over, the request stays.
         t.equal(await push(app, enterSession(openid, clock.seconds), clock, mode, format, appId), 'success', `${mode} ${format}: an event`)
-        t.equal(await push(app, message(openid), clock, mode, format, appId), 'transfer_customer_service', `${mode} ${format}: the next message is handed over`)
+        const handedOver = message(openid)
+        t.equal(await push(app, handedOver, clock, mode, format, appId), 'transfer_customer_service', `${mode} ${format}: the next message is handed over`)
         await waitFor(async () => await handoverOf(app, openid) === 'official', { timeoutMs: 10_000, what: 'official' })
+        // WeChat retries a push whose answer it did not see: the retry must not lose the hand-over.
+        t.equal(await push(app, handedOver, clock, mode, format, appId), 'transfer_customer_service', `${mode} ${format}: its retry is answered the same`)
         await waitFor(() => events.some((e) => e.type === 'console.event' && e.event.type === 'conversation' && e.event.conversation.openid === openid && e.event.conversation.handover === 'official'), { timeoutMs: 10_000, what: 'the official event' })
         t.equal(await push(app, message(openid), clock, mode, format, appId), 'success', `${mode} ${format}: once only`)
         t.equal((await consoleCall(app, 'GET', `/conversations/${openid}`)).json().conversation?.handover ?? await handoverOf(app, openid), 'official', 'the console shows official')

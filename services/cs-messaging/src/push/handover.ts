@@ -61,6 +61,23 @@ export class Handover {
     return true
   }
 
+  /**
+   * For the push route, on a retried copy (a duplicate): true when the conversation is `official`, so the
+   * retry gets the first copy's transfer_customer_service. WeChat retries when it did not see the first
+   * answer; answered `success`, the hand-over the first copy took would be lost. A duplicate of another
+   * message while official is answered transfer too, which changes nothing (the user is with the official
+   * tool already). Unreadable: `success`, as before.
+   */
+  async repeatForRetry (message: InboundMessage): Promise<boolean> {
+    if (message.MsgType === 'event') return false
+    try {
+      return (await this.#o.conversations.get(message.FromUserName))?.handover === 'official'
+    } catch (err) {
+      this.#o.log.error({ err, openid: message.FromUserName }, 'conversation not readable for a retried push: answered success')
+      return false
+    }
+  }
+
   async #known (openid: string): Promise<void> {
     if (await this.#o.conversations.get(openid) === null) throw new ConsoleNotFoundError(`conversation with ${openid}`)
   }

@@ -93,9 +93,9 @@ const push: FastifyPluginAsyncTypebox = async (app) => {
       request.pushOutcome = result
       if (result === 'duplicate') app.csMetrics.dedupHits.inc()
       else app.csMetrics.pushes.inc({ mode, format, type: typeLabel(message) })
-      // A console hand-over is taken by the first copy only (a retry of it is answered success), also when
-      // a rule transfers the message anyway (the conversation becomes official all the same).
-      const handedOver = result === 'queued' && await app.handover.takeForPush(message)
+      // A console hand-over is taken by the first copy, also when a rule transfers the message anyway (the
+      // conversation becomes official all the same); a retried copy gets the same answer while it is official.
+      const handedOver = result === 'queued' ? await app.handover.takeForPush(message) : await app.handover.repeatForRetry(message)
       // A retried push gets the same answer as the first (whose answer WeChat may never have seen).
       if (handedOver || app.autoReplyRules.decide(message).transfer) {
         return send(reply, transferReply({ message, format, mode, nonce, now: Math.floor(app.clock() / 1000), decoder: app.pushDecoder }))
