@@ -250,6 +250,11 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
     const answers = summarize(push.answerMs)
     console.log(`answers as the sender saw them (post → answer, ms): p50 ${ms(answers.p50)}, p99 ${ms(answers.p99)}, max ${ms(answers.max)}; ${push.timedOut} not answered within 5 s; the sender ${push.raisedPriority === true ? 'at nice −10' : 'at normal priority (not root: its answer times may be late)'}`)
     console.log(`cs-messaging's own answer times (cs_push_ack_seconds over the run): ${csAnswers}`)
+    for (const [i, { page }] of pages.entries()) {
+      const o = await observations(page)
+      const missing = [...push.acked.keys()].filter((m) => o.dom[m] === undefined)
+      if (missing.length > 0) console.log(`agent ${i + 1}: ${missing.length} answered pushes never shown, e.g. ${missing.slice(0, 8).map((m) => m.slice(prefix.length)).join(', ')}${missing.some((m) => o.frames[m] !== undefined) ? ' (their frames arrived)' : ' (no frame carried them)'}`)
+    }
     for (const r of results) {
       const perPush = (n: number): string => (n / Math.max(1, r.sent)).toFixed(2)
       const kinds = Object.entries(r.requests).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ')

@@ -89,3 +89,16 @@ export function outboundPayload (body: { type: 'text', text: string } | { type: 
   if (body.type === 'image') return { msgtype: 'image', image: { media_id: body.mediaId } }
   return { msgtype: 'miniprogrampage', miniprogrampage: { title: body.title, pagepath: body.pagepath, thumb_media_id: body.thumbMediaId } }
 }
+
+/** How many of the newest messages the open conversation renders at first, and how many more each request shows. */
+export const SHOWN_MESSAGES = 200
+
+/**
+ * The newest `limit` messages and how many older loaded ones are left out. A conversation of thousands of
+ * messages re-rendered (and laid out, to keep it scrolled to the bottom) for every live message took the
+ * page's time at 200 messages/s (`pnpm bench:console`, `open`); the agent asks for the earlier ones.
+ */
+export function newestMessages<T> (messages: readonly T[], limit: number): { shown: readonly T[], hidden: number } {
+  const hidden = Math.max(0, messages.length - Math.max(0, limit))
+  return { shown: hidden === 0 ? messages : messages.slice(hidden), hidden }
+}

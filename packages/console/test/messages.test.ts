@@ -1,7 +1,7 @@
 // What a stored message shows, its delivery state, and the side panel's histories (src/messages.ts).
 import t from 'tap'
 import type { ConsoleMessage } from '@weapp/common'
-import { deliveryState, mediaUrl, messageBody, outboundPayload, sessionEntries, windowHistory } from '../src/messages.js'
+import { SHOWN_MESSAGES, deliveryState, mediaUrl, messageBody, newestMessages, outboundPayload, sessionEntries, windowHistory } from '../src/messages.js'
 
 const time = (s: number): string => new Date(Date.parse('2026-12-04T00:00:00Z') + s * 1000).toISOString()
 const inbound = (id: string, sec: number, msgType: string, message: Record<string, unknown>, event?: string): ConsoleMessage =>
@@ -47,4 +47,14 @@ t.test('session entries and window history from the loaded messages', async (t) 
     { kind: 'message', openedAt: time(0), closesAt: time(48 * 3600), quota: 5, sent: 1 },
     { kind: 'session', openedAt: time(100), closesAt: time(160), quota: 2, sent: 1 }
   ], 'a session entry resets the window; a send after it closed counts in none; other events open none')
+})
+
+t.test('newestMessages: the newest `limit` rendered, the rest counted as hidden', async (t) => {
+  const list = [1, 2, 3, 4, 5]
+  t.same(newestMessages(list, 3), { shown: [3, 4, 5], hidden: 2 })
+  t.equal(newestMessages(list, 5).shown, list, 'all within the limit: the same array (no copy per render)')
+  t.same(newestMessages(list, 10), { shown: list, hidden: 0 })
+  t.same(newestMessages(list, 0), { shown: [], hidden: 5 })
+  t.same(newestMessages([], SHOWN_MESSAGES), { shown: [], hidden: 0 })
+  t.ok(SHOWN_MESSAGES >= 50, 'at least a page of the server\'s')
 })

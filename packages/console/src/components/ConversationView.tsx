@@ -2,7 +2,7 @@ import type { AgentRef, AgentView, ConsoleMessage } from '@weapp/common'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { ApiError, api, type OutboundBody } from '../api.js'
 import { errorText } from '../hooks.js'
-import { outboundPayload } from '../messages.js'
+import { SHOWN_MESSAGES, newestMessages, outboundPayload } from '../messages.js'
 import { replyDisabledReason } from '../meter.js'
 import type { ConsoleSocket } from '../socket.js'
 import { type Action, conversationChanged, messageChanged, type OpenConversation } from '../state.js'
@@ -40,6 +40,7 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
   const [busy, setBusy] = useState(false)
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({})
   const [loadingOlder, setLoadingOlder] = useState(false)
+  const [shownLimit, setShownLimit] = useState(SHOWN_MESSAGES)
   const typingRequests = useMemo(() => new Throttle(TYPING_REQUEST_INTERVAL_MS), [openid])
   const listRef = useRef<HTMLOListElement>(null)
   const lastId = open.messages[open.messages.length - 1]?.id
@@ -48,7 +49,7 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
     const list = listRef.current
     if (list !== null) list.scrollTop = list.scrollHeight
   }, [lastId, openid])
-  useEffect(() => { setError(null); setLocalErrors({}) }, [openid])
+  useEffect(() => { setError(null); setLocalErrors({}); setShownLimit(SHOWN_MESSAGES) }, [openid])
 
   const act = async (run: () => Promise<{ conversation: NonNullable<OpenConversation['conversation']> }>): Promise<void> => {
     setBusy(true)
@@ -106,8 +107,12 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
     if (typingRequests.take(Date.now())) api.typing(openid).catch(() => {})
   }
 
+  const { shown, hidden } = newestMessages(open.messages, shownLimit)
   const loadOlder = async (): Promise<void> => {
+    // Loaded already but not rendered: shown first; then the server's older pages.
+    if (hidden > 0) { setShownLimit(shownLimit + SHOWN_MESSAGES); return }
     if (open.older === null) return
+    setShownLimit(open.messages.length + SHOWN_MESSAGES)
     setLoadingOlder(true)
     try {
       const page = await api.messages(openid, open.older)
@@ -153,8 +158,8 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
         {loadError !== null && <p class='error' role='alert'>{loadError}</p>}
         {error !== null && <p class='error' role='alert'>{error}</p>}
         <ol class='messages' ref={listRef} aria-live='polite'>
-          {open.older !== null && <li class='older'><button type='button' class='link' disabled={loadingOlder} onClick={() => { void loadOlder() }}>Load older messages</button></li>}
-          {open.messages.map((m) => <MessageItem key={m.id} message={m} localError={localErrors[m.id]} />)}
+          {(hidden > 0 || open.older !== null) && <li class='older'><button type='button' class='link' data-testid='load-older' disabled={loadingOlder} onClick={() => { void loadOlder() }}>{hidden > 0 ? `Show ${Math.min(hidden, SHOWN_MESSAGES)} earlier messages` : 'Load older messages'}</button></li>}
+          {shown.map((m) => <MessageItem key={m.id} message={m} localError={localErrors[m.id]} />)}
         </ol>
         <div class='meter-row'><span class='muted'>Replies left</span> <Meter window={window} now={now} /></div>
         <ReplyBox disabledReason={replyDisabledReason(conversation, window, now)} onSend={send} onTyping={onTyping} />
