@@ -253,6 +253,7 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
     for (const [i, { page }] of pages.entries()) {
       const o = await observations(page)
       const missing = [...push.acked.keys()].filter((m) => o.dom[m] === undefined)
+      if (o.sockets > 1) console.log(`agent ${i + 1}: ${o.sockets} sockets opened so far, closes ${o.closes.join(', ')}`)
       if (missing.length > 0) console.log(`agent ${i + 1}: ${missing.length} answered pushes never shown, e.g. ${missing.slice(0, 8).map((m) => m.slice(prefix.length)).join(', ')}${missing.some((m) => o.frames[m] !== undefined) ? ' (their frames arrived)' : ' (no frame carried them)'}`)
     }
     for (const r of results) {

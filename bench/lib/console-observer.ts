@@ -40,6 +40,9 @@ export interface PageObservations {
   dom: Record<string, number>
   frames: Record<string, number>
   counts: { frames: number, events: number }
+  /** Sockets the page opened, and the close codes of those that closed (a reconnect is a lost stretch of events to resync). */
+  sockets: number
+  closes: number[]
 }
 
 /**
@@ -51,7 +54,7 @@ export function observerScript (prefix: string): string {
   return `(function () {
   var prefix = ${JSON.stringify(prefix)}
   var marksIn = ${MARKS_IN_SOURCE}
-  var seen = { dom: {}, frames: {}, counts: { frames: 0, events: 0 } }
+  var seen = { dom: {}, frames: {}, counts: { frames: 0, events: 0 }, sockets: 0, closes: [] }
   window[${JSON.stringify(SEEN_GLOBAL)}] = seen
   var now = function () { return performance.timeOrigin + performance.now() }
   var note = function (into, text, at) {
@@ -69,6 +72,8 @@ export function observerScript (prefix: string): string {
   var Native = window.WebSocket
   var Observed = function (url, protocols) {
     var ws = protocols === undefined ? new Native(url) : new Native(url, protocols)
+    seen.sockets++
+    ws.addEventListener('close', function (e) { seen.closes.push(e.code) })
     // Added before the console sets onmessage: it runs first, when the frame arrives.
     ws.addEventListener('message', function (e) {
       if (typeof e.data !== 'string') return

@@ -102,3 +102,14 @@ export function newestMessages<T> (messages: readonly T[], limit: number): { sho
   const hidden = Math.max(0, messages.length - Math.max(0, limit))
   return { shown: hidden === 0 ? messages : messages.slice(hidden), hidden }
 }
+
+/**
+ * `limit`, raised so that no message that arrived since the last render is among the hidden ones: a message
+ * processed late (after a retry) carries its original time and sorts far up; hidden, the agent would never
+ * see it arrive (seen in `pnpm bench:console`, `open`). `known`: the ids rendered before.
+ */
+export function limitShowingArrivals (messages: ReadonlyArray<{ id: string }>, limit: number, known: ReadonlySet<string>): number {
+  const hidden = messages.length - limit
+  for (let i = 0; i < hidden; i++) if (!known.has(messages[i]!.id)) return messages.length - i
+  return limit
+}

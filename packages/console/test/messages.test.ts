@@ -1,7 +1,7 @@
 // What a stored message shows, its delivery state, and the side panel's histories (src/messages.ts).
 import t from 'tap'
 import type { ConsoleMessage } from '@weapp/common'
-import { SHOWN_MESSAGES, deliveryState, mediaUrl, messageBody, newestMessages, outboundPayload, sessionEntries, windowHistory } from '../src/messages.js'
+import { SHOWN_MESSAGES, deliveryState, limitShowingArrivals, mediaUrl, messageBody, newestMessages, outboundPayload, sessionEntries, windowHistory } from '../src/messages.js'
 
 const time = (s: number): string => new Date(Date.parse('2026-12-04T00:00:00Z') + s * 1000).toISOString()
 const inbound = (id: string, sec: number, msgType: string, message: Record<string, unknown>, event?: string): ConsoleMessage =>
@@ -57,4 +57,13 @@ t.test('newestMessages: the newest `limit` rendered, the rest counted as hidden'
   t.same(newestMessages(list, 0), { shown: [], hidden: 5 })
   t.same(newestMessages([], SHOWN_MESSAGES), { shown: [], hidden: 0 })
   t.ok(SHOWN_MESSAGES >= 50, 'at least a page of the server\'s')
+})
+
+t.test('limitShowingArrivals: a message that arrived since the last render is never among the hidden ones', async (t) => {
+  const m = (id: string): { id: string } => ({ id })
+  const list = [m('a'), m('late'), m('b'), m('c'), m('d')]
+  t.equal(limitShowingArrivals(list, 2, new Set(['a', 'b', 'c', 'd'])), 4, 'raised to show the late arrival (index 1)')
+  t.equal(limitShowingArrivals(list, 2, new Set(['a', 'late', 'b', 'c', 'd'])), 2, 'nothing new: unchanged')
+  t.equal(limitShowingArrivals(list, 2, new Set(['a', 'late', 'b'])), 2, 'new ones among the shown: unchanged')
+  t.equal(limitShowingArrivals(list, 10, new Set()), 10, 'all shown already')
 })

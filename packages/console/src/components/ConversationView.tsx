@@ -2,7 +2,7 @@ import type { AgentRef, AgentView, ConsoleMessage } from '@weapp/common'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { ApiError, api, type OutboundBody } from '../api.js'
 import { errorText } from '../hooks.js'
-import { SHOWN_MESSAGES, newestMessages, outboundPayload } from '../messages.js'
+import { SHOWN_MESSAGES, limitShowingArrivals, newestMessages, outboundPayload } from '../messages.js'
 import { replyDisabledReason } from '../meter.js'
 import type { ConsoleSocket } from '../socket.js'
 import { type Action, conversationChanged, messageChanged, type OpenConversation } from '../state.js'
@@ -107,10 +107,18 @@ export function ConversationView ({ me, open, presence, socket, now, dispatch, r
     if (typingRequests.take(Date.now())) api.typing(openid).catch(() => {})
   }
 
-  const { shown, hidden } = newestMessages(open.messages, shownLimit)
+  // The ids rendered so far in this conversation: a late arrival that sorts among the hidden ones is shown.
+  const rendered = useRef<{ openid: string, ids: Set<string> } | null>(null)
+  const limit = rendered.current?.openid === openid ? limitShowingArrivals(open.messages, shownLimit, rendered.current.ids) : shownLimit
+  const { shown, hidden } = newestMessages(open.messages, limit)
+  useEffect(() => {
+    if (rendered.current?.openid !== openid) rendered.current = { openid, ids: new Set() }
+    for (const m of open.messages) rendered.current.ids.add(m.id)
+    if (limit !== shownLimit) setShownLimit(limit)
+  })
   const loadOlder = async (): Promise<void> => {
     // Loaded already but not rendered: shown first; then the server's older pages.
-    if (hidden > 0) { setShownLimit(shownLimit + SHOWN_MESSAGES); return }
+    if (hidden > 0) { setShownLimit(limit + SHOWN_MESSAGES); return }
     if (open.older === null) return
     setShownLimit(open.messages.length + SHOWN_MESSAGES)
     setLoadingOlder(true)
