@@ -123,6 +123,12 @@ interface PageResult {
   requests: Record<string, number>
   frames: number
   events: number
+  /** Answered pushes the page never showed, and whether a socket frame carried any of them. */
+  neverShown: string[]
+  neverShownFramed: boolean
+  /** Sockets the page opened so far, and the close codes of those that closed. */
+  sockets: number
+  closes: number[]
 }
 
 /** Each console page's API requests so far, by `METHOD path` with the openid replaced (`:openid`). */
@@ -191,6 +197,7 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
   for (const [i, { page }] of pages.entries()) {
     const o = await observations(page)
     const visible = latencies(push.acked, o.dom)
+    const neverShown = [...push.acked.keys()].filter((m) => o.dom[m] === undefined)
     const postedVisible = latencies(new Map([...push.acked.keys()].map((m) => [m, push.posted.get(m)!])), o.dom)
     const frame = latencies(push.acked, o.frames)
     // Frame → DOM, per mark that has both.
@@ -206,7 +213,11 @@ async function pushMode (h: ConsoleHarness, pages: ConsolePage[], mode: 'spread'
       render: summarize(render),
       requests: requestsSince(page, requestsBefore[i]!),
       frames: o.counts.frames - countsBefore[i]!.frames,
-      events: o.counts.events - countsBefore[i]!.events
+      events: o.counts.events - countsBefore[i]!.events,
+      neverShown,
+      neverShownFramed: neverShown.some((m) => o.frames[m] !== undefined),
+      sockets: o.sockets,
+      closes: o.closes
     })
   }
   return { push, pages: results, cpuPerPush, csAnswers }
@@ -250,11 +261,9 @@ async function pushBench (h: ConsoleHarness): Promise<void> {
     const answers = summarize(push.answerMs)
     console.log(`answers as the sender saw them (post → answer, ms): p50 ${ms(answers.p50)}, p99 ${ms(answers.p99)}, max ${ms(answers.max)}; ${push.timedOut} not answered within 5 s; the sender ${push.raisedPriority === true ? 'at nice −10' : 'at normal priority (not root: its answer times may be late)'}`)
     console.log(`cs-messaging's own answer times (cs_push_ack_seconds over the run): ${csAnswers}`)
-    for (const [i, { page }] of pages.entries()) {
-      const o = await observations(page)
-      const missing = [...push.acked.keys()].filter((m) => o.dom[m] === undefined)
-      if (o.sockets > 1) console.log(`agent ${i + 1}: ${o.sockets} sockets opened so far, closes ${o.closes.join(', ')}`)
-      if (missing.length > 0) console.log(`agent ${i + 1}: ${missing.length} answered pushes never shown, e.g. ${missing.slice(0, 8).map((m) => m.slice(prefix.length)).join(', ')}${missing.some((m) => o.frames[m] !== undefined) ? ' (their frames arrived)' : ' (no frame carried them)'}`)
+    for (const r of results) {
+      if (r.sockets > 1) console.log(`${r.page}: ${r.sockets} sockets opened so far, closes ${r.closes.join(', ')}`)
+      if (r.neverShown.length > 0) console.log(`${r.page}: ${r.neverShown.length} answered pushes never shown, e.g. ${r.neverShown.slice(0, 8).map((m) => m.slice(prefix.length)).join(', ')}${r.neverShownFramed ? ' (their frames arrived)' : ' (no frame carried them)'}`)
     }
     for (const r of results) {
       const perPush = (n: number): string => (n / Math.max(1, r.sent)).toFixed(2)

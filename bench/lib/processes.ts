@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PRODUCTION_NODE_FLAGS } from '../../scripts/build.js'
 
@@ -26,6 +26,17 @@ function runnerArgs (entry: string): string[] {
   if (entry.endsWith('.ts')) return ['--import', 'tsx']
   if (entry.endsWith('/dist/server.js')) return [...PRODUCTION_NODE_FLAGS]
   return []
+}
+
+/**
+ * Installs a peer's locked dependencies (`npm ci` in `dir`, outside the pnpm workspace) when its node_modules
+ * is missing. `label`: how it is named in messages (bench/peers/seed).
+ */
+export function ensurePeerInstalled (dir: string, label: string): void {
+  if (existsSync(`${dir}node_modules`)) return
+  console.log(`installing ${label} (npm ci)`)
+  const result = spawnSync('npm', ['ci', '--prefix', dir, '--no-audit', '--no-fund'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  if (result.status !== 0) throw new Error(`npm ci --prefix ${label} failed (${result.error?.message ?? `exit ${result.status}`})`)
 }
 
 /**

@@ -1,20 +1,10 @@
 // The tutorial's own server (bench/peers/seed: Express + wafer-node-session + ws), started as the peer
 // the benches compare the stack with, and a wafer gen-1 client for it. Its dependencies are its own
 // (package-lock.json, outside the pnpm workspace), installed with `npm ci` the first time.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { SimControl } from '@weapp/wechat-sim'
-import { startProcess, type Running } from './processes.js'
+import { ensurePeerInstalled, startProcess, type Running } from './processes.js'
 
 export const SEED_DIR = new URL('../peers/seed/', import.meta.url).pathname
-
-/** Installs the peer's locked dependencies when its node_modules is missing. */
-export function ensureSeedInstalled (): void {
-  if (existsSync(`${SEED_DIR}node_modules`)) return
-  console.log('installing bench/peers/seed (npm ci)')
-  const result = spawnSync('npm', ['ci', '--prefix', SEED_DIR, '--no-audit', '--no-fund'], { stdio: ['ignore', 'inherit', 'inherit'] })
-  if (result.status !== 0) throw new Error(`npm ci --prefix bench/peers/seed failed (${result.error?.message ?? `exit ${result.status}`})`)
-}
 
 export interface SeedOptions {
   /** Where jscode2session goes instead of api.weixin.qq.com: the simulator. */
@@ -28,7 +18,7 @@ export interface SeedOptions {
 
 /** Starts app.js under bare node (as `pm2 start app.js` does), ready when `/` answers. */
 export async function startSeed (name: string, port: number, opts: SeedOptions): Promise<Running> {
-  ensureSeedInstalled()
+  ensurePeerInstalled(SEED_DIR, 'bench/peers/seed')
   return await startProcess(name, `${SEED_DIR}app.js`, port, {
     ...opts.env,
     APP_ID: opts.appId,

@@ -55,6 +55,17 @@ function provider (t: Test, options: RedisAccessTokenProviderOptions): RedisAcce
   return p
 }
 
+/** Two processes (a client each) sharing one WeChat stand-in (`sharedFetch(delayMs)`) for one app id. */
+function twoProcesses (t: Test, topology: RedisTopology, delayMs: number, options: Partial<RedisAccessTokenProviderOptions> = {}) {
+  const a = connect(t, topology)
+  const b = connect(t, topology)
+  const appId = appIdFor(t, a.redis)
+  const f = sharedFetch(delayMs)
+  const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch, ...options })
+  const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch, ...options })
+  return { a, b, appId, f, pa, pb }
+}
+
 const stale = (): Error => errorFromErrcode(40001, 'invalid credential, access_token is invalid or not latest', '/cgi-bin/message/custom/send')
 
 t.test('options are validated at construction', async (t) => {
@@ -79,12 +90,7 @@ for (const target of redisTargets(t)) {
     const topology = await target.topology()
 
     t.test('two processes × 50 concurrent getToken on a cold cache: exactly one fetch', async (t) => {
-      const a = connect(t, topology)
-      const b = connect(t, topology)
-      const appId = appIdFor(t, a.redis)
-      const f = sharedFetch(100)
-      const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch })
-      const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch })
+      const { a, b, appId, f, pa, pb } = twoProcesses(t, topology, 100)
       const tokens = await Promise.all([
         ...Array.from({ length: 50 }, () => pa.getToken()),
         ...Array.from({ length: 50 }, () => pb.getToken())
@@ -109,12 +115,7 @@ for (const target of redisTargets(t)) {
     })
 
     t.test('invalidate is compare-and-delete: a newer token is never thrown away', async (t) => {
-      const a = connect(t, topology)
-      const b = connect(t, topology)
-      const appId = appIdFor(t, a.redis)
-      const f = sharedFetch(10)
-      const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch })
-      const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch })
+      const { a, appId, f, pa, pb } = twoProcesses(t, topology, 10)
       t.equal(await pa.getToken(), 'T1')
       await pb.invalidate('T0')
       t.equal(JSON.parse((await a.redis.get(`wx:token:{${appId}}`))!).token, 'T1', 'another token name deletes nothing')
@@ -129,12 +130,7 @@ for (const target of redisTargets(t)) {
     })
 
     t.test('withToken + 40001 in two processes: exactly one refresh and one retry each', async (t) => {
-      const a = connect(t, topology)
-      const b = connect(t, topology)
-      const appId = appIdFor(t, a.redis)
-      const f = sharedFetch(50)
-      const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch })
-      const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch })
+      const { f, pa, pb } = twoProcesses(t, topology, 50)
       t.equal(await pa.getToken(), 'T1')
       t.equal(await pb.getToken(), 'T1')
       const used: Record<string, string[]> = { a: [], b: [] }
@@ -201,13 +197,8 @@ for (const target of redisTargets(t)) {
     })
 
     t.test('refresh ahead: callers keep the current token while one process refreshes', async (t) => {
-      const a = connect(t, topology)
-      const b = connect(t, topology)
-      const appId = appIdFor(t, a.redis)
       const clock = new ManualClock(1_000_000_000)
-      const f = sharedFetch(10)
-      const pa = provider(t, { redis: a.redis, appId, fetch: f.fetch, now: clock.nowMs, refreshAheadMs: 300_000 })
-      const pb = provider(t, { redis: b.redis, appId, fetch: f.fetch, now: clock.nowMs, refreshAheadMs: 300_000 })
+      const { a, appId, f, pa, pb } = twoProcesses(t, topology, 10, { now: clock.nowMs, refreshAheadMs: 300_000 })
       t.equal(await pa.getToken(), 'T1')
       clock.advance(7200_000 - 200_000) // inside the window, still valid
       f.hold()
