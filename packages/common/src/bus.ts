@@ -40,6 +40,8 @@ export class InProcessBus implements Bus {
 export const BUS_SUBSCRIBE_WAIT_MS = 1_500
 /** Between a failed SUBSCRIBE and the next, while the connection stays up. */
 export const BUS_RESUBSCRIBE_PAUSE_MS = 500
+/** How often the bus compares the channels it wants with those its connection holds (a local check). */
+export const BUS_HOLD_CHECK_MS = 1_000
 
 /**
  * Redis pub/sub needs a connection of its own for subscribing; both are created and closed here. On a
@@ -51,6 +53,13 @@ export const BUS_RESUBSCRIBE_PAUSE_MS = 500
  * and is made again; it waits at most BUS_SUBSCRIBE_WAIT_MS, and not at all once nothing listens where
  * Redis should be (refused: a service starts without Redis). A channel not subscribed yet is subscribed
  * when the connection is ready again; later subscribes skip the wait until then.
+ *
+ * After a reconnection the bus subscribes its channels itself (ioredis's autoResubscribe is off: a
+ * re-SUBSCRIBE of its own that fails, NOPERM or a queue flushed, is an unhandled rejection and the channel is
+ * forgotten, the connection ready and holding nothing), through the same retries as a first subscribe. Every
+ * BUS_HOLD_CHECK_MS it also compares the channels it has handlers for with those the connection holds and
+ * subscribes a missing one again (CI once saw a connection ready with nothing held or pending; the cause was
+ * not found). On a Cluster ioredis keeps one subscriber per shard, moves them itself and exposes none.
  */
 export class RedisBus implements Bus {
   readonly #pub: RedisClient
@@ -61,20 +70,24 @@ export class RedisBus implements Bus {
   readonly #pending = new Map<string, { confirmed: Promise<void>, confirm: () => void }>()
   /** Redis refused, or a subscribe waited in vain, since the subscriber was last ready: subscribes do not wait. */
   #gaveUp = false
+  readonly #log: RedisStateLog | undefined
+  /** Confirmed channels subscribed again: after a reconnection, or found missing (for diagnostics). */
+  #restored = 0
+  readonly #holdCheck: NodeJS.Timeout | undefined
 
   /** `target`: a URL (one server) or a topology; `log`: where the connections' state changes go (createRedis). */
   constructor (target: string | RedisTopology, log?: RedisStateLog) {
     const watch = (name: string): RedisWatchOptions => ({ name, ...(log !== undefined ? { log } : {}) })
     this.#sharded = typeof target !== 'string' && target.kind === 'cluster'
     this.#pub = createRedis(target, {}, watch('bus publisher'))
-    this.#sub = createRedis(target, { enableAutoPipelining: false, ...(this.#sharded ? { shardedSubscribers: true } : {}) }, watch('bus subscriber'))
-    // ioredis re-subscribes only the channels it had confirmed: the others are subscribed here.
+    this.#sub = createRedis(target, { enableAutoPipelining: false, ...(this.#sharded ? { shardedSubscribers: true } : { autoResubscribe: false }) }, watch('bus subscriber'))
     this.#sub.on('error', (err: Error & { code?: string }) => {
       if (isRefusal(err)) this.#gaveUp = true
     })
     this.#sub.on('ready', () => {
       this.#gaveUp = false
       for (const channel of this.#pending.keys()) this.#subscribeOnce(channel)
+      this.#restoreMissing(false)
     })
     const deliver = (channel: string, payload: string): void => {
       const handlers = this.#handlers.get(channel)
@@ -84,6 +97,40 @@ export class RedisBus implements Bus {
       for (const handler of handlers) handler(event)
     }
     this.#sub.on(this.#sharded ? 'smessage' : 'message', deliver)
+    this.#log = log
+    if (!this.#sharded) this.#holdCheck = setInterval(() => { this.#restoreMissing(true) }, BUS_HOLD_CHECK_MS).unref()
+  }
+
+  /**
+   * Subscribes again each channel with handlers that the ready connection does not hold and that is not
+   * being subscribed: all of them after a reconnection; at a periodic check, one lost some other way
+   * (`unexpected`: logged).
+   */
+  #restoreMissing (unexpected: boolean): void {
+    if (this.#sharded || this.#sub.status !== 'ready') return
+    const held = new Set(this.#held())
+    for (const channel of this.#handlers.keys()) {
+      if (held.has(channel) || this.#pending.has(channel)) continue
+      this.#restored++
+      if (unexpected) this.#log?.warn({ redis: 'bus subscriber', channel }, 'bus: the connection no longer holds a subscribed channel; subscribing again')
+      this.#pend(channel)
+    }
+  }
+
+  /** The channels ioredis holds as subscribed (none known on a Cluster). */
+  #held (): string[] {
+    const sub = this.#sub
+    if (sub instanceof Cluster) return []
+    const set = sub.condition?.subscriber
+    return set === undefined || set === false ? [] : set.channels('subscribe')
+  }
+
+  /** Marks a channel unconfirmed and subscribes it; subscribers may wait on its confirmation. */
+  #pend (channel: string): void {
+    let confirm = (): void => {}
+    const confirmed = new Promise<void>((resolve) => { confirm = resolve })
+    this.#pending.set(channel, { confirmed, confirm })
+    this.#subscribeOnce(channel)
   }
 
   async publish (channel: string, event: BusEvent): Promise<void> {
@@ -114,10 +161,7 @@ export class RedisBus implements Bus {
     if (handlers === undefined) {
       handlers = new Set()
       this.#handlers.set(channel, handlers)
-      let confirm = (): void => {}
-      const confirmed = new Promise<void>((resolve) => { confirm = resolve })
-      this.#pending.set(channel, { confirmed, confirm })
-      this.#subscribeOnce(channel)
+      this.#pend(channel)
     }
     handlers.add(handler)
     const pending = this.#pending.get(channel)
@@ -152,10 +196,8 @@ export class RedisBus implements Bus {
   }
 
   /** For diagnostics: each connection's state, the channels ioredis holds as subscribed, those not confirmed yet. */
-  get subscriptionState (): { publisher: string, subscriber: string, held: string[], pending: string[] } {
-    const sub = this.#sub
-    const set = sub instanceof Cluster ? false : sub.condition?.subscriber ?? false
-    return { publisher: this.#pub.status, subscriber: sub.status, held: set === false ? [] : set.channels('subscribe'), pending: [...this.#pending.keys()] }
+  get subscriptionState (): { publisher: string, subscriber: string, held: string[], pending: string[], restored: number } {
+    return { publisher: this.#pub.status, subscriber: this.#sub.status, held: this.#held(), pending: [...this.#pending.keys()], restored: this.#restored }
   }
 
   /** Both connections ready (a publish goes out, subscriptions are live). */
@@ -164,6 +206,7 @@ export class RedisBus implements Bus {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.#holdCheck)
     this.#handlers.clear()
     for (const pending of this.#pending.values()) pending.confirm()
     this.#pending.clear()
