@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Pool } from 'undici'
 import { SessionResolver } from '../src/auth/resolver.js'
-import { AuthFailureLimiter } from '../src/auth/failure-limit.js'
+import { AuthFailureLimiter } from '@weapp/common'
 import { bearerCredential } from '../src/auth/credentials.js'
 import { GatewayMetrics } from '../src/metrics.js'
 

@@ -28,7 +28,7 @@ export function refuse (reply: FastifyReply, policy: RefusingPolicy, reason: str
   }
 }
 
-/** 429 GATEWAY_AUTH_RATE_LIMITED with Retry-After: this client's failed lookups used up its budget (failure-limit.ts). */
+/** 429 GATEWAY_AUTH_RATE_LIMITED with Retry-After: this client's failed lookups used up its budget (AuthFailureLimiter, @weapp/common). */
 export function refuseRateLimited (reply: FastifyReply, retryAfterMs: number): void {
   const seconds = Math.ceil(retryAfterMs / 1000)
   reply.header('retry-after', String(seconds))

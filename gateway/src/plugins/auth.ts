@@ -1,7 +1,6 @@
-import { BusChannels, busHubOf, createBus, redisTopologyOf, type Bus, type BusEvent, type RedisClient } from '@weapp/common'
+import { AuthFailureLimiter, BusChannels, busHubOf, createBus, redisTopologyOf, type Bus, type BusEvent, type RedisClient } from '@weapp/common'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { AuthFailureLimiter } from '../auth/failure-limit.js'
 import { SessionResolver } from '../auth/resolver.js'
 import type { GatewayConfig } from '../config.js'
 import { SESSION_UPSTREAM } from '../routes-table.js'

@@ -1,10 +1,8 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyBaseLogger, FastifyContextConfig, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { RedisClient } from '@weapp/common'
+import { TtlLru, incrWindow, type RedisClient } from '@weapp/common'
 import { RateLimitedError } from '../errors.js'
-import { TtlLru } from '../auth/cache.js'
-import { incrWindow } from '../auth/window-script.js'
 
 export const LOGIN_RATE_LIMIT_KEY_PREFIX = 'weapp:gateway:login:'
 /** Distinct client addresses the in-memory store remembers (oldest forgotten first). */

@@ -1,5 +1,4 @@
-import type { AgentRole, AgentView, ConsoleMessage, ConsoleSession, Conversation, Note, WindowView } from '@weapp/common'
-import type { CannedReply } from './canned.js'
+import type { AgentRole, AgentView, CannedReply, CardTemplate, ConsoleMessage, ConsoleSession, Conversation, Note, WindowView } from '@weapp/common'
 import type { ListFilter } from './state.js'
 
 // The console's HTTP client (docs/console.md, "HTTP API"):
@@ -18,7 +17,6 @@ export class ApiError extends Error {
 }
 
 export interface Page<T> { items: T[], next: string | null }
-export interface CardTemplate { id: string, name: string, title: string, pagepath: string, thumbMediaId: string }
 export type OutboundBody = { type: 'text', text: string } | { type: 'image', mediaId: string } | { type: 'miniprogrampage', title: string, pagepath: string, thumbMediaId: string }
 export interface UserProfile { openid: string, unionid?: string, [field: string]: unknown }
 

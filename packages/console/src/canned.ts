@@ -1,6 +1,6 @@
 // `/` canned replies: typing "/" at the start of the reply box opens the menu, the text after it filters.
 
-export interface CannedReply { id: string, shortcut: string, text: string }
+import type { CannedReply } from '@weapp/common'
 
 /** The filter typed after a leading "/" (up to the first whitespace), or null when the menu is closed. */
 export function cannedQuery (draft: string): string | null {

@@ -101,6 +101,26 @@ export const NoteSchema = Type.Object({
   createdAt: DateTime
 })
 
+/** A canned reply (cs-messaging `canned_replies`): `/shortcut` in the reply box inserts the text. */
+export const CannedReplySchema = Type.Object({
+  id: Type.String(),
+  /** Unique, `[a-z0-9_-]{1,32}`. */
+  shortcut: Type.String(),
+  text: Type.String()
+})
+
+/**
+ * A saved mini-program card (cs-messaging `card_templates`). `thumbMediaId` is the thumbnail's latest
+ * media_id (cs-messaging keeps the image and uploads it again when WeChat forgot it).
+ */
+export const CardTemplateSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  title: Type.String(),
+  pagepath: Type.String(),
+  thumbMediaId: Type.String()
+})
+
 /**
  * What changed, published by cs-messaging on the bus (`weapp:console`) and relayed by realtime-ws to every
  * console socket, numbered there (`seq`) so a reconnecting console can ask for what it missed.
@@ -141,6 +161,8 @@ export type AgentRef = Static<typeof AgentRefSchema>
 export type Conversation = Static<typeof ConversationSchema>
 export type ConsoleMessage = Static<typeof ConsoleMessageSchema>
 export type Note = Static<typeof NoteSchema>
+export type CannedReply = Static<typeof CannedReplySchema>
+export type CardTemplate = Static<typeof CardTemplateSchema>
 export type ConsoleEvent = Static<typeof ConsoleEventSchema>
 export type ConsoleServerFrame = Static<typeof ConsoleServerFrameSchema>
 export type ConsoleClientFrame = Static<typeof ConsoleClientFrameSchema>

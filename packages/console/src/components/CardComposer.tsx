@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
-import { api, type CardTemplate, type OutboundBody } from '../api.js'
+import type { CardTemplate } from '@weapp/common'
+import { api, type OutboundBody } from '../api.js'
 import { errorText } from '../hooks.js'
 import { mediaUrl } from '../messages.js'
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, type OutboundBody } from '../api.js'
-import { type CannedReply, cannedQuery, filterCanned } from '../canned.js'
+import type { CannedReply } from '@weapp/common'
+import { cannedQuery, filterCanned } from '../canned.js'
 import { errorText } from '../hooks.js'
 import { CardComposer } from './CardComposer.js'
 

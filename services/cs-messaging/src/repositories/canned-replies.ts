@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import type { CannedReply } from '@weapp/common'
 
 /** Canned replies in all: the console loads them all at once for its `/shortcut` menu. */
 export const CANNED_REPLIES_MAX = 500
 
 /** A saved reply an agent inserts by typing `/shortcut` in the reply box. */
-export interface CannedReply {
-  id: string
-  /** Unique, `[a-z0-9_-]{1,32}`. */
-  shortcut: string
-  text: string
-}
+export type { CannedReply }
 
 export type NewCannedReply = Omit<CannedReply, 'id'>
 

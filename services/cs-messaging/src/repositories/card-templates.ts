@@ -1,19 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import type { CardTemplate } from '@weapp/common'
 
 /** Card templates in all: the console loads them all at once. */
 export const CARD_TEMPLATES_MAX = 200
 
-/**
- * A saved mini-program card (miniprogrampage). `thumbMediaId` names an image of the console media cache
- * (src/outbound/media-cache.ts), which keeps the bytes: a thumbnail WeChat forgot is uploaded again.
- */
-export interface CardTemplate {
-  id: string
-  name: string
-  title: string
-  pagepath: string
-  thumbMediaId: string
-}
+// A saved card (contract: @weapp/common). `thumbMediaId` names an image of the console media cache
+// (src/outbound/media-cache.ts), which keeps the bytes: a thumbnail WeChat forgot is uploaded again.
+export type { CardTemplate }
 
 export type NewCardTemplate = Omit<CardTemplate, 'id'>
 

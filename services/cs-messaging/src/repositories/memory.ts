@@ -35,6 +35,8 @@ const SWEEP_INTERVAL_MS = 60_000
 /** The message log in process memory: the embedded default when MONGO_URL is unset. */
 export class MemoryMessagesRepository implements MessagesRepository {
   readonly #byKey = new Map<string, MessageRecord>()
+  /** Each user's records (the MongoDB `{openid, createdAt}` index): a page reads one user's, not the whole log. */
+  readonly #byOpenid = new Map<string, Set<MessageRecord>>()
   readonly #retentionMs: number
   readonly #now: () => Date
   #lastSweep = -Infinity
@@ -50,7 +52,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
     let removed = 0
     for (const [key, r] of this.#byKey) {
       if (r.createdAt.getTime() >= cutoff) continue
-      this.#byKey.delete(key)
+      this.#remove(key, r)
       removed++
     }
     return removed
@@ -68,7 +70,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
   async insertInbound (record: NewInboundRecord): Promise<'inserted' | 'exists'> {
     this.#sweep()
     if (this.#byKey.has(record.key)) return 'exists'
-    this.#byKey.set(record.key, { ...copy(record), message: asStored(record.message) as InboundRecord['message'], direction: 'in', steps: {} })
+    this.#add({ ...copy(record), message: asStored(record.message) as InboundRecord['message'], direction: 'in', steps: {} })
     return 'inserted'
   }
 
@@ -100,7 +102,7 @@ export class MemoryMessagesRepository implements MessagesRepository {
   async insertOutbound (record: NewOutboundRecord): Promise<void> {
     this.#sweep()
     if (this.#byKey.has(record.key)) throw new MessageKeyExistsError(record.key)
-    this.#byKey.set(record.key, { ...copy(record), message: asStored(record.message) as OutboundRecord['message'], direction: 'out' })
+    this.#add({ ...copy(record), message: asStored(record.message) as OutboundRecord['message'], direction: 'out' })
   }
 
   async completeOutbound (key: string, completion: OutboundCompletion): Promise<void> {
@@ -118,8 +120,8 @@ export class MemoryMessagesRepository implements MessagesRepository {
   }
 
   async listConversation (openid: string, { limit, before }: { limit: number, before?: MessageCursor | Date | undefined }): Promise<MessageRecord[]> {
-    return [...this.#byKey.values()]
-      .filter((r) => r.openid === openid && olderThan(r, before))
+    return [...this.#byOpenid.get(openid) ?? []]
+      .filter((r) => olderThan(r, before))
       .sort(newestFirst)
       .slice(0, Math.max(1, Math.floor(limit)))
       .map(copy)
@@ -140,6 +142,20 @@ export class MemoryMessagesRepository implements MessagesRepository {
     let n = 0
     for (const r of this.#byKey.values()) if (r.direction === direction) n++
     return n
+  }
+
+  #add (record: MessageRecord): void {
+    this.#byKey.set(record.key, record)
+    let mine = this.#byOpenid.get(record.openid)
+    if (mine === undefined) this.#byOpenid.set(record.openid, mine = new Set())
+    mine.add(record)
+  }
+
+  #remove (key: string, record: MessageRecord): void {
+    this.#byKey.delete(key)
+    const mine = this.#byOpenid.get(record.openid)
+    mine?.delete(record)
+    if (mine?.size === 0) this.#byOpenid.delete(record.openid)
   }
 
   #inbound (key: string): InboundRecord | undefined {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { requireAgent } from '@weapp/common'
+import { CannedReplySchema, requireAgent } from '@weapp/common'
 import { errorResponses } from '../../schemas.js'
 import { strictValidatorCompiler } from '../../validation.js'
 import { ConsoleDuplicateError, ConsoleLimitError, ConsoleNotFoundError } from '../../errors.js'
@@ -9,12 +9,6 @@ import { CANNED_REPLIES_MAX } from '../../repositories/canned-replies.js'
 /** As much as one text message holds (custom/send text: 2048 characters). */
 export const CANNED_TEXT_MAX_CHARS = 2048
 const BODY_LIMIT = 16 * 1024
-
-export const CannedReplySchema = Type.Object({
-  id: Type.String(),
-  shortcut: Type.String(),
-  text: Type.String()
-})
 
 /** A repository id (a UUID); anything else is simply not found. */
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })

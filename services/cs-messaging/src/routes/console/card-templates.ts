@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { requireAgent } from '@weapp/common'
+import { CardTemplateSchema, requireAgent } from '@weapp/common'
 import { MediaIdSchema, errorResponses } from '../../schemas.js'
 import { strictValidatorCompiler } from '../../validation.js'
 import { ConsoleCardInvalidError, ConsoleLimitError, ConsoleNotFoundError } from '../../errors.js'
@@ -8,15 +8,6 @@ import { CARD_TEMPLATES_MAX, type CardTemplate, type NewCardTemplate } from '../
 import { IdParams } from './canned.js'
 
 const BODY_LIMIT = 8 * 1024
-
-export const CardTemplateSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  title: Type.String(),
-  pagepath: Type.String(),
-  /** The thumbnail's latest media_id (the kept image is uploaded again when WeChat forgot it). */
-  thumbMediaId: Type.String()
-})
 
 // Every field is optional in the schema so that a missing one is CS_CONSOLE_CARD_INVALID (as for a card
 // sent from the console), not a generic validation failure; lengths and shapes are still the schema's.

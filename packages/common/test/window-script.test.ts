@@ -1,11 +1,10 @@
 // The fixed-window counter of the login rate limit and the failed-authentication limit, against real
-// Redis topologies with the gateway's own client options (no offline queue).
+// Redis topologies with the gateway's client options (no offline queue).
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createRedis } from '@weapp/common'
+import { createRedis, incrWindow } from '@weapp/common'
 import { flushRedisScripts, redisTargets } from '@weapp/test-kit'
-import { incrWindow } from '../src/auth/window-script.js'
 
 // On one server, behind Sentinel and on a three-master Cluster.
 for (const target of redisTargets(t)) {
