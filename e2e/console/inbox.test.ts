@@ -159,3 +159,50 @@ t.test('notes are added, seen by the other agent, and never reach WeChat', { ski
   t.equal((await h!.sent(openid)).messages.length, 0, 'nothing reached WeChat')
   t.equal(await a.page.locator('[data-testid="msg"][data-direction="out"]').count(), 0, 'the note is no outbound message')
 })
+
+/** Pushes `count` texts "<prefix> 1".."<prefix> N" from `user`, one second apart in CreateTime (a fixed order). */
+async function userWritesMany (user: string, prefix: string, from: number, count: number, firstCreateTime: number): Promise<string> {
+  let openid = ''
+  for (let i = from; i < from + count; i++) {
+    const result = await h!.sim.push({ user, message: { MsgType: 'text', Content: `${prefix} ${i}`, CreateTime: firstCreateTime + i } })
+    if (!result.acceptable) throw new Error(`push ${i} refused: ${JSON.stringify(result.attempts)}`)
+    openid = String(result.message.FromUserName)
+  }
+  return openid
+}
+
+const shownTexts = async (page: Page, openid: string): Promise<string[]> =>
+  (await view(page, openid).locator('[data-testid="msg"][data-direction="in"] [data-testid="msg-text"]').allTextContents()).map((s) => s.trim())
+const numbered = (prefix: string, from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `${prefix} ${from + i}`)
+
+t.test('a long history: pages of 50 loaded on request, oldest first; past 200 live messages the earlier ones wait behind a button', { skip: NO_BROWSER }, async (t) => {
+  const { page } = await h!.loginAs(t, await h!.createAgent())
+  await showAll(page)
+  const firstCreateTime = Math.floor(Date.now() / 1000) - 3600
+
+  // 120 messages before the conversation is opened: the newest 50, then 50 more and the last 20 on request.
+  const old = await userWritesMany(h!.newUser(), 'history', 1, 120, firstCreateTime)
+  await openConversation(page, old)
+  await eventually(t, async () => (await shownTexts(page, old)).length === 50, 'the newest page (50) shown')
+  t.same(await shownTexts(page, old), numbered('history', 71, 120), 'the newest 50, oldest first')
+  t.equal((await page.getByTestId('load-older').textContent())?.trim(), 'Load older messages')
+  await page.getByTestId('load-older').click()
+  await eventually(t, async () => (await shownTexts(page, old)).length === 100, 'a second page')
+  await page.getByTestId('load-older').click()
+  await eventually(t, async () => (await shownTexts(page, old)).length === 120, 'the last 20')
+  t.same(await shownTexts(page, old), numbered('history', 1, 120), 'the whole history, in order, none twice')
+  t.equal(await page.getByTestId('load-older').count(), 0, 'nothing older: no button')
+
+  // 230 messages arriving while a conversation is open: the newest 200 are rendered, the 31 before wait.
+  const user = h!.newUser()
+  const live = await userWritesMany(user, 'live', 0, 1, firstCreateTime)
+  await openConversation(page, live)
+  await userWritesMany(user, 'live', 1, 230, firstCreateTime)
+  await eventually(t, async () => (await shownTexts(page, live)).at(-1) === 'live 230', 'the last live message shown', 60_000)
+  t.same(await shownTexts(page, live), numbered('live', 31, 230), 'the newest 200, in order')
+  t.equal((await page.getByTestId('load-older').textContent())?.trim(), 'Show 31 earlier messages')
+  await page.getByTestId('load-older').click()
+  await eventually(t, async () => (await shownTexts(page, live)).length === 231, 'the earlier 31 shown')
+  t.same(await shownTexts(page, live), numbered('live', 0, 230), 'all 231, in order')
+  t.equal(await page.getByTestId('load-older').count(), 0, 'all loaded and shown: no button')
+})
