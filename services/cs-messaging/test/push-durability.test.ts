@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { createRedis, redisTopologyFromEnv, type RedisStateLog } from '@weapp/common'
+import { pauseRedis } from './fixtures/redis-pause.js'
 import { RealTimeClock, callPublic, startRedisCluster, startRedisSentinel, type RedisSentinelTopology } from '@weapp/test-kit'
 import { APP_ID, buildCs, callInternal, testConfig } from './fixtures/harness.js'
 import { buildPush, textMessage } from './fixtures/push.js'
@@ -20,21 +21,6 @@ const REPLICA_WAIT_MS = 300
 
 function message (id: string): InboundMessage {
   return { ToUserName: 'gh_0123456789ab', FromUserName: 'oDurable', CreateTime: 1_700_000_000, MsgType: 'text', Content: 'hi', MsgId: id }
-}
-
-/**
- * Pauses a server (SIGSTOP: its connections stay open, it answers nothing, as a hung machine) until the
- * returned resume() (also at teardown). RedisProcess.kill waits for an exit, so the signal goes by pid.
- */
-async function pause (t: Test, server: { host: string, port: number }): Promise<() => void> {
-  const conn = new Redis({ host: server.host, port: server.port })
-  const pid = Number(/process_id:(\d+)/.exec(await conn.info('server'))?.[1])
-  conn.disconnect()
-  process.kill(pid, 'SIGSTOP')
-  let paused = true
-  const resume = (): void => { if (paused) { paused = false; try { process.kill(pid, 'SIGCONT') } catch { /* already stopped for good */ } } }
-  t.teardown(resume)
-  return resume
 }
 
 async function sentinelSet (t: Test): Promise<{ topology: RedisSentinelTopology, client: () => Redis }> {
@@ -63,7 +49,7 @@ t.test('replicated: success once on the replica; replica stopped: refused, the r
   t.ok(await replica.exists(first.keys.dedup('msg:1')), 'the de-dup key is on the replica when the push is answered')
   t.equal(await second.enqueueOnce('msg:1', message('1'), new Date()), 'duplicate')
 
-  const resume = await pause(t, topology.replica)
+  const resume = await pauseRedis(t, topology.replica)
   await t.rejects(first.enqueueOnce('msg:2', message('2'), new Date()), { code: 'CS_PUSH_NOT_REPLICATED', statusCode: 503 }, 'not confirmed: refused (WeChat retries)')
   await t.rejects(first.enqueueOnce('msg:2', message('2'), new Date()), { code: 'CS_PUSH_NOT_REPLICATED' }, 'the retry on the same instance is not answered either')
   await t.rejects(second.enqueueOnce('msg:2', message('2'), new Date()), { code: 'CS_PUSH_NOT_REPLICATED' }, 'nor on another instance, whose connection never wrote the first copy')
@@ -92,7 +78,7 @@ t.test('replicated: success once on the replica; replica stopped: refused, the r
   t.equal(await waits(), waitsBefore + 1, 'the read was followed by one WAIT')
   const pendingOnReplica = await replica.xpending(first.keys.stream, 'workers', '-', '+', 10) as Array<[string, string]>
   t.same(pendingOnReplica.map(([id, consumer]) => [id, consumer]), [[delivery!.id, 'worker-a']], 'pending on the replica under its consumer when read returns')
-  const resumeAgain = await pause(t, topology.replica)
+  const resumeAgain = await pauseRedis(t, topology.replica)
   await t.rejects(first.ack(delivery!), { code: 'CS_ACK_NOT_REPLICATED' }, 'an ack no replica confirmed throws')
   const [unconfirmed] = await first.read('worker-b', 1, 0)
   t.equal(unconfirmed?.key, 'msg:2', 'a read no replica confirmed is processed all the same (the primary is up)')
@@ -109,7 +95,7 @@ t.test('the push route: 503 CS_PUSH_NOT_REPLICATED while the replica is stopped,
   const app = await buildCs(t, { config: testConfig({ WORKER_ENABLED: 'false' }), clock, queue })
   const push = buildPush(textMessage('oRoute', 'hello', clock.seconds), { mode: 'safe', format: 'xml', timestamp: clock.seconds })
 
-  const resume = await pause(t, topology.replica)
+  const resume = await pauseRedis(t, topology.replica)
   const refused = await callPublic(app, { method: 'POST', url: push.url, payload: push.payload })
   t.equal(refused.statusCode, 503)
   t.equal(refused.json().code, 'CS_PUSH_NOT_REPLICATED')

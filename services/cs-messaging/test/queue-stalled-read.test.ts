@@ -4,9 +4,9 @@
 // on a new connection: the worker is not stuck for good.
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { Redis } from 'ioredis'
 import { createRedis } from '@weapp/common'
 import { startLocalRedis } from '../../../scripts/redis-server.js'
+import { pauseRedis } from './fixtures/redis-pause.js'
 import { BLOCKING_READ_GRACE_MS, RedisInboundQueue } from '../src/queue/redis.js'
 import type { InboundMessage } from '@weapp/common'
 
@@ -18,21 +18,14 @@ t.test('a blocking read on a connection that stopped answering ends, and the nex
   const server = await startLocalRedis()
   if (server === null) throw new Error('redis-server did not start')
   t.teardown(server.stop)
-  const probe = new Redis(server.url)
-  const pid = Number(/process_id:(\d+)/.exec(await probe.info('server'))?.[1])
-  probe.disconnect()
-  let stopped = false
-  const resume = (): void => { if (stopped) { stopped = false; process.kill(pid, 'SIGCONT') } }
-  t.teardown(resume)
-
   const redis = createRedis(server.url, {}, { log: { info: () => {}, warn: () => {} } })
   t.teardown(() => { redis.disconnect() })
   const queue = new RedisInboundQueue({ redis, appId: 'wxd0000000000000b1', dedupTtlSec: 3600 })
   t.teardown(async () => { await queue.close() })
   t.same(await queue.read('worker-a', 10, 50), [], 'an empty read (the group made, the blocking connection open)')
 
-  process.kill(pid, 'SIGSTOP')
-  stopped = true
+  const address = new URL(server.url)
+  const resume = await pauseRedis(t, { host: address.hostname, port: Number(address.port) })
   const blockMs = 200
   const started = Date.now()
   await t.rejects(queue.read('worker-a', 10, blockMs), /no answer to XREADGROUP within \d+ ms/, 'the read ends with an error')
