@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createConnection, createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
+import type { Redis } from 'ioredis'
 import { createRedis, InProcessBus, RedisBus, type BusEvent } from '@weapp/common'
 import { redisTargets, waitFor } from '@weapp/test-kit'
 
@@ -57,19 +58,32 @@ for (const target of redisTargets(t)) {
 // one failure a test can cause at will) gets no 'ready' to retry it: the bus retries on its own. Seen in CI:
 // a subscription made at boot never held, and the console events of that instance were lost.
 const redisUrl = process.env.REDIS_URL
-t.test('redis bus: a SUBSCRIBE refused on a live connection is made again', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const admin = createRedis(redisUrl!)
+/**
+ * A RedisBus logged in as a Redis user of its own (deleted at teardown) whose channel rules are
+ * `channelRules(channel)`, the admin connection that made it, and how many subscribers the channel has.
+ */
+async function busOfAclUser (t: Test, label: string, channelRules: (channel: string) => string[]): Promise<{ admin: Redis, user: string, channel: string, bus: RedisBus, subscribers: () => Promise<number> }> {
+  const admin = createRedis(redisUrl!) as Redis
   const user = `bus-test-${randomBytes(6).toString('hex')}`
   const password = randomBytes(16).toString('hex')
-  const channel = `test:refused:${user}`
-  await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', 'resetchannels', '&elsewhere:*', '+@all')
+  const channel = `test:${label}:${user}`
+  await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', 'resetchannels', ...channelRules(channel), '+@all')
   t.teardown(async () => { await admin.call('ACL', 'DELUSER', user); await admin.quit() })
   const url = new URL(redisUrl!)
   url.username = user
   url.password = password
   const bus = new RedisBus(url.toString())
   t.teardown(async () => { await bus.close() })
-  const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+  return { admin, user, channel, bus, subscribers: async () => await numsub(admin, channel) }
+}
+
+/** How many connections Redis has subscribed to `channel`. */
+async function numsub (admin: Redis, channel: string): Promise<number> {
+  return Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+}
+
+t.test('redis bus: a SUBSCRIBE refused on a live connection is made again', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
+  const { admin, user, channel, bus, subscribers } = await busOfAclUser(t, 'refused', () => ['&elsewhere:*'])
 
   const seen: BusEvent[] = []
   await bus.subscribe(channel, (e) => { seen.push(e) })
@@ -145,7 +159,7 @@ for (const refusals of [0, 4]) {
     await bus.subscribe(channel, (e) => { seen.push(e) })
     const admin = createRedis(redisUrl!)
     t.teardown(async () => { await admin.quit() })
-    const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+    const subscribers = async (): Promise<number> => await numsub(admin, channel)
     t.equal(await subscribers(), 1, 'subscribed through the relay')
     t.same(bus.subscriptionState, { publisher: 'ready', subscriber: 'ready', held: [channel], pending: [], restored: 0 }, 'its state, for diagnostics')
 
@@ -165,18 +179,7 @@ for (const refusals of [0, 4]) {
 // channel closes its subscribed connections (Redis 7) and the reconnection's SUBSCRIBE is refused (NOPERM).
 // Once the channel is allowed again the bus must hold it, without a restart.
 t.test('redis bus: a channel whose re-SUBSCRIBE was refused after a reconnection is subscribed again', { skip: redisUrl === undefined ? 'REDIS_URL is not set' : false }, async (t) => {
-  const admin = createRedis(redisUrl!)
-  const user = `bus-test-${randomBytes(6).toString('hex')}`
-  const password = randomBytes(16).toString('hex')
-  const channel = `test:revoked:${user}`
-  await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', 'resetchannels', `&${channel}`, '+@all')
-  t.teardown(async () => { await admin.call('ACL', 'DELUSER', user); await admin.quit() })
-  const url = new URL(redisUrl!)
-  url.username = user
-  url.password = password
-  const bus = new RedisBus(url.toString())
-  t.teardown(async () => { await bus.close() })
-  const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+  const { admin, user, channel, bus, subscribers } = await busOfAclUser(t, 'revoked', (channel) => [`&${channel}`])
   const seen: BusEvent[] = []
   await bus.subscribe(channel, (e) => { seen.push(e) })
   t.equal(await subscribers(), 1, 'subscribed')
@@ -210,7 +213,7 @@ t.test('redis bus: a channel the ready connection stopped holding is subscribed 
   const bus = new RedisBus(url, { info: () => {}, warn: (_obj, msg) => { warnings.push(msg) } })
   const admin = createRedis(redisUrl!)
   t.teardown(async () => { await bus.close(); await admin.quit() })
-  const subscribers = async (): Promise<number> => Number((await admin.pubsub('NUMSUB', channel) as [string, number])[1])
+  const subscribers = async (): Promise<number> => await numsub(admin, channel)
   const seen: BusEvent[] = []
   await bus.subscribe(channel, (e) => { seen.push(e) })
   t.equal(await subscribers(), 1, 'subscribed')
