@@ -39,9 +39,9 @@ export interface RedisClusterTopology {
 const HOST = '127.0.0.1'
 
 async function until (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`redis topology: timed out waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`redis topology: timed out waiting for ${what}`)
     await sleep(50)
   }
 }

@@ -16,11 +16,13 @@ type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>
  * `timeoutMs` with a message naming `what` was awaited, so a failed wait says what never happened.
  */
 export async function waitFor<T> (condition: () => T | Promise<T>, { timeoutMs = 5000, what = 'a condition', intervalMs = 10 }: WaitForOptions = {}): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs
+  // Monotonic: a step of the wall clock (a VM's clock corrected) must not end a wait early (CI once timed out a
+  // 5 s wait 0.8 s into its test).
+  const deadline = performance.now() + timeoutMs
   for (;;) {
     const value = await condition()
     if (value) return value as Truthy<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(intervalMs)
   }
 }

@@ -26,3 +26,15 @@ t.test('an async condition is awaited', async (t) => {
 t.test('a condition that throws ends the wait with its error', async (t) => {
   await t.rejects(waitFor(() => { throw new Error('probe broke') }, { timeoutMs: 1000 }), { message: 'probe broke' })
 })
+
+t.test('a step of the wall clock does not end a wait early (it waits on the monotonic clock)', async (t) => {
+  const realNow = Date.now
+  // The wall clock jumps 10 s ahead at the first poll (a VM's clock corrected), then runs on from there.
+  let offset = 0
+  Date.now = () => realNow() + offset
+  t.teardown(() => { Date.now = realNow })
+  let polls = 0
+  const started = performance.now()
+  const value = await waitFor(() => { polls++; offset = 10_000; return performance.now() - started >= 150 && 'done' }, { timeoutMs: 1000 })
+  t.equal(value, 'done', `still polling after the step (${polls} polls)`)
+})

@@ -293,14 +293,15 @@ export class InboundWorker {
    */
   async #persist (delivery: Delivery, what: 'ack' | 'retry' | 'dead-letter', write: () => Promise<void>): Promise<boolean> {
     const { claimIdleMs, log } = this.#o
-    const deadline = Date.now() + Math.floor(claimIdleMs / 2)
+    // Monotonic: a step of the wall clock must neither cut the retries short nor stretch them.
+    const deadline = performance.now() + Math.floor(claimIdleMs / 2)
     for (let attempt = 0; ; attempt++) {
       try {
         await write()
         return true
       } catch (err) {
         const pauseMs = Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_BASE_MS * 2 ** attempt)
-        if (this.#stopping || Date.now() + pauseMs >= deadline) {
+        if (this.#stopping || performance.now() + pauseMs >= deadline) {
           this.#o.metrics.workerUnsettled.inc({ what })
           log.error({ err, key: delivery.key, attempts: attempt + 1 }, `could not write the ${what}: the message stays pending`)
           return false
