@@ -50,9 +50,9 @@ export class MemoryMessagesRepository implements MessagesRepository {
   expire (): number {
     const cutoff = this.#now().getTime() - this.#retentionMs
     let removed = 0
-    for (const [key, r] of this.#byKey) {
+    for (const r of this.#byKey.values()) {
       if (r.createdAt.getTime() >= cutoff) continue
-      this.#remove(key, r)
+      this.#remove(r)
       removed++
     }
     return removed
@@ -151,8 +151,8 @@ export class MemoryMessagesRepository implements MessagesRepository {
     mine.add(record)
   }
 
-  #remove (key: string, record: MessageRecord): void {
-    this.#byKey.delete(key)
+  #remove (record: MessageRecord): void {
+    this.#byKey.delete(record.key)
     const mine = this.#byOpenid.get(record.openid)
     mine?.delete(record)
     if (mine?.size === 0) this.#byOpenid.delete(record.openid)
